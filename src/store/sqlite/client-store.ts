@@ -1,0 +1,69 @@
+import type Database from 'better-sqlite3';
+import type { ClientStore, RegisteredClient } from '../ports.js';
+
+interface ClientRow {
+  client_id: string;
+  tenant: string;
+  name: string;
+  jwks: string | null;
+  jwks_url: string | null;
+  scope: string;
+  disabled: number;
+  created_at: number;
+}
+
+const toClient = (r: ClientRow): RegisteredClient => ({
+  clientId: r.client_id,
+  tenant: r.tenant,
+  name: r.name,
+  jwks: r.jwks ? (JSON.parse(r.jwks) as RegisteredClient['jwks']) : null,
+  jwksUrl: r.jwks_url,
+  scope: r.scope,
+  disabled: r.disabled === 1,
+  createdAt: r.created_at,
+});
+
+export class SqliteClientStore implements ClientStore {
+  constructor(private readonly db: Database.Database) {}
+
+  async registerClient(c: RegisteredClient): Promise<void> {
+    this.db
+      .prepare(
+        `INSERT INTO clients (client_id, tenant, name, jwks, jwks_url, scope, disabled, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(c.clientId, c.tenant, c.name, c.jwks ? JSON.stringify(c.jwks) : null, c.jwksUrl, c.scope, c.disabled ? 1 : 0, c.createdAt);
+  }
+
+  async getClient(clientId: string): Promise<RegisteredClient | undefined> {
+    const row = this.db.prepare('SELECT * FROM clients WHERE client_id = ?').get(clientId) as ClientRow | undefined;
+    return row ? toClient(row) : undefined;
+  }
+
+  async listClients(tenant?: string): Promise<RegisteredClient[]> {
+    const rows = (
+      tenant === undefined
+        ? this.db.prepare('SELECT * FROM clients ORDER BY created_at, client_id').all()
+        : this.db.prepare('SELECT * FROM clients WHERE tenant = ? ORDER BY created_at, client_id').all(tenant)
+    ) as ClientRow[];
+    return rows.map(toClient);
+  }
+
+  async setClientDisabled(clientId: string, disabled: boolean): Promise<boolean> {
+    return this.db.prepare('UPDATE clients SET disabled = ? WHERE client_id = ?').run(disabled ? 1 : 0, clientId).changes > 0;
+  }
+
+  async removeClient(clientId: string): Promise<boolean> {
+    return this.db.prepare('DELETE FROM clients WHERE client_id = ?').run(clientId).changes > 0;
+  }
+
+  async useJti(clientId: string, jti: string, expiresAt: number, now: number): Promise<boolean> {
+    const db = this.db;
+    return db
+      .transaction((): boolean => {
+        db.prepare('DELETE FROM used_jti WHERE expires_at < ?').run(now);
+        const r = db.prepare('INSERT OR IGNORE INTO used_jti (client_id, jti, expires_at) VALUES (?, ?, ?)').run(clientId, jti, expiresAt);
+        return r.changes > 0;
+      })
+      .immediate();
+  }
+}

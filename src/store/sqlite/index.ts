@@ -1,0 +1,57 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type { Store } from '../ports.js';
+import { SqliteClientStore } from './client-store.js';
+import { SqliteJobStore } from './job-store.js';
+import { SQLITE_MIGRATIONS } from './migrations.js';
+import { SqliteResourceStore } from './resource-store.js';
+
+function configure(db: Database.Database): void {
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('busy_timeout = 10000');
+  db.pragma('cache_size = -65536');
+  db.pragma('temp_store = MEMORY');
+  db.pragma('foreign_keys = OFF');
+}
+
+/** Runs every migration not yet applied, each in its own transaction. */
+export function migrateSqlite(db: Database.Database): number[] {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+  const applied = new Set(db.prepare('SELECT version FROM schema_migrations').pluck().all() as number[]);
+  const ran: number[] = [];
+  for (const m of SQLITE_MIGRATIONS) {
+    if (applied.has(m.version)) continue;
+    db.transaction(() => {
+      db.exec(m.sql);
+      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, Date.now());
+    }).immediate();
+    ran.push(m.version);
+  }
+  return ran;
+}
+
+/** Opens (creating and migrating) the embedded SQLite store at `file`. */
+export function openSqliteStore(file: string, options: { now?: () => number } = {}): Store {
+  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+  const db = new Database(file);
+  configure(db);
+  migrateSqlite(db);
+  const openReader = (): Database.Database => {
+    const reader = new Database(file, { readonly: true });
+    reader.pragma('busy_timeout = 10000');
+    reader.pragma('cache_size = -16384');
+    return reader;
+  };
+  const now = options.now ?? Date.now;
+  return {
+    kind: 'sqlite',
+    resources: new SqliteResourceStore(db, openReader, now),
+    jobs: new SqliteJobStore(db),
+    clients: new SqliteClientStore(db),
+    async close() {
+      db.close();
+    },
+  };
+}

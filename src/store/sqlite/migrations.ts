@@ -1,0 +1,142 @@
+/** Versioned schema of the SQLite store; each entry runs once, in order, inside a transaction. */
+export const SQLITE_MIGRATIONS: { version: number; name: string; sql: string }[] = [
+  {
+    version: 1,
+    name: 'resources',
+    sql: `
+      CREATE TABLE tenants (
+        id TEXT PRIMARY KEY,
+        clock INTEGER NOT NULL DEFAULT 0
+      ) STRICT;
+
+      CREATE TABLE resources (
+        tenant TEXT NOT NULL,
+        type TEXT NOT NULL,
+        id TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        last_updated INTEGER NOT NULL,
+        deleted INTEGER NOT NULL DEFAULT 0,
+        hash TEXT NOT NULL,
+        json TEXT
+      ) STRICT;
+      CREATE UNIQUE INDEX resources_key ON resources (tenant, type, id);
+      CREATE INDEX resources_by_time ON resources (tenant, type, last_updated);
+
+      CREATE TABLE resource_history (
+        tenant TEXT NOT NULL,
+        type TEXT NOT NULL,
+        id TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        last_updated INTEGER NOT NULL,
+        deleted INTEGER NOT NULL DEFAULT 0,
+        json TEXT,
+        valid_to INTEGER NOT NULL
+      ) STRICT;
+      CREATE UNIQUE INDEX resource_history_key ON resource_history (tenant, type, id, version);
+      CREATE INDEX resource_history_by_end ON resource_history (tenant, type, valid_to);
+
+      CREATE TABLE compartment (
+        tenant TEXT NOT NULL,
+        type TEXT NOT NULL,
+        patient_id TEXT NOT NULL,
+        id TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        PRIMARY KEY (tenant, type, patient_id, id)
+      ) STRICT, WITHOUT ROWID;
+      CREATE INDEX compartment_by_resource ON compartment (tenant, type, id);
+
+      CREATE TABLE refs (
+        tenant TEXT NOT NULL,
+        src_type TEXT NOT NULL,
+        src_id TEXT NOT NULL,
+        tgt_type TEXT NOT NULL,
+        tgt_id TEXT NOT NULL,
+        at INTEGER,
+        PRIMARY KEY (tenant, src_type, src_id, tgt_type, tgt_id)
+      ) STRICT, WITHOUT ROWID;
+      CREATE INDEX refs_by_target ON refs (tenant, tgt_type, tgt_id, src_type, src_id);
+    `,
+  },
+  {
+    version: 2,
+    name: 'export jobs',
+    sql: `
+      CREATE TABLE jobs (
+        id TEXT PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        client_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        status TEXT NOT NULL,
+        request TEXT NOT NULL,
+        request_hash TEXT NOT NULL,
+        params TEXT NOT NULL,
+        transaction_time INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        completed_at INTEGER,
+        expires_at INTEGER NOT NULL,
+        total INTEGER NOT NULL DEFAULT 0,
+        done INTEGER NOT NULL DEFAULT 0,
+        error TEXT
+      ) STRICT;
+      CREATE UNIQUE INDEX jobs_one_running ON jobs (tenant, client_id) WHERE status = 'in-progress';
+      CREATE INDEX jobs_by_hash ON jobs (tenant, client_id, request_hash);
+
+      CREATE TABLE job_patients (
+        job_id TEXT NOT NULL,
+        patient_id TEXT NOT NULL,
+        full_history INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (job_id, patient_id)
+      ) STRICT, WITHOUT ROWID;
+
+      CREATE TABLE chunks (
+        job_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        type TEXT NOT NULL,
+        slice TEXT NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        lease_until INTEGER,
+        estimate INTEGER NOT NULL DEFAULT 0,
+        count INTEGER NOT NULL DEFAULT 0,
+        error TEXT,
+        PRIMARY KEY (job_id, seq)
+      ) STRICT;
+      CREATE INDEX chunks_by_status ON chunks (status, lease_until);
+
+      CREATE TABLE files (
+        id TEXT PRIMARY KEY,
+        job_id TEXT NOT NULL,
+        chunk_seq INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        type TEXT NOT NULL,
+        part INTEGER NOT NULL,
+        object_key TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        bytes INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX files_by_job ON files (job_id, chunk_seq, part);
+    `,
+  },
+  {
+    version: 3,
+    name: 'clients',
+    sql: `
+      CREATE TABLE clients (
+        client_id TEXT PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        name TEXT NOT NULL,
+        jwks TEXT,
+        jwks_url TEXT,
+        scope TEXT NOT NULL,
+        disabled INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL
+      ) STRICT;
+      CREATE TABLE used_jti (
+        client_id TEXT NOT NULL,
+        jti TEXT NOT NULL,
+        expires_at INTEGER NOT NULL,
+        PRIMARY KEY (client_id, jti)
+      ) STRICT, WITHOUT ROWID;
+    `,
+  },
+];

@@ -1,0 +1,258 @@
+import Database from 'better-sqlite3';
+import { storedJson } from '../../fhir/prepare.js';
+import type {
+  PreparedResource,
+  ReferencedScanRequest,
+  ResourceStore,
+  ScanRequest,
+  StoredResource,
+  WriteCounts,
+} from '../ports.js';
+
+type Row = [type: string, id: string, version: number, lastUpdated: number, deleted: number, json: string | null];
+const BATCH_ROWS = 500;
+
+function toStored(row: Row): StoredResource {
+  return { type: row[0], id: row[1], versionId: row[2], lastUpdated: row[3], deleted: row[4] === 1, json: row[5] };
+}
+
+/** Builds the WHERE clause and parameters shared by the current-version and history queries of a scan. */
+function scanSql(req: ScanRequest, table: 'resources' | 'resource_history'): { sql: string; params: Record<string, unknown> } {
+  const params: Record<string, unknown> = { tenant: req.tenant, type: req.type, until: req.until, since: req.since ?? -1 };
+  const versionCond =
+    table === 'resources'
+      ? 'r.last_updated <= @until'
+      : 'r.last_updated <= @until AND r.valid_to > @until';
+  const liveCond = req.deleted ? 'r.deleted = 1' : 'r.deleted = 0';
+  if (req.patients) {
+    params['job'] = req.patients.jobId;
+    params['from'] = req.patients.from ?? '';
+    params['to'] = req.patients.to ?? '\uffff';
+    const sinceCond = req.deleted ? 'r.last_updated > @since' : '(jp.full_history = 1 OR r.last_updated > @since)';
+    return {
+      params,
+      sql: `SELECT r.type, r.id, r.version, r.last_updated, r.deleted, r.json
+        FROM job_patients jp
+        JOIN compartment c ON c.tenant = @tenant AND c.type = @type AND c.patient_id = jp.patient_id
+        JOIN ${table} r ON r.tenant = c.tenant AND r.type = c.type AND r.id = c.id
+        WHERE jp.job_id = @job AND jp.patient_id >= @from AND jp.patient_id <= @to
+          AND ${liveCond} AND ${versionCond} AND ${sinceCond}
+          AND (c.n = 1 OR NOT EXISTS (
+            SELECT 1 FROM compartment c2 JOIN job_patients jp2 ON jp2.job_id = @job AND jp2.patient_id = c2.patient_id
+            WHERE c2.tenant = c.tenant AND c2.type = c.type AND c2.id = c.id AND c2.patient_id < c.patient_id))
+        ORDER BY jp.patient_id, c.id`,
+    };
+  }
+  params['after'] = req.ids?.after ?? '';
+  params['to'] = req.ids?.to ?? '\uffff';
+  return {
+    params,
+    sql: `SELECT r.type, r.id, r.version, r.last_updated, r.deleted, r.json
+      FROM ${table} r
+      WHERE r.tenant = @tenant AND r.type = @type AND r.id > @after AND r.id <= @to
+        AND ${liveCond} AND ${versionCond} AND r.last_updated > @since
+      ORDER BY r.id`,
+  };
+}
+
+function referencedSql(req: ReferencedScanRequest, table: 'resources' | 'resource_history'): { sql: string; params: Record<string, unknown> } {
+  const params: Record<string, unknown> = { tenant: req.tenant, type: req.type, until: req.until, since: req.since ?? -1 };
+  const versionCond = table === 'resources' ? 'r.last_updated <= @until' : 'r.last_updated <= @until AND r.valid_to > @until';
+  const sourceList = req.sourceTypes.map((t, i) => {
+    params[`s${i}`] = t;
+    return `@s${i}`;
+  });
+  const inSources = sourceList.length > 0 ? sourceList.join(', ') : "''";
+  if (req.jobId) params['job'] = req.jobId;
+  const inCompartment = (typeCol: string, idCol: string): string =>
+    req.jobId
+      ? `EXISTS (SELECT 1 FROM compartment c JOIN job_patients jp ON jp.job_id = @job AND jp.patient_id = c.patient_id
+           WHERE c.tenant = @tenant AND c.type = ${typeCol} AND c.id = ${idCol})`
+      : `EXISTS (SELECT 1 FROM resources s WHERE s.tenant = @tenant AND s.type = ${typeCol} AND s.id = ${idCol} AND s.deleted = 0)`;
+  let cond: string;
+  if (req.type === 'Provenance') {
+    const latest = req.latestOnly
+      ? `AND NOT EXISTS (SELECT 1 FROM refs f2 WHERE f2.tenant = @tenant AND f2.tgt_type = f.tgt_type AND f2.tgt_id = f.tgt_id
+           AND f2.src_type = 'Provenance' AND (f2.at > f.at OR (f2.at = f.at AND f2.src_id > f.src_id)))`
+      : '';
+    cond = `EXISTS (SELECT 1 FROM refs f WHERE f.tenant = @tenant AND f.src_type = 'Provenance' AND f.src_id = r.id
+      AND f.tgt_type IN (${inSources}) AND ${inCompartment('f.tgt_type', 'f.tgt_id')} ${latest})`;
+  } else {
+    cond = `EXISTS (SELECT 1 FROM refs f WHERE f.tenant = @tenant AND f.tgt_type = r.type AND f.tgt_id = r.id
+      AND f.src_type IN (${inSources}) AND ${inCompartment('f.src_type', 'f.src_id')})`;
+  }
+  return {
+    params,
+    sql: `SELECT r.type, r.id, r.version, r.last_updated, r.deleted, r.json FROM ${table} r
+      WHERE r.tenant = @tenant AND r.type = @type AND r.deleted = 0 AND ${versionCond} AND r.last_updated > @since AND ${cond}
+      ORDER BY r.id`,
+  };
+}
+
+export class SqliteResourceStore implements ResourceStore {
+  private readonly statements;
+
+  constructor(
+    private readonly db: Database.Database,
+    private readonly openReader: () => Database.Database,
+    private readonly now: () => number,
+  ) {
+    this.statements = {
+      ensureTenant: db.prepare('INSERT INTO tenants (id) VALUES (?) ON CONFLICT (id) DO NOTHING'),
+      listTenants: db.prepare('SELECT id FROM tenants ORDER BY id').pluck(),
+      tick: db.prepare('UPDATE tenants SET clock = MAX(clock + 1, ?) WHERE id = ? RETURNING clock').pluck(),
+      current: db.prepare('SELECT version, last_updated, deleted, hash, json FROM resources WHERE tenant = ? AND type = ? AND id = ?'),
+      toHistory: db.prepare(
+        'INSERT OR REPLACE INTO resource_history (tenant, type, id, version, last_updated, deleted, json, valid_to) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      ),
+      insert: db.prepare('INSERT INTO resources (tenant, type, id, version, last_updated, deleted, hash, json) VALUES (?, ?, ?, ?, ?, 0, ?, ?)'),
+      update: db.prepare('UPDATE resources SET version = ?, last_updated = ?, deleted = ?, hash = ?, json = ? WHERE tenant = ? AND type = ? AND id = ?'),
+      clearCompartment: db.prepare('DELETE FROM compartment WHERE tenant = ? AND type = ? AND id = ?'),
+      addCompartment: db.prepare('INSERT OR IGNORE INTO compartment (tenant, type, patient_id, id, n) VALUES (?, ?, ?, ?, ?)'),
+      clearRefs: db.prepare('DELETE FROM refs WHERE tenant = ? AND src_type = ? AND src_id = ?'),
+      addRef: db.prepare('INSERT OR IGNORE INTO refs (tenant, src_type, src_id, tgt_type, tgt_id, at) VALUES (?, ?, ?, ?, ?, ?)'),
+      read: db.prepare('SELECT type, id, version, last_updated, deleted, json FROM resources WHERE tenant = ? AND type = ? AND id = ?').raw(),
+      readHistory: db
+        .prepare(
+          `SELECT type, id, version, last_updated, deleted, json FROM resource_history
+           WHERE tenant = ? AND type = ? AND id = ? AND last_updated <= ? AND valid_to > ?`,
+        )
+        .raw(),
+      countByType: db.prepare('SELECT type, count(*) AS n FROM resources WHERE tenant = ? AND deleted = 0 GROUP BY type'),
+    };
+  }
+
+  async ensureTenant(tenant: string): Promise<void> {
+    this.statements.ensureTenant.run(tenant);
+  }
+
+  async listTenants(): Promise<string[]> {
+    return this.statements.listTenants.all() as string[];
+  }
+
+  private tick(tenant: string): number {
+    this.statements.ensureTenant.run(tenant);
+    return this.statements.tick.get(this.now(), tenant) as number;
+  }
+
+  async snapshotTime(tenant: string): Promise<number> {
+    // The writer connection serialises with every write transaction, so the tick orders after all committed writes.
+    return this.db.transaction(() => this.tick(tenant)).immediate();
+  }
+
+  async writeBatch(tenant: string, batch: PreparedResource[]): Promise<WriteCounts> {
+    const s = this.statements;
+    const run = this.db.transaction((): WriteCounts => {
+      const counts: WriteCounts = { created: 0, updated: 0, unchanged: 0, deleted: 0 };
+      if (batch.length === 0) return counts;
+      const at = this.tick(tenant);
+      for (const item of batch) {
+        const existing = s.current.get(tenant, item.type, item.id) as
+          | { version: number; last_updated: number; deleted: number; hash: string; json: string | null }
+          | undefined;
+        if (existing && existing.deleted === 0 && existing.hash === item.contentHash) {
+          counts.unchanged++;
+          continue;
+        }
+        if (existing) {
+          const version = existing.version + 1;
+          s.toHistory.run(tenant, item.type, item.id, existing.version, existing.last_updated, existing.deleted, existing.json, at);
+          s.update.run(version, at, 0, item.contentHash, storedJson(item.resource, version, at), tenant, item.type, item.id);
+          s.clearCompartment.run(tenant, item.type, item.id);
+          s.clearRefs.run(tenant, item.type, item.id);
+          counts.updated++;
+        } else {
+          s.insert.run(tenant, item.type, item.id, 1, at, item.contentHash, storedJson(item.resource, 1, at));
+          counts.created++;
+        }
+        const n = item.patients.length;
+        for (const patient of item.patients) s.addCompartment.run(tenant, item.type, patient, item.id, n);
+        for (const ref of item.refs) s.addRef.run(tenant, item.type, item.id, ref.type, ref.id, item.recordedAt);
+      }
+      return counts;
+    });
+    return run.immediate();
+  }
+
+  async deleteResource(tenant: string, type: string, id: string): Promise<boolean> {
+    const s = this.statements;
+    return this.db
+      .transaction((): boolean => {
+        const existing = s.current.get(tenant, type, id) as
+          | { version: number; last_updated: number; deleted: number; hash: string; json: string | null }
+          | undefined;
+        if (!existing || existing.deleted === 1) return false;
+        const at = this.tick(tenant);
+        s.toHistory.run(tenant, type, id, existing.version, existing.last_updated, 0, existing.json, at);
+        s.update.run(existing.version + 1, at, 1, '', null, tenant, type, id);
+        return true;
+      })
+      .immediate();
+  }
+
+  async read(tenant: string, type: string, id: string): Promise<StoredResource | undefined> {
+    const row = this.statements.read.get(tenant, type, id) as Row | undefined;
+    return row ? toStored(row) : undefined;
+  }
+
+  async readAt(tenant: string, type: string, id: string, at: number): Promise<StoredResource | undefined> {
+    const current = await this.read(tenant, type, id);
+    if (!current || current.lastUpdated <= at) return current;
+    const row = this.statements.readHistory.get(tenant, type, id, at, at) as Row | undefined;
+    return row ? toStored(row) : undefined;
+  }
+
+  /** Streams a query on its own read connection, so a long scan never blocks writes or other scans. */
+  private async *stream(queries: { sql: string; params: Record<string, unknown> }[]): AsyncIterable<StoredResource[]> {
+    const reader = this.openReader();
+    try {
+      // One read transaction for all queries of the scan, so current and history rows come from one snapshot.
+      reader.prepare('BEGIN').run();
+      for (const q of queries) {
+        const iterator = reader.prepare(q.sql).raw().iterate(q.params) as IterableIterator<Row>;
+        let batch: StoredResource[] = [];
+        for (const row of iterator) {
+          batch.push(toStored(row));
+          if (batch.length >= BATCH_ROWS) {
+            yield batch;
+            batch = [];
+          }
+        }
+        if (batch.length > 0) yield batch;
+      }
+      reader.prepare('COMMIT').run();
+    } finally {
+      reader.close();
+    }
+  }
+
+  scan(req: ScanRequest): AsyncIterable<StoredResource[]> {
+    return this.stream([scanSql(req, 'resources'), scanSql(req, 'resource_history')]);
+  }
+
+  scanReferenced(req: ReferencedScanRequest): AsyncIterable<StoredResource[]> {
+    return this.stream([referencedSql(req, 'resources'), referencedSql(req, 'resource_history')]);
+  }
+
+  async count(req: ScanRequest): Promise<number> {
+    const { sql, params } = scanSql(req, 'resources');
+    return this.db.prepare(`SELECT count(*) FROM (${sql})`).pluck().get(params) as number;
+  }
+
+  async idBoundaries(tenant: string, type: string, until: number, step: number): Promise<string[]> {
+    const rows = this.db
+      .prepare(
+        `SELECT id FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM resources
+         WHERE tenant = ? AND type = ? AND deleted = 0 AND last_updated <= ?) WHERE n % ? = 0 ORDER BY id`,
+      )
+      .pluck()
+      .all(tenant, type, until, step) as string[];
+    return rows;
+  }
+
+  async countByType(tenant: string): Promise<Record<string, number>> {
+    const out: Record<string, number> = {};
+    for (const row of this.statements.countByType.all(tenant) as { type: string; n: number }[]) out[row.type] = row.n;
+    return out;
+  }
+}
