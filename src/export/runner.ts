@@ -1,0 +1,203 @@
+import { Readable } from 'node:stream';
+import type { ObjectStorage } from '../storage/ports.js';
+import type { ExportChunk, ExportFile, ExportJob, ResourceStore, StoredResource } from '../store/ports.js';
+import type { ExportParams } from './kickoff.js';
+import type { Slice } from './planner.js';
+import { transformFor } from './transform.js';
+
+export interface ChunkLimits {
+  maxFileResources: number;
+  maxFileBytes: number;
+}
+
+export type ChunkFile = Omit<ExportFile, 'jobId' | 'chunkSeq'>;
+
+/** Thrown when the job stopped (deleted) while one of its chunks ran. */
+export class JobCancelled extends Error {
+  constructor() {
+    super('export job cancelled');
+  }
+}
+
+export const objectPrefix = (jobId: string): string => `jobs/${jobId}/`;
+
+const DELETED_PER_BUNDLE = 500;
+
+function rowsFor(resources: ResourceStore, job: ExportJob, params: ExportParams, chunk: ExportChunk, until: number): AsyncIterable<StoredResource[]> {
+  const slice = chunk.slice as Slice;
+  const base = { tenant: job.tenant, type: chunk.type, until, ...(params.since !== undefined ? { since: params.since } : {}) };
+  const byPatients = job.kind !== 'system';
+  switch (slice.mode) {
+    case 'compartment':
+      return resources.scan({
+        ...base,
+        patients: { jobId: job.id, ...(slice.from !== undefined ? { from: slice.from } : {}), ...(slice.to !== undefined ? { to: slice.to } : {}) },
+      });
+    case 'ids':
+      return resources.scan({ ...base, ids: { ...(slice.after !== undefined ? { after: slice.after } : {}), ...(slice.to !== undefined ? { to: slice.to } : {}) } });
+    case 'deleted':
+      return resources.scan({ ...base, deleted: true, ...(byPatients ? { patients: { jobId: job.id } } : {}) });
+    case 'referenced': {
+      const sourceTypes = params.types.filter((t) => t !== 'Provenance' && t !== 'Location' && t !== 'Organization' && t !== 'Practitioner');
+      return resources.scanReferenced({
+        tenant: job.tenant,
+        type: chunk.type,
+        until,
+        ...(params.since !== undefined ? { since: params.since } : {}),
+        sourceTypes,
+        ...(byPatients ? { jobId: job.id } : {}),
+        ...(chunk.type === 'Provenance' && params.provenance === 'latest' ? { latestOnly: true } : {}),
+      });
+    }
+    case 'warnings':
+      return (async function* () {})();
+  }
+}
+
+/** Turns rows into NDJSON lines (strings without the newline). */
+async function* linesFor(
+  rows: AsyncIterable<StoredResource[]>,
+  chunk: ExportChunk,
+  transform: ((json: string) => string | null) | null,
+  errors: string[],
+): AsyncIterable<string[]> {
+  const slice = chunk.slice as Slice;
+  if (slice.mode === 'deleted') {
+    let entries: string[] = [];
+    const flush = (): string => {
+      const bundle = `{"resourceType":"Bundle","type":"transaction","entry":[${entries.join(',')}]}`;
+      entries = [];
+      return bundle;
+    };
+    for await (const batch of rows) {
+      const out: string[] = [];
+      for (const r of batch) {
+        entries.push(JSON.stringify({ request: { method: 'DELETE', url: `${r.type}/${r.id}` } }));
+        if (entries.length >= DELETED_PER_BUNDLE) out.push(flush());
+      }
+      if (out.length > 0) yield out;
+    }
+    if (entries.length > 0) yield [flush()];
+    return;
+  }
+  for await (const batch of rows) {
+    const out: string[] = [];
+    for (const r of batch) {
+      if (r.json === null) continue;
+      if (!transform) {
+        out.push(r.json);
+        continue;
+      }
+      try {
+        const line = transform(r.json);
+        if (line !== null) out.push(line);
+      } catch (e) {
+        errors.push(`${r.type}/${r.id} could not be exported: ${(e as Error).message}`);
+      }
+    }
+    if (out.length > 0) yield out;
+  }
+}
+
+export const outcomeLine = (severity: 'error' | 'warning', code: string, diagnostics: string): string =>
+  JSON.stringify({ resourceType: 'OperationOutcome', issue: [{ severity, code, diagnostics }] });
+
+export interface RunChunkDeps {
+  resources: ResourceStore;
+  storage: ObjectStorage;
+  limits: ChunkLimits;
+  /** Throws JobCancelled when the job has stopped; called between batches. */
+  checkCancelled: () => Promise<void>;
+  onProgress?: (lines: number) => void;
+}
+
+/**
+ * Runs one chunk: streams its rows from the store into NDJSON objects bounded by lines and bytes, each written
+ * to a temporary object and committed atomically under a name derived from (job, chunk, part), so a rerun of
+ * the chunk rewrites exactly the same objects. Returns the files and the number of resources written.
+ */
+export async function runChunk(deps: RunChunkDeps, job: ExportJob, chunk: ExportChunk): Promise<{ files: ChunkFile[]; count: number }> {
+  const params = job.params as ExportParams;
+  const slice = chunk.slice as Slice;
+  const until = params.until !== undefined ? Math.min(params.until, job.transactionTime) : job.transactionTime;
+  const errors: string[] = [];
+  const files: ChunkFile[] = [];
+  const kind: ChunkFile['kind'] = slice.mode === 'deleted' ? 'deleted' : slice.mode === 'warnings' ? 'error' : 'output';
+  const seq = String(chunk.seq).padStart(4, '0');
+  const fileBase = `${job.id}-${chunk.type}-${seq}`;
+
+  let source: AsyncIterator<string[]>;
+  if (slice.mode === 'warnings') {
+    const lines = params.warnings.map((w) => outcomeLine('warning', 'not-supported', w));
+    source = (async function* () {
+      yield lines;
+    })()[Symbol.asyncIterator]();
+  } else {
+    const transform =
+      slice.mode === 'deleted'
+        ? null
+        : transformFor(chunk.type, {
+            fhirBase: params.fhirBase ?? '',
+            ...(params.elements ? { elements: params.elements } : {}),
+            ...(params.typeFilters[chunk.type] ? { typeFilters: params.typeFilters[chunk.type] } : {}),
+          });
+    source = linesFor(rowsFor(deps.resources, job, params, chunk, until), chunk, transform, errors)[Symbol.asyncIterator]();
+  }
+
+  let pending: string[] = [];
+  let exhausted = false;
+  const next = async (): Promise<boolean> => {
+    if (pending.length > 0) return true;
+    if (exhausted) return false;
+    await deps.checkCancelled();
+    const r = await source.next();
+    if (r.done) {
+      exhausted = true;
+      return false;
+    }
+    pending = r.value;
+    return true;
+  };
+
+  let total = 0;
+  let part = 0;
+  while (await next()) {
+    let lines = 0;
+    let bytes = 0;
+    const body = async function* (): AsyncIterable<string> {
+      while (await next()) {
+        let take = 0;
+        let size = 0;
+        while (take < pending.length) {
+          const len = Buffer.byteLength(pending[take] as string) + 1;
+          if (lines + take >= deps.limits.maxFileResources) break;
+          if (lines + take > 0 && bytes + size + len > deps.limits.maxFileBytes) break;
+          size += len;
+          take++;
+        }
+        if (take === 0) return;
+        const out = pending.slice(0, take);
+        pending = pending.slice(take);
+        lines += take;
+        bytes += size;
+        deps.onProgress?.(take);
+        yield `${out.join('\n')}\n`;
+        if (pending.length > 0) return;
+      }
+    };
+    const id = `${fileBase}-${part}`;
+    const key = `${objectPrefix(job.id)}${seq}-${part}.${chunk.type}.ndjson`;
+    const written = await deps.storage.put(key, body());
+    files.push({ id, kind, type: chunk.type, part, objectKey: key, count: lines, bytes: written.bytes });
+    if (kind === 'output') total += lines;
+    part++;
+  }
+
+  if (errors.length > 0) {
+    const key = `${objectPrefix(job.id)}${seq}-errors.ndjson`;
+    const body = `${errors.map((e) => outcomeLine('error', 'processing', e)).join('\n')}\n`;
+    const written = await deps.storage.put(key, Readable.from([body]));
+    files.push({ id: `${fileBase}-errors`, kind: 'error', type: 'OperationOutcome', part, objectKey: key, count: errors.length, bytes: written.bytes });
+  }
+  return { files, count: total };
+}

@@ -1,0 +1,184 @@
+import { Readable } from 'node:stream';
+import type { Logger } from 'pino';
+import type { ObjectStorage } from '../storage/ports.js';
+import type { ExportChunk, JobStore, ResourceStore } from '../store/ports.js';
+import { type ChunkLimits, JobCancelled, objectPrefix, outcomeLine, runChunk } from './runner.js';
+
+export interface ExportWorkerDeps {
+  jobs: JobStore;
+  resources: ResourceStore;
+  storage: ObjectStorage;
+  log: Logger;
+  now?: () => number;
+  settings: ChunkLimits & {
+    concurrency: number;
+    leaseSeconds: number;
+    maxChunkAttempts: number;
+    sweepIntervalSeconds: number;
+  };
+}
+
+export interface ExportWorker {
+  start(): void;
+  /** Stops claiming chunks and waits for the running ones to finish. */
+  stop(): Promise<void>;
+  /** Wakes idle loops (a job was just planned). */
+  wake(): void;
+  /** Deletes expired jobs and their files now. */
+  sweep(): Promise<number>;
+}
+
+const IDLE_POLL_MS = 500;
+
+/**
+ * Runs export chunks: each of `concurrency` loops claims a chunk (leased, so a crashed process's chunks are taken
+ * over once the lease lapses), runs it and records its files; the last chunk of a job completes the job.
+ * Nothing about a job lives only in memory.
+ */
+export function createExportWorker(deps: ExportWorkerDeps): ExportWorker {
+  const now = deps.now ?? Date.now;
+  const leaseMs = deps.settings.leaseSeconds * 1000;
+  let running = false;
+  let loops: Promise<void>[] = [];
+  let wakers: (() => void)[] = [];
+  let sweepTimer: NodeJS.Timeout | undefined;
+
+  const idle = (): Promise<void> =>
+    new Promise((resolve) => {
+      const timer = setTimeout(done, IDLE_POLL_MS);
+      function done(): void {
+        clearTimeout(timer);
+        wakers = wakers.filter((w) => w !== done);
+        resolve();
+      }
+      wakers.push(done);
+    });
+
+  async function maybeFinish(jobId: string): Promise<void> {
+    const chunks = await deps.jobs.listChunks(jobId);
+    if (chunks.every((c) => c.status === 'done')) {
+      if (await deps.jobs.finishJob(jobId, 'completed', now())) deps.log.info({ jobId }, 'export job completed');
+    }
+  }
+
+  async function process(chunk: ExportChunk): Promise<void> {
+    const job = await deps.jobs.getJob(chunk.jobId);
+    if (!job || job.status !== 'in-progress') return;
+    const log = deps.log.child({ jobId: job.id, tenant: job.tenant });
+    let lastCheck = now();
+    const renew = setInterval(() => {
+      deps.jobs.renewLease(job.id, chunk.seq, now() + leaseMs).catch((e: unknown) => log.warn({ err: e }, 'lease renewal failed'));
+    }, Math.max(250, leaseMs / 3));
+    try {
+      const result = await runChunk(
+        {
+          resources: deps.resources,
+          storage: deps.storage,
+          limits: deps.settings,
+          checkCancelled: async () => {
+            if (now() - lastCheck < 1000) return;
+            lastCheck = now();
+            const current = await deps.jobs.getJob(job.id);
+            if (!current || current.status !== 'in-progress') throw new JobCancelled();
+          },
+        },
+        job,
+        chunk,
+      );
+      const recorded = await deps.jobs.completeChunk(job.id, chunk.seq, result.files, result.count);
+      if (!recorded) {
+        // The job was deleted meanwhile (or the chunk was finished by another worker whose lease we outlived).
+        const current = await deps.jobs.getJob(job.id);
+        if (!current || current.status === 'deleted') await deps.storage.deletePrefix(objectPrefix(job.id));
+        return;
+      }
+      await maybeFinish(job.id);
+    } catch (e) {
+      if (e instanceof JobCancelled) {
+        await deps.storage.deletePrefix(objectPrefix(job.id));
+        return;
+      }
+      const message = e instanceof Error ? e.message : String(e);
+      if (chunk.attempts < deps.settings.maxChunkAttempts) {
+        log.warn({ err: e, seq: chunk.seq, attempt: chunk.attempts }, 'export chunk failed; will retry');
+        await deps.jobs.failChunk(job.id, chunk.seq, message, true);
+        return;
+      }
+      log.error({ err: e, seq: chunk.seq }, 'export chunk failed for good');
+      // Record the failure as an error file so the manifest reports it, and let the job complete.
+      const key = `${objectPrefix(job.id)}${String(chunk.seq).padStart(4, '0')}-failed.ndjson`;
+      const line = outcomeLine('error', 'exception', `Exporting ${chunk.type} (part ${chunk.seq}) failed; its resources are missing from this export.`);
+      const written = await deps.storage.put(key, Readable.from([`${line}\n`]));
+      await deps.jobs.completeChunk(
+        job.id,
+        chunk.seq,
+        [{ id: `${job.id}-failed-${chunk.seq}`, kind: 'error', type: 'OperationOutcome', part: 0, objectKey: key, count: 1, bytes: written.bytes }],
+        0,
+      );
+      await maybeFinish(job.id);
+    } finally {
+      clearInterval(renew);
+    }
+  }
+
+  async function loop(): Promise<void> {
+    while (running) {
+      let chunk: ExportChunk | undefined;
+      try {
+        chunk = await deps.jobs.claimChunk(leaseMs, now());
+      } catch (e) {
+        deps.log.error({ err: e }, 'claiming an export chunk failed');
+      }
+      if (!chunk) {
+        await idle();
+        continue;
+      }
+      try {
+        await process(chunk);
+      } catch (e) {
+        deps.log.error({ err: e, jobId: chunk.jobId }, 'export chunk processing failed');
+      }
+    }
+  }
+
+  async function sweep(): Promise<number> {
+    const expired = await deps.jobs.listJobs({ expiredBefore: now() });
+    for (const job of expired) {
+      await deps.jobs.deleteJob(job.id);
+      await deps.storage.deletePrefix(objectPrefix(job.id));
+      await deps.jobs.purgeJob(job.id);
+    }
+    const deleted = await deps.jobs.listJobs({ status: 'deleted' });
+    for (const job of deleted) {
+      await deps.storage.deletePrefix(objectPrefix(job.id));
+      await deps.jobs.purgeJob(job.id);
+    }
+    if (expired.length > 0) deps.log.info({ count: expired.length }, 'expired export jobs deleted');
+    return expired.length;
+  }
+
+  return {
+    start() {
+      if (running) return;
+      running = true;
+      loops = Array.from({ length: deps.settings.concurrency }, () => loop());
+      const runSweep = (): void => {
+        sweep().catch((e: unknown) => deps.log.error({ err: e }, 'sweeping expired exports failed'));
+      };
+      runSweep();
+      sweepTimer = setInterval(runSweep, deps.settings.sweepIntervalSeconds * 1000);
+      sweepTimer.unref();
+    },
+    async stop() {
+      running = false;
+      if (sweepTimer) clearInterval(sweepTimer);
+      for (const w of [...wakers]) w();
+      await Promise.all(loops);
+      loops = [];
+    },
+    wake() {
+      for (const w of [...wakers]) w();
+    },
+    sweep,
+  };
+}

@@ -1,0 +1,106 @@
+import { EXPORT_TYPES } from './resource-types.js';
+
+export const BULK_DATA_CAPABILITY = 'http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data';
+export const OAUTH_URIS = 'http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris';
+
+export const OPERATION_URLS = {
+  'group-export': 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export',
+  'patient-export': 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export',
+  export: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export',
+} as const;
+
+export type OperationName = keyof typeof OPERATION_URLS;
+
+const SINCE_DOC =
+  'For a Group export with _since, patients who joined the group after _since (a member period starting after it, ' +
+  'or absent from the group as it stood then) get their full history; other members get what changed after _since.';
+
+export function capabilityStatement(base: string, tokenUrl: string, version: string): Record<string, unknown> {
+  const exportOp = (name: OperationName, exportName: 'export' | OperationName, doc: string) => ({
+    name: exportName,
+    definition: OPERATION_URLS[name],
+    documentation: doc,
+  });
+  const groupDoc = `Exports the data of the group's active members (inactive members and ended member periods are excluded). ${SINCE_DOC}`;
+  const patientDoc =
+    'Exports the data of all patients (GET) or of the patients listed in a POSTed Parameters resource (at most the configured maximum, 20,000 by default).';
+  return {
+    resourceType: 'CapabilityStatement',
+    status: 'active',
+    date: '2026-11-25',
+    kind: 'instance',
+    instantiates: [BULK_DATA_CAPABILITY],
+    software: { name: 'flatfhir', version },
+    implementation: { description: 'flatfhir FHIR Bulk Data Access server', url: base },
+    fhirVersion: '4.0.1',
+    format: ['application/fhir+json', 'json'],
+    rest: [
+      {
+        mode: 'server',
+        security: {
+          extension: [
+            {
+              url: OAUTH_URIS,
+              extension: [{ url: 'token', valueUri: tokenUrl }],
+            },
+          ],
+          service: [
+            {
+              coding: [{ system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'SMART-on-FHIR' }],
+            },
+          ],
+          description: 'SMART Backend Services: OAuth 2.0 client credentials with a signed JWT assertion (RS384 or ES384).',
+        },
+        resource: [
+          {
+            type: 'Group',
+            interaction: [{ code: 'read' }],
+            operation: [exportOp('group-export', 'export', groupDoc), exportOp('group-export', 'group-export', groupDoc)],
+          },
+          {
+            type: 'Patient',
+            operation: [exportOp('patient-export', 'export', patientDoc), exportOp('patient-export', 'patient-export', patientDoc)],
+          },
+          { type: 'Binary', interaction: [{ code: 'read' }] },
+          { type: 'OperationDefinition', interaction: [{ code: 'read' }] },
+          ...EXPORT_TYPES.filter((t) => t !== 'Patient').map((type) => ({ type })),
+        ],
+        operation: [exportOp('export', 'export', `Exports the data of the whole tenant. ${SINCE_DOC}`)],
+      },
+    ],
+  };
+}
+
+const COMMON_PARAMETERS = [
+  { name: '_outputFormat', use: 'in', min: 0, max: '1', type: 'string' },
+  { name: '_since', use: 'in', min: 0, max: '1', type: 'instant' },
+  { name: '_until', use: 'in', min: 0, max: '1', type: 'instant' },
+  { name: '_type', use: 'in', min: 0, max: '*', type: 'string' },
+  { name: '_elements', use: 'in', min: 0, max: '*', type: 'string' },
+  { name: 'includeAssociatedData', use: 'in', min: 0, max: '*', type: 'code' },
+  { name: '_typeFilter', use: 'in', min: 0, max: '*', type: 'string' },
+];
+
+export function operationDefinition(name: OperationName): Record<string, unknown> {
+  const level =
+    name === 'group-export'
+      ? { resource: ['Group'], system: false, type: false, instance: true }
+      : name === 'patient-export'
+        ? { resource: ['Patient'], system: false, type: true, instance: false }
+        : { system: true, type: false, instance: false };
+  const parameters = [...COMMON_PARAMETERS];
+  if (name !== 'export') parameters.push({ name: 'patient', use: 'in', min: 0, max: '*', type: 'Reference' });
+  return {
+    resourceType: 'OperationDefinition',
+    id: name,
+    url: OPERATION_URLS[name],
+    version: '2.0.0',
+    name: name === 'group-export' ? 'GroupLevelExport' : name === 'patient-export' ? 'PatientLevelExport' : 'SystemLevelExport',
+    status: 'active',
+    kind: 'operation',
+    code: 'export',
+    affectsState: false,
+    ...level,
+    parameter: parameters,
+  };
+}

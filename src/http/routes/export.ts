@@ -1,0 +1,93 @@
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { notAcceptable } from '../../fhir/errors.js';
+import type { ExportKind } from '../../store/ports.js';
+import { type AppDeps, authenticate, fhirBase, requestOrigin } from '../app.js';
+
+interface TenantParams {
+  tenant: string;
+}
+
+/** Status and delete accept application/json and application/fhir+json (or anything generic). */
+function checkJsonAccept(request: FastifyRequest): void {
+  const accept = request.headers.accept;
+  if (!accept) return;
+  const ok = accept
+    .split(',')
+    .map((a) => a.split(';')[0]?.trim().toLowerCase())
+    .some((a) => a === 'application/json' || a === 'application/fhir+json' || a === '*/*' || a === 'application/*');
+  if (!ok) throw notAcceptable(`Accept "${accept}" is not supported: use application/fhir+json or application/json.`);
+}
+
+/** Kick-off, status, delete and file endpoints of the bulk export. */
+export function exportRoutes(deps: AppDeps): FastifyPluginAsync {
+  return async (app) => {
+    const kickoff = async (request: FastifyRequest, reply: FastifyReply, kind: ExportKind, groupId?: string): Promise<FastifyReply> => {
+      const caller = await authenticate(deps, request);
+      const tenant = (request.params as TenantParams).tenant;
+      const origin = requestOrigin(deps.config, request);
+      const base = fhirBase(origin, tenant);
+      const job = await deps.exports.kickoff({
+        tenant,
+        kind,
+        method: request.method,
+        ...(groupId !== undefined ? { groupId } : {}),
+        query: request.query as Record<string, string | string[] | undefined>,
+        body: request.method === 'POST' ? request.body : undefined,
+        headers: {
+          ...(request.headers.accept !== undefined ? { accept: request.headers.accept } : {}),
+          ...(request.headers.prefer !== undefined ? { prefer: String(request.headers.prefer) } : {}),
+          ...(request.headers['content-type'] !== undefined ? { contentType: request.headers['content-type'] } : {}),
+        },
+        caller,
+        requestUrl: `${origin}${request.method === 'POST' ? request.url.split('?')[0] : request.url}`,
+        fhirBase: base,
+      });
+      return reply.code(202).header('content-location', `${base}/bulk-export/jobs/${job.id}`).send();
+    };
+
+    app.get<{ Params: TenantParams & { id: string } }>('/r4/:tenant/Group/:id/$export', (req, reply) =>
+      kickoff(req, reply, 'group', req.params.id),
+    );
+    app.get('/r4/:tenant/Patient/$export', (req, reply) => kickoff(req, reply, 'patient'));
+    app.post('/r4/:tenant/Patient/$export', (req, reply) => kickoff(req, reply, 'patient'));
+    app.post<{ Params: TenantParams & { id: string } }>('/r4/:tenant/Group/:id/$export', (req, reply) =>
+      kickoff(req, reply, 'group', req.params.id),
+    );
+    app.get('/r4/:tenant/$export', (req, reply) => kickoff(req, reply, 'system'));
+    app.post('/r4/:tenant/$export', (req, reply) => kickoff(req, reply, 'system'));
+
+    app.get<{ Params: TenantParams & { jobId: string } }>('/r4/:tenant/bulk-export/jobs/:jobId', async (request, reply) => {
+      const caller = await authenticate(deps, request);
+      checkJsonAccept(request);
+      const { tenant, jobId } = request.params;
+      const base = fhirBase(requestOrigin(deps.config, request), tenant);
+      const view = await deps.exports.status(tenant, jobId, caller, base);
+      if (view.state === 'in-progress') {
+        return reply.code(202).header('x-progress', view.progress).header('retry-after', String(view.retryAfter)).send();
+      }
+      return reply
+        .code(200)
+        .header('expires', view.expires.toUTCString())
+        .type('application/json; charset=utf-8')
+        .send(view.manifest);
+    });
+
+    app.delete<{ Params: TenantParams & { jobId: string } }>('/r4/:tenant/bulk-export/jobs/:jobId', async (request, reply) => {
+      const caller = await authenticate(deps, request);
+      checkJsonAccept(request);
+      await deps.exports.cancel(request.params.tenant, request.params.jobId, caller);
+      return reply.code(202).send();
+    });
+
+    app.get<{ Params: TenantParams & { fileId: string } }>('/r4/:tenant/bulk-export/files/:fileId', async (request, reply) => {
+      const caller = await authenticate(deps, request);
+      const location = await deps.exports.fileLocation(
+        request.params.tenant,
+        request.params.fileId,
+        caller,
+        requestOrigin(deps.config, request),
+      );
+      return reply.code(307).header('location', location).header('cache-control', 'no-store').send();
+    });
+  };
+}

@@ -1,0 +1,35 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { forbidden, notFound } from '../../fhir/errors.js';
+import { type AppDeps, authenticate } from '../app.js';
+import { FHIR_JSON } from '../errors.js';
+
+/** The few FHIR reads a bulk client needs: Group (to see members) and Binary (attachment targets). */
+export function fhirReadRoutes(deps: AppDeps): FastifyPluginAsync {
+  return async (app) => {
+    app.get<{ Params: { tenant: string; id: string } }>('/r4/:tenant/Group/:id', async (request, reply) => {
+      const caller = await authenticate(deps, request);
+      if (!caller.canRead('Group')) throw forbidden('The access token does not grant read access to Group.');
+      const r = await deps.store.resources.read(request.params.tenant, 'Group', request.params.id);
+      if (!r || r.deleted || !r.json) throw notFound(`Group/${request.params.id} was not found.`);
+      return reply.type(FHIR_JSON).header('etag', `W/"${r.versionId}"`).header('last-modified', new Date(r.lastUpdated).toUTCString()).send(r.json);
+    });
+
+    app.get<{ Params: { tenant: string; id: string } }>('/r4/:tenant/Binary/:id', async (request, reply) => {
+      const caller = await authenticate(deps, request);
+      if (!caller.canRead('DocumentReference') && !caller.canRead('DiagnosticReport') && !caller.canRead('Binary')) {
+        throw forbidden('Reading a Binary needs read access to DocumentReference or DiagnosticReport.');
+      }
+      const r = await deps.store.resources.read(request.params.tenant, 'Binary', request.params.id);
+      if (!r || r.deleted || !r.json) throw notFound(`Binary/${request.params.id} was not found.`);
+      const accept = (request.headers.accept ?? '').toLowerCase();
+      if (accept.includes('application/fhir+json') || accept.includes('application/json')) {
+        return reply.type(FHIR_JSON).send(r.json);
+      }
+      const binary = JSON.parse(r.json) as { contentType?: string; data?: string };
+      return reply
+        .type(binary.contentType ?? 'application/octet-stream')
+        .header('x-content-type-options', 'nosniff')
+        .send(Buffer.from(binary.data ?? '', 'base64'));
+    });
+  };
+}

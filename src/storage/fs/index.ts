@@ -1,0 +1,101 @@
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, open, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve, sep } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { DOWNLOAD_PATH, type ObjectStorage } from '../ports.js';
+
+const KEY = /^[A-Za-z0-9][A-Za-z0-9._\-/]{0,300}$/;
+
+/** Loads (or creates on first use) the secret that signs download URLs. */
+export async function loadSigningSecret(file: string): Promise<Buffer> {
+  try {
+    return Buffer.from((await readFile(file, 'utf8')).trim(), 'base64');
+  } catch {
+    const secret = randomBytes(32);
+    await mkdir(dirname(file), { recursive: true });
+    await writeFile(file, secret.toString('base64'), { mode: 0o600, flag: 'wx' }).catch(async () => undefined);
+    return Buffer.from((await readFile(file, 'utf8')).trim(), 'base64');
+  }
+}
+
+/** Objects as files under a root directory; downloads served by flatfhir under a signed, expiring URL. */
+export class FsObjectStorage implements ObjectStorage {
+  private readonly root: string;
+
+  constructor(root: string, private readonly secret: Buffer) {
+    this.root = resolve(root);
+  }
+
+  private path(key: string): string {
+    if (!KEY.test(key) || key.split('/').some((p) => p === '..' || p === '.' || p === '')) throw new Error(`Invalid object key ${key}`);
+    const p = join(this.root, key);
+    if (!p.startsWith(this.root + sep)) throw new Error(`Invalid object key ${key}`);
+    return p;
+  }
+
+  async put(key: string, body: Readable | AsyncIterable<Buffer | string>): Promise<{ bytes: number }> {
+    const target = this.path(key);
+    await mkdir(dirname(target), { recursive: true });
+    const temp = `${target}.${randomBytes(6).toString('hex')}.tmp`;
+    const out = createWriteStream(temp);
+    try {
+      await pipeline(body instanceof Readable ? body : Readable.from(body), out);
+      const handle = await open(temp, 'r');
+      try {
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await rename(temp, target);
+    } catch (e) {
+      await rm(temp, { force: true });
+      throw e;
+    }
+    return { bytes: out.bytesWritten };
+  }
+
+  async get(key: string, range?: { start: number; end?: number }): Promise<Readable> {
+    const p = this.path(key);
+    await stat(p);
+    return createReadStream(p, range ? { start: range.start, ...(range.end !== undefined ? { end: range.end } : {}) } : {});
+  }
+
+  async stat(key: string): Promise<{ bytes: number } | undefined> {
+    try {
+      const s = await stat(this.path(key));
+      return { bytes: s.size };
+    } catch {
+      return undefined;
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    await unlink(this.path(key)).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'ENOENT') throw e;
+    });
+  }
+
+  async deletePrefix(prefix: string): Promise<void> {
+    const clean = prefix.replace(/\/+$/, '');
+    await rm(this.path(clean), { recursive: true, force: true });
+  }
+
+  private sign(key: string, expiresAt: number): string {
+    return createHmac('sha256', this.secret).update(`${key}\n${expiresAt}`).digest('base64url');
+  }
+
+  async presign(key: string, expiresAt: number, origin: string): Promise<string> {
+    this.path(key);
+    const encoded = key.split('/').map(encodeURIComponent).join('/');
+    return `${origin}${DOWNLOAD_PATH}/${encoded}?expires=${expiresAt}&signature=${this.sign(key, expiresAt)}`;
+  }
+
+  verifyPresigned(key: string, expiresAt: number, signature: string, now: number): boolean {
+    if (!Number.isFinite(expiresAt) || expiresAt < now) return false;
+    const expected = Buffer.from(this.sign(key, expiresAt));
+    const given = Buffer.from(signature);
+    return expected.length === given.length && timingSafeEqual(expected, given);
+  }
+}
