@@ -44,7 +44,6 @@ export const fhirBase = (origin: string, tenant: string): string => `${origin}/r
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.log as FastifyBaseLogger,
-    disableRequestLogging: false,
     bodyLimit: 16 * 1024 * 1024,
     trustProxy: deps.config.publicBaseUrl !== undefined,
     routerOptions: { maxParamLength: 500 },

@@ -29,6 +29,8 @@ export interface PreparedResource {
   refs: { type: string; id: string }[];
   /** Sort key for "latest" (Provenance.recorded as epoch ms), else null. */
   recordedAt: number | null;
+  /** The stored JSON text split where `"versionId":…,"lastUpdated":…` goes (see fhir/prepare.ts storedJson). */
+  template: [head: string, tail: string];
 }
 
 export interface WriteCounts {

@@ -157,12 +157,12 @@ export class SqliteResourceStore implements ResourceStore {
         if (existing) {
           const version = existing.version + 1;
           s.toHistory.run(tenant, item.type, item.id, existing.version, existing.last_updated, existing.deleted, existing.json, at);
-          s.update.run(version, at, 0, item.contentHash, storedJson(item.resource, version, at), tenant, item.type, item.id);
+          s.update.run(version, at, 0, item.contentHash, storedJson(item, version, at), tenant, item.type, item.id);
           s.clearCompartment.run(tenant, item.type, item.id);
           s.clearRefs.run(tenant, item.type, item.id);
           counts.updated++;
         } else {
-          s.insert.run(tenant, item.type, item.id, 1, at, item.contentHash, storedJson(item.resource, 1, at));
+          s.insert.run(tenant, item.type, item.id, 1, at, item.contentHash, storedJson(item, 1, at));
           counts.created++;
         }
         const n = item.patients.length;
