@@ -224,3 +224,24 @@ describe('duplicate-request rejection (when configured)', () => {
     }
   });
 });
+
+describe('kick-off rate limit', () => {
+  it('answers 429 with Retry-After when one client kicks off too often', async () => {
+    const limited = await startServer({ auth: { kickoffsPerMinute: 2 } });
+    try {
+      await seed(limited, TENANT);
+      const client = await limited.client(TENANT);
+      const url = `${limited.base(TENANT)}/Group/grp-main/$export?_type=Patient`;
+      for (let i = 0; i < 2; i++) {
+        const r = await fetch(url, { headers: { ...KICKOFF_HEADERS, ...auth(client.token) } });
+        expect(r.status).toBe(202);
+        await fetch(r.headers.get('content-location') as string, { method: 'DELETE', headers: auth(client.token) });
+      }
+      const third = await fetch(url, { headers: { ...KICKOFF_HEADERS, ...auth(client.token) } });
+      expect(Number(third.headers.get('retry-after'))).toBeGreaterThan(0);
+      await expectOutcome(third, 429, 'throttled', /Too many/);
+    } finally {
+      await limited.close();
+    }
+  });
+});

@@ -90,6 +90,9 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ConfigInput
   sub('export', 'maxPatients', env['FLATFHIR_EXPORT_MAX_PATIENTS']);
   sub('export', 'maxGroupMembers', env['FLATFHIR_MAX_GROUP_MEMBERS']);
   sub('export', 'rejectDuplicates', env['FLATFHIR_EXPORT_REJECT_DUPLICATES']);
+  sub('export', 'leaseSeconds', env['FLATFHIR_EXPORT_LEASE_SECONDS']);
+  sub('export', 'maxChunkAttempts', env['FLATFHIR_EXPORT_MAX_CHUNK_ATTEMPTS']);
+  sub('export', 'sweepIntervalSeconds', env['FLATFHIR_EXPORT_SWEEP_INTERVAL_SECONDS']);
   sub('auth', 'adminToken', env['FLATFHIR_ADMIN_TOKEN']);
   sub('auth', 'tokenLifetimeSeconds', env['FLATFHIR_TOKEN_LIFETIME_SECONDS']);
   sub('auth', 'clockSkewSeconds', env['FLATFHIR_CLOCK_SKEW_SECONDS']);

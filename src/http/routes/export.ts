@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import { notAcceptable } from '../../fhir/errors.js';
+import { createRateLimiter } from '../../auth/rate-limit.js';
+import { notAcceptable, throttled } from '../../fhir/errors.js';
 import type { ExportKind } from '../../store/ports.js';
 import { type AppDeps, authenticate, fhirBase, requestOrigin } from '../app.js';
 
@@ -21,8 +22,11 @@ function checkJsonAccept(request: FastifyRequest): void {
 /** Kick-off, status, delete and file endpoints of the bulk export. */
 export function exportRoutes(deps: AppDeps): FastifyPluginAsync {
   return async (app) => {
+    const kickoffs = createRateLimiter({ limit: deps.config.auth.kickoffsPerMinute, windowMs: 60_000, ...(deps.now ? { now: deps.now } : {}) });
     const kickoff = async (request: FastifyRequest, reply: FastifyReply, kind: ExportKind, groupId?: string): Promise<FastifyReply> => {
       const caller = await authenticate(deps, request);
+      const allowed = kickoffs.take(`${caller.tenant}:${caller.clientId}`);
+      if (!allowed.ok) throw throttled('Too many export kick-offs from this client; try again later.', allowed.retryAfterSeconds);
       const tenant = (request.params as TenantParams).tenant;
       const origin = requestOrigin(deps.config, request);
       const base = fhirBase(origin, tenant);

@@ -1,0 +1,75 @@
+import type { FastifyError, FastifyPluginAsync, FastifyReply } from 'fastify';
+import { OAuthError, invalidRequest } from '../../auth/oauth-error.js';
+import { TOKEN_PATH } from '../../auth/service.js';
+import { type AppDeps, requestOrigin } from '../app.js';
+
+const FORM = 'application/x-www-form-urlencoded';
+const NO_STORE = { 'cache-control': 'no-store', pragma: 'no-cache' };
+
+function sendOAuthError(reply: FastifyReply, e: OAuthError): FastifyReply {
+  return reply
+    .code(e.status)
+    .headers({ ...e.headers, ...NO_STORE })
+    .type('application/json')
+    .send(e.toJSON());
+}
+
+/** Parses an `application/x-www-form-urlencoded` body into repeated-parameter lists. */
+function parseForm(contentType: string | undefined, body: unknown): Record<string, string[]> {
+  const type = (contentType ?? '').split(';')[0]?.trim().toLowerCase();
+  if (type !== FORM) throw invalidRequest(`The token request must be a POST with Content-Type ${FORM}.`);
+  const out: Record<string, string[]> = {};
+  for (const [k, v] of new URLSearchParams(typeof body === 'string' ? body : '')) (out[k] ??= []).push(v);
+  return out;
+}
+
+/**
+ * Token endpoint and SMART discovery.
+ *
+ * - `GET /r4/:tenant/.well-known/smart-configuration`: no auth, always `application/json`; unknown tenant → 403
+ *   OperationOutcome (as `/metadata` does).
+ * - `POST /tenants/:tenant/protocols/oauth2/profiles/smart-v1/token` (the vendor's path): every answer, errors
+ *   included, is RFC 6749 JSON with `Cache-Control: no-store` and `Pragma: no-cache`; rate limiting answers
+ *   `429 {"error":"slow_down"}` with `Retry-After`. The body is read raw in this scope (whatever parsers the app
+ *   has), so that a JSON body is `invalid_request` rather than an OperationOutcome.
+ */
+export function authRoutes(deps: AppDeps): FastifyPluginAsync {
+  return async (app) => {
+    app.get<{ Params: { tenant: string } }>('/r4/:tenant/.well-known/smart-configuration', async (request, reply) => {
+      const origin = requestOrigin(deps.config, request);
+      const body = await deps.auth.smartConfiguration(origin, request.params.tenant);
+      return reply.type('application/json').send(body);
+    });
+
+    await app.register(async (scope) => {
+      scope.removeAllContentTypeParsers();
+      scope.addContentTypeParser('*', { parseAs: 'string', bodyLimit: 64 * 1024 }, (_request, body, done) => done(null, body));
+      scope.setErrorHandler((error: FastifyError | Error, request, reply) => {
+        if (error instanceof OAuthError) return sendOAuthError(reply, error);
+        const status = (error as FastifyError).statusCode;
+        if (typeof status === 'number' && status >= 400 && status < 500) {
+          const tooLarge = (error as FastifyError).code === 'FST_ERR_CTP_BODY_TOO_LARGE';
+          return sendOAuthError(reply, invalidRequest(tooLarge ? 'The token request body is too large.' : 'Malformed token request.'));
+        }
+        request.log.error({ err: error }, 'token endpoint failed');
+        return sendOAuthError(reply, new OAuthError('server_error', 'An internal error occurred.'));
+      });
+
+      scope.post<{ Params: { tenant: string } }>(TOKEN_PATH, async (request, reply) => {
+        const params = parseForm(request.headers['content-type'], request.body);
+        const origin = requestOrigin(deps.config, request);
+        const token = await deps.auth.issueToken({ tenant: request.params.tenant, origin, params });
+        return reply.headers(NO_STORE).type('application/json').send(token);
+      });
+
+      scope.route({
+        method: ['GET', 'PUT', 'PATCH', 'DELETE'],
+        url: TOKEN_PATH,
+        handler: async (_request, reply) => {
+          reply.header('allow', 'POST');
+          return sendOAuthError(reply, new OAuthError('invalid_request', 'The token endpoint accepts POST only.', { status: 405 }));
+        },
+      });
+    });
+  };
+}
