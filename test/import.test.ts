@@ -1,0 +1,175 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { gzipSync } from 'node:zlib';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { importPaths } from '../src/import/importer.js';
+import type { Store } from '../src/store/ports.js';
+import { openSqliteStore } from '../src/store/sqlite/index.js';
+
+const SYNTHEA = join(import.meta.dirname, '..', '..', 'shared', 'data', 'synthea-100');
+const SYNTHEA_COUNTS: Record<string, number> = {
+  Observation: 16315,
+  Claim: 6083,
+  ExplanationOfBenefit: 3697,
+  Encounter: 3697,
+  MedicationRequest: 2386,
+  Procedure: 2351,
+  Immunization: 1287,
+  DiagnosticReport: 897,
+  Condition: 639,
+  CareTeam: 278,
+  CarePlan: 278,
+  Practitioner: 203,
+  Organization: 203,
+  Patient: 100,
+  AllergyIntolerance: 38,
+  ImagingStudy: 16,
+  Device: 4,
+};
+
+let dir: string;
+let store: Store;
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'flatfhir-import-'));
+  store = openSqliteStore(join(dir, 'db.sqlite'));
+});
+
+afterEach(async () => {
+  await store.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('import', () => {
+  it('imports the Synthea population with exact counts, and a re-import changes nothing', async () => {
+    const first = await importPaths({ resources: store.resources, tenant: 't', paths: [SYNTHEA], maxGroupMembers: 20_000 });
+    expect(first.rejectedCount).toBe(0);
+    expect(first.accepted).toBe(38_472);
+    expect(await store.resources.countByType('t')).toEqual(SYNTHEA_COUNTS);
+    expect(Object.keys(SYNTHEA_COUNTS)).toHaveLength(17);
+
+    const again = await importPaths({ resources: store.resources, tenant: 't', paths: [SYNTHEA], maxGroupMembers: 20_000 });
+    const totals = Object.values(again.counts).reduce((a, c) => ({ created: a.created + c.created, updated: a.updated + c.updated, unchanged: a.unchanged + c.unchanged }), { created: 0, updated: 0, unchanged: 0 });
+    expect(totals).toEqual({ created: 0, updated: 0, unchanged: 38_472 });
+    const patient = await store.resources.read('t', 'Patient', (await firstId(store, 't', 'Patient')) as string);
+    expect(patient?.versionId).toBe(1);
+    // the other tenant sees nothing
+    expect(await store.resources.countByType('other')).toEqual({});
+  });
+
+  it('reports malformed lines with file and line number and stores the valid ones around them', async () => {
+    const file = join(dir, 'mixed.ndjson');
+    await writeFile(
+      file,
+      [
+        JSON.stringify({ resourceType: 'Patient', id: 'a' }),
+        '{"resourceType": "Patient", "id": ',
+        JSON.stringify({ id: 'no-type' }),
+        JSON.stringify({ resourceType: 'Patient' }),
+        JSON.stringify({ resourceType: 'Spaceship', id: 'x' }),
+        JSON.stringify({ resourceType: 'Patient', id: 'bad id!' }),
+        '',
+        '[1,2]',
+        JSON.stringify({ resourceType: 'Observation', id: 'o1', status: 'final', code: { text: 'x' }, subject: { reference: 'Patient/a' } }),
+      ].join('\n'),
+    );
+    const result = await importPaths({ resources: store.resources, tenant: 't', paths: [file], maxGroupMembers: 10 });
+    expect(result.accepted).toBe(2);
+    expect(result.rejected.map((r) => [r.file, r.line])).toEqual([
+      [file, 2],
+      [file, 3],
+      [file, 4],
+      [file, 5],
+      [file, 6],
+      [file, 8],
+    ]);
+    expect(result.rejected[0]?.message).toMatch(/malformed JSON/);
+    expect(result.rejected[1]?.message).toMatch(/resourceType/);
+    expect(result.rejected[2]?.message).toMatch(/without id/);
+    expect(result.rejected[3]?.message).toMatch(/unknown resourceType/);
+    expect(await store.resources.countByType('t')).toEqual({ Patient: 1, Observation: 1 });
+  });
+
+  it('versions changed content, keeps unchanged content, and reads gzip NDJSON and Bundles with urn:uuid references', async () => {
+    const v1 = join(dir, 'v1.ndjson.gz');
+    await writeFile(v1, gzipSync(`${JSON.stringify({ resourceType: 'Patient', id: 'p', gender: 'male' })}\n`));
+    await importPaths({ resources: store.resources, tenant: 't', paths: [v1], maxGroupMembers: 10 });
+    const before = await store.resources.read('t', 'Patient', 'p');
+    const bundle = join(dir, 'bundle.json');
+    await writeFile(
+      bundle,
+      JSON.stringify({
+        resourceType: 'Bundle',
+        type: 'transaction',
+        entry: [
+          { fullUrl: 'urn:uuid:11111111-1111-1111-1111-111111111111', resource: { resourceType: 'Patient', id: 'p', gender: 'female' }, request: { method: 'PUT', url: 'Patient/p' } },
+          {
+            fullUrl: 'urn:uuid:22222222-2222-2222-2222-222222222222',
+            resource: { resourceType: 'Condition', subject: { reference: 'urn:uuid:11111111-1111-1111-1111-111111111111' } },
+            request: { method: 'POST', url: 'Condition' },
+          },
+        ],
+      }),
+    );
+    const result = await importPaths({ resources: store.resources, tenant: 't', paths: [bundle], maxGroupMembers: 10 });
+    expect(result.rejectedCount).toBe(0);
+    const after = await store.resources.read('t', 'Patient', 'p');
+    expect(after?.versionId).toBe(2);
+    expect(after?.lastUpdated).toBeGreaterThan(before?.lastUpdated ?? Infinity);
+    expect(JSON.parse(after?.json ?? '{}').gender).toBe('female');
+    const condition = await store.resources.read('t', 'Condition', '22222222-2222-2222-2222-222222222222');
+    expect(JSON.parse(condition?.json ?? '{}').subject.reference).toBe('Patient/p');
+  });
+
+  it('refuses a Group larger than the configured maximum with a clear error', async () => {
+    const file = join(dir, 'group.ndjson');
+    const member = (i: number) => ({ entity: { reference: `Patient/p${i}` } });
+    await writeFile(
+      file,
+      [
+        JSON.stringify({ resourceType: 'Group', id: 'small', type: 'person', actual: true, member: [member(1), member(2)] }),
+        JSON.stringify({ resourceType: 'Group', id: 'big', type: 'person', actual: true, member: [member(1), member(2), member(3)] }),
+      ].join('\n'),
+    );
+    const result = await importPaths({ resources: store.resources, tenant: 't', paths: [file], maxGroupMembers: 2 });
+    expect(result.rejected).toEqual([{ file, line: 2, message: 'Group/big has 3 members; the maximum is 2' }]);
+    expect(await store.resources.read('t', 'Group', 'small')).toBeDefined();
+    expect(await store.resources.read('t', 'Group', 'big')).toBeUndefined();
+  });
+
+  it('moves inline attachment data into Binary resources', async () => {
+    const file = join(dir, 'doc.ndjson');
+    const data = Buffer.from('<p>x</p>').toString('base64');
+    await writeFile(file, JSON.stringify({ resourceType: 'DocumentReference', id: 'd', status: 'current', content: [{ attachment: { contentType: 'text/html', data } }] }));
+    await importPaths({ resources: store.resources, tenant: 't', paths: [file], maxGroupMembers: 2 });
+    const doc = JSON.parse((await store.resources.read('t', 'DocumentReference', 'd'))?.json ?? '{}');
+    const url = doc.content[0].attachment.url as string;
+    expect(doc.content[0].attachment.data).toBeUndefined();
+    expect(url).toMatch(/^Binary\/att-[0-9a-f]{40}$/);
+    const binary = JSON.parse((await store.resources.read('t', 'Binary', url.slice(7)))?.json ?? '{}');
+    expect(binary.data).toBe(data);
+    expect(binary.contentType).toBe('text/html');
+  });
+});
+
+describe('flatfhir import (command)', () => {
+  it('prints counts per type and exits 2 when something was rejected', async () => {
+    const file = join(dir, 'in.ndjson');
+    await writeFile(file, `${JSON.stringify({ resourceType: 'Patient', id: 'a' })}\nnot json\n`);
+    const run = promisify(execFile);
+    const error = await run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'import', '--tenant', 't', '--data', join(dir, 'data'), file], {
+      cwd: join(import.meta.dirname, '..'),
+    }).catch((e: { code: number; stdout: string; stderr: string }) => e);
+    expect((error as { code: number }).code).toBe(2);
+    expect((error as { stdout: string }).stdout).toMatch(/Patient\s+1\s+0\s+0/);
+    expect((error as { stderr: string }).stderr).toContain(`rejected ${file}:2: malformed JSON`);
+  });
+});
+
+async function firstId(s: Store, tenant: string, type: string): Promise<string | undefined> {
+  for await (const batch of s.resources.scan({ tenant, type, until: Date.now() + 1000 })) return batch[0]?.id;
+  return undefined;
+}
