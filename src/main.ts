@@ -8,17 +8,16 @@ import type { FastifyInstance } from 'fastify';
 import { type Logger, pino } from 'pino';
 import { ensureSandboxClient } from './auth/sandbox-client.js';
 import { type AuthService, createAuthService } from './auth/service.js';
+import { openStorage, openStore } from './adapters.js';
 import { type Config, SANDBOX_GROUP_LARGE, SANDBOX_GROUP_SMALL, SANDBOX_TENANT } from './config/index.js';
+import { createChunkPool } from './export/chunk-pool.js';
 import { createExportService, type ExportService } from './export/service.js';
 import { createExportWorker, type ExportWorker } from './export/worker.js';
 import { prepareResource } from './fhir/prepare.js';
 import { buildApp, fhirBase } from './http/app.js';
 import { importPaths } from './import/importer.js';
-import { FsObjectStorage, loadSigningSecret } from './storage/fs/index.js';
 import type { ObjectStorage } from './storage/ports.js';
-import { openPostgresStore } from './store/postgres/index.js';
 import type { Store } from './store/ports.js';
-import { openSqliteStore } from './store/sqlite/index.js';
 import { generatePopulation } from './synthetic/index.js';
 
 export function createLogger(config: Pick<Config, 'logLevel'>, destination?: NodeJS.WritableStream): Logger {
@@ -36,16 +35,12 @@ export function createLogger(config: Pick<Config, 'logLevel'>, destination?: Nod
   );
 }
 
-/** Opens the store the configuration names: PostgreSQL for a database URL, else SQLite under the data directory. */
-export async function openStore(config: Pick<Config, 'databaseUrl' | 'dataDir'>): Promise<Store> {
-  if (config.databaseUrl) return openPostgresStore(config.databaseUrl);
-  return openSqliteStore(join(config.dataDir, 'flatfhir.sqlite'));
+/** The worker-thread entry: the compiled module, or a loader shim when running from the TypeScript sources. */
+function chunkThreadEntry(): URL {
+  return import.meta.url.endsWith('.ts') ? new URL('./chunk-thread-dev.mjs', import.meta.url) : new URL('./chunk-thread.js', import.meta.url);
 }
 
-export async function openStorage(config: Pick<Config, 'dataDir'>): Promise<ObjectStorage> {
-  const secret = await loadSigningSecret(join(config.dataDir, 'keys', 'download-signing.key'));
-  return new FsObjectStorage(join(config.dataDir, 'exports'), secret);
-}
+export { openStorage, openStore };
 
 export interface Runtime {
   config: Config;
@@ -71,12 +66,17 @@ export async function createRuntime(config: Config, options: { log?: Logger; sto
     tenants: () => store.resources.listTenants(),
     log: log.child({ component: 'auth' }),
   });
+  const pool =
+    config.export.threads > 0
+      ? createChunkPool({ entry: chunkThreadEntry(), size: config.export.threads, workerData: config })
+      : undefined;
   const worker = createExportWorker({
     jobs: store.jobs,
     resources: store.resources,
     storage,
     log: log.child({ component: 'export-worker' }),
     settings: config.export,
+    ...(pool ? { execute: pool.execute } : {}),
   });
   const exports = createExportService({
     resources: store.resources,
@@ -99,6 +99,7 @@ export async function createRuntime(config: Config, options: { log?: Logger; sto
     async close() {
       await app.close();
       await worker.stop();
+      await pool?.close();
       await store.close();
     },
   };

@@ -98,8 +98,10 @@ describe('group export end to end', () => {
     expect(patient.meta.versionId).toBe('1');
 
     // Attachments: only html, xml and xhtml, each with an absolute Binary URL; a document left with none is dropped.
-    expect(ids(byType.get('DocumentReference'))).toEqual(['doc-1']);
-    const doc = byType.get('DocumentReference')?.[0] as { content: { attachment: { contentType: string; url: string; data?: string } }[] };
+    expect(ids(byType.get('DocumentReference'))).toEqual(['doc-1', 'doc-2']);
+    const doc2 = byType.get('DocumentReference')?.find((d) => d['id'] === 'doc-2') as { content: { attachment: { url: string } }[] };
+    expect(doc2.content.map((c) => c.attachment.url)).toEqual([`${base}/Binary/bin-html`]);
+    const doc = byType.get('DocumentReference')?.find((d) => d['id'] === 'doc-1') as { content: { attachment: { contentType: string; url: string; data?: string } }[] };
     expect(doc.content.map((c) => c.attachment.contentType).sort()).toEqual(['text/html', 'text/xml']);
     for (const c of doc.content) {
       expect(c.attachment.url).toMatch(new RegExp(`^${base}/Binary/[A-Za-z0-9.-]+$`));

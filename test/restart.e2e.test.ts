@@ -26,6 +26,8 @@ function startProcess(): Promise<{ child: ChildProcess; origin: string }> {
       FLATFHIR_EXPORT_MAX_FILE_RESOURCES: '400',
       FLATFHIR_EXPORT_CONCURRENCY: '1',
       FLATFHIR_EXPORT_LEASE_SECONDS: '2',
+      // chunks run on worker threads here, so that path is proven against a real kill too
+      FLATFHIR_EXPORT_THREADS: '2',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

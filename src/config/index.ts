@@ -23,6 +23,8 @@ const schema = z.object({
   export: z
     .object({
       concurrency: int(1).default(2),
+      /** Worker threads that run chunks (0: run them on the main thread, the default: on two cores the threads' extra memory buys little). */
+      threads: int(0).default(0),
       maxFileResources: int(1).default(100_000),
       maxFileBytes: int(1024).default(64 * 1024 * 1024),
       /** Target resources per chunk when planning. */
@@ -81,6 +83,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ConfigInput
   top('seedSandbox', env['FLATFHIR_SEED_SANDBOX']);
   top('sandboxPatients', env['FLATFHIR_SANDBOX_PATIENTS']);
   sub('export', 'concurrency', env['FLATFHIR_EXPORT_CONCURRENCY']);
+  sub('export', 'threads', env['FLATFHIR_EXPORT_THREADS']);
   sub('export', 'maxFileResources', env['FLATFHIR_EXPORT_MAX_FILE_RESOURCES']);
   sub('export', 'maxFileBytes', env['FLATFHIR_EXPORT_MAX_FILE_BYTES']);
   sub('export', 'chunkResources', env['FLATFHIR_EXPORT_CHUNK_RESOURCES']);

@@ -136,7 +136,7 @@ export async function runChunk(deps: RunChunkDeps, job: ExportJob, chunk: Export
     const transform =
       slice.mode === 'deleted'
         ? null
-        : transformFor(chunk.type, {
+        : await transformFor(chunk.type, {
             fhirBase: params.fhirBase ?? '',
             ...(params.elements ? { elements: params.elements } : {}),
             ...(params.typeFilters[chunk.type] ? { typeFilters: params.typeFilters[chunk.type] } : {}),
@@ -168,6 +168,12 @@ export async function runChunk(deps: RunChunkDeps, job: ExportJob, chunk: Export
       while (await next()) {
         let take = 0;
         let size = 0;
+        // Fast path: the whole batch fits the current part.
+        const whole = Buffer.byteLength(pending.join('\n')) + 1;
+        if (lines + pending.length <= deps.limits.maxFileResources && bytes + whole <= deps.limits.maxFileBytes) {
+          take = pending.length;
+          size = whole;
+        }
         while (take < pending.length) {
           const len = Buffer.byteLength(pending[take] as string) + 1;
           if (lines + take >= deps.limits.maxFileResources) break;

@@ -1,5 +1,4 @@
 import { createRequire } from 'node:module';
-import { matchesAny, parseTypeFilter, type TypeFilter } from '../fhir/search-filter.js';
 
 const require = createRequire(import.meta.url);
 
@@ -31,28 +30,52 @@ export interface TransformContext {
   /** The tenant's FHIR base, for absolute Binary URLs. */
   fhirBase: string;
   elements?: string[];
-  filters?: TypeFilter[];
 }
 
 /** Builds the per-type transform, or null when rows are copied as stored. */
-export function transformFor(
+export async function transformFor(
   type: string,
   options: { fhirBase: string; elements?: string[]; typeFilters?: string[] },
-): ((json: string) => string | null) | null {
-  const filters = (options.typeFilters ?? []).map((q) => {
-    const parsed = parseTypeFilter(q);
+): Promise<((json: string) => string | null) | null> {
+  const queries = options.typeFilters ?? [];
+  // FHIR search evaluation (@medplum/core and the R4 definitions) is loaded only by exports that filter.
+  const search = queries.length > 0 ? await import('../fhir/search-filter.js') : undefined;
+  const filters = queries.map((q) => {
+    const parsed = (search as NonNullable<typeof search>).parseTypeFilter(q);
     if ('error' in parsed) throw new Error(parsed.error);
     return parsed.filter;
   });
+  const matchesAny = search?.matchesAny;
   const attachments = type === 'DocumentReference' || type === 'DiagnosticReport';
   const elements = selectedElements(type, options.elements);
   if (filters.length === 0 && !attachments && !elements) return null;
   return (json: string): string | null => {
+    if (attachments && filters.length === 0 && !elements) {
+      const fast = attachmentsFastPath(json, options.fhirBase);
+      if (fast !== undefined) return fast;
+    }
     const resource = JSON.parse(json) as Record<string, unknown>;
-    if (filters.length > 0 && !matchesAny(resource, filters)) return null;
+    if (matchesAny && !matchesAny(resource, filters)) return null;
     if (attachments && !keepAttachments(resource, options.fhirBase)) return null;
     return JSON.stringify(elements ? subset(resource, elements) : resource);
   };
+}
+
+const CONTENT_TYPE = /"contentType":"([^"]*)"/g;
+
+/**
+ * The attachment rules on the JSON text, when nothing needs removing: every attachment already has an allowed
+ * content type and no inline data, so only relative Binary URLs become absolute. Undefined means "parse it".
+ */
+function attachmentsFastPath(json: string, fhirBase: string): string | undefined {
+  if (json.includes('"data":')) return undefined;
+  let any = false;
+  for (const m of json.matchAll(CONTENT_TYPE)) {
+    any = true;
+    if (!KEPT_ATTACHMENT_TYPES.includes(((m[1] as string).split(';')[0] ?? '').trim().toLowerCase())) return undefined;
+  }
+  if (!any) return json.startsWith('{"resourceType":"DiagnosticReport"') ? json : undefined;
+  return json.replaceAll('"url":"Binary/', `"url":"${fhirBase}/Binary/`);
 }
 
 /** The element names kept for a type, or undefined when `_elements` does not apply to it. */

@@ -1,8 +1,11 @@
 import { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { ObjectStorage } from '../storage/ports.js';
-import type { ExportChunk, JobStore, ResourceStore } from '../store/ports.js';
-import { type ChunkLimits, JobCancelled, objectPrefix, outcomeLine, runChunk } from './runner.js';
+import type { ExportChunk, ExportJob, JobStore, ResourceStore } from '../store/ports.js';
+import { type ChunkFile, type ChunkLimits, JobCancelled, objectPrefix, outcomeLine, runChunk } from './runner.js';
+
+/** Runs one chunk somewhere (this thread, or a worker thread); rejects with JobCancelled when the job stopped. */
+export type ChunkExecutor = (job: ExportJob, chunk: ExportChunk) => Promise<{ files: ChunkFile[]; count: number }>;
 
 export interface ExportWorkerDeps {
   jobs: JobStore;
@@ -10,6 +13,8 @@ export interface ExportWorkerDeps {
   storage: ObjectStorage;
   log: Logger;
   now?: () => number;
+  /** Where chunks run; by default in this thread. */
+  execute?: ChunkExecutor;
   settings: ChunkLimits & {
     concurrency: number;
     leaseSeconds: number;
@@ -30,6 +35,17 @@ export interface ExportWorker {
 
 const IDLE_POLL_MS = 500;
 
+/** A check, at most once a second, that throws JobCancelled once the job is no longer in progress. */
+export function cancellationCheck(jobs: JobStore, jobId: string, now: () => number = Date.now): () => Promise<void> {
+  let lastCheck = now();
+  return async () => {
+    if (now() - lastCheck < 1000) return;
+    lastCheck = now();
+    const current = await jobs.getJob(jobId);
+    if (!current || current.status !== 'in-progress') throw new JobCancelled();
+  };
+}
+
 /**
  * Runs export chunks: each of `concurrency` loops claims a chunk (leased, so a crashed process's chunks are taken
  * over once the lease lapses), runs it and records its files; the last chunk of a job completes the job.
@@ -42,6 +58,19 @@ export function createExportWorker(deps: ExportWorkerDeps): ExportWorker {
   let loops: Promise<void>[] = [];
   let wakers: (() => void)[] = [];
   let sweepTimer: NodeJS.Timeout | undefined;
+  const execute: ChunkExecutor =
+    deps.execute ??
+    ((job, chunk) =>
+      runChunk(
+        {
+          resources: deps.resources,
+          storage: deps.storage,
+          limits: deps.settings,
+          checkCancelled: cancellationCheck(deps.jobs, job.id, now),
+        },
+        job,
+        chunk,
+      ));
 
   const idle = (): Promise<void> =>
     new Promise((resolve) => {
@@ -65,26 +94,11 @@ export function createExportWorker(deps: ExportWorkerDeps): ExportWorker {
     const job = await deps.jobs.getJob(chunk.jobId);
     if (!job || job.status !== 'in-progress') return;
     const log = deps.log.child({ jobId: job.id, tenant: job.tenant });
-    let lastCheck = now();
     const renew = setInterval(() => {
       deps.jobs.renewLease(job.id, chunk.seq, now() + leaseMs).catch((e: unknown) => log.warn({ err: e }, 'lease renewal failed'));
     }, Math.max(250, leaseMs / 3));
     try {
-      const result = await runChunk(
-        {
-          resources: deps.resources,
-          storage: deps.storage,
-          limits: deps.settings,
-          checkCancelled: async () => {
-            if (now() - lastCheck < 1000) return;
-            lastCheck = now();
-            const current = await deps.jobs.getJob(job.id);
-            if (!current || current.status !== 'in-progress') throw new JobCancelled();
-          },
-        },
-        job,
-        chunk,
-      );
+      const result = await execute(job, chunk);
       const recorded = await deps.jobs.completeChunk(job.id, chunk.seq, result.files, result.count);
       if (!recorded) {
         // The job was deleted meanwhile (or the chunk was finished by another worker whose lease we outlived).

@@ -23,7 +23,7 @@ export interface TestServer {
 export async function startServer(overrides: ConfigInput = {}, options: { worker?: boolean } = {}): Promise<TestServer> {
   const dataDir = await mkdtemp(join(tmpdir(), 'flatfhir-test-'));
   const config = loadConfig(
-    { dataDir, port: 0, logLevel: 'silent', seedSandbox: false, ...overrides, export: { retryAfterSeconds: 1, ...(overrides.export ?? {}) } },
+    { dataDir, port: 0, logLevel: 'silent', seedSandbox: false, ...overrides, export: { retryAfterSeconds: 1, threads: 0, ...(overrides.export ?? {}) } },
     {},
   );
   const runtime = await createRuntime(config, { log: createLogger(config) });

@@ -31,11 +31,15 @@ function scanSql(req: ScanRequest, table: 'resources' | 'resource_history'): { s
     const sinceCond = req.deleted ? 'r.last_updated > @since' : '(jp.full_history = 1 OR r.last_updated > @since)';
     return {
       params,
+      // CROSS JOIN fixes the join order (patients → compartment → resources), so rows come out in index order
+      // and SQLite never sorts the JSON of a whole type in a temporary B-tree.
       sql: `SELECT r.type, r.id, r.version, r.last_updated, r.deleted, r.json
         FROM job_patients jp
-        JOIN compartment c ON c.tenant = @tenant AND c.type = @type AND c.patient_id = jp.patient_id
-        JOIN ${table} r ON r.tenant = c.tenant AND r.type = c.type AND r.id = c.id
+        CROSS JOIN compartment c
+        CROSS JOIN ${table} r
         WHERE jp.job_id = @job AND jp.patient_id >= @from AND jp.patient_id <= @to
+          AND c.tenant = @tenant AND c.type = @type AND c.patient_id = jp.patient_id
+          AND r.tenant = c.tenant AND r.type = c.type AND r.id = c.id
           AND ${liveCond} AND ${versionCond} AND ${sinceCond}
           AND (c.n = 1 OR NOT EXISTS (
             SELECT 1 FROM compartment c2 JOIN job_patients jp2 ON jp2.job_id = @job AND jp2.patient_id = c2.patient_id
@@ -118,6 +122,7 @@ export class SqliteResourceStore implements ResourceStore {
            WHERE tenant = ? AND type = ? AND id = ? AND last_updated <= ? AND valid_to > ?`,
         )
         .raw(),
+      historyAt: db.prepare('SELECT 1 FROM resource_history WHERE tenant = ? AND type = ? AND valid_to > ? LIMIT 1').pluck(),
       countByType: db.prepare('SELECT type, count(*) AS n FROM resources WHERE tenant = ? AND deleted = 0 GROUP BY type'),
     };
   }
@@ -226,15 +231,35 @@ export class SqliteResourceStore implements ResourceStore {
     }
   }
 
+  /** Whether any superseded version of the type was current at `until` (else the history query is skipped). */
+  private hasHistoryAt(tenant: string, type: string, until: number): boolean {
+    return this.statements.historyAt.get(tenant, type, until) !== undefined;
+  }
+
   scan(req: ScanRequest): AsyncIterable<StoredResource[]> {
-    return this.stream([scanSql(req, 'resources'), scanSql(req, 'resource_history')]);
+    const queries = [scanSql(req, 'resources')];
+    if (this.hasHistoryAt(req.tenant, req.type, req.until)) queries.push(scanSql(req, 'resource_history'));
+    return this.stream(queries);
   }
 
   scanReferenced(req: ReferencedScanRequest): AsyncIterable<StoredResource[]> {
-    return this.stream([referencedSql(req, 'resources'), referencedSql(req, 'resource_history')]);
+    const queries = [referencedSql(req, 'resources')];
+    if (this.hasHistoryAt(req.tenant, req.type, req.until)) queries.push(referencedSql(req, 'resource_history'));
+    return this.stream(queries);
   }
 
   async count(req: ScanRequest): Promise<number> {
+    if (req.patients && !req.deleted) {
+      // An upper bound from the compartment index alone (no resource rows read): cheap enough to plan with.
+      return this.db
+        .prepare(
+          `SELECT count(*) FROM job_patients jp CROSS JOIN compartment c
+           WHERE jp.job_id = @job AND jp.patient_id >= @from AND jp.patient_id <= @to
+             AND c.tenant = @tenant AND c.type = @type AND c.patient_id = jp.patient_id`,
+        )
+        .pluck()
+        .get({ job: req.patients.jobId, from: req.patients.from ?? '', to: req.patients.to ?? '\uffff', tenant: req.tenant, type: req.type }) as number;
+    }
     const { sql, params } = scanSql(req, 'resources');
     return this.db.prepare(`SELECT count(*) FROM (${sql})`).pluck().get(params) as number;
   }

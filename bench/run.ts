@@ -1,0 +1,275 @@
+/**
+ * Benchmarks (npm run bench -- <name> [options]). Each prints figures and compares with a baseline measured in
+ * the same run; none asserts a time.
+ *
+ *   import   [--patients N]   import throughput (resources/s) and the importing process's peak RSS
+ *   export   [--patients N]   raw store-to-file baseline vs a full Group export end to end, server peak RSS
+ *   synthea  [--copies N]     synthea-100 imported N times with prefixed ids, system export end to end
+ *   all                       import and export at the default size
+ *   --threads N               export worker threads of the server (default: the server's default)
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createReadStream, createWriteStream, existsSync } from 'node:fs';
+import http from 'node:http';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { createGunzip } from 'node:zlib';
+import { parseArgs } from 'node:util';
+import { CompactSign, importJWK, type JWK } from 'jose';
+
+const ROOT = join(import.meta.dirname, '..');
+const CACHE = join(ROOT, '.bench');
+const SYNTHEA = join(ROOT, '..', 'shared', 'data', 'synthea-100');
+
+const { positionals, values } = parseArgs({
+  allowPositionals: true,
+  options: { threads: { type: 'string' }, patients: { type: 'string', default: '1000' }, copies: { type: 'string', default: '10' }, seed: { type: 'string', default: 'bench' } },
+});
+const patients = Number(values.patients);
+const copies = Number(values.copies);
+
+const fmt = (n: number, digits = 0): string => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const mb = (bytes: number): string => `${fmt(bytes / 1024 / 1024, 1)} MB`;
+
+/** Runs a TypeScript entry in a child process and returns its last stdout line parsed as JSON. */
+async function child<T>(args: string[]): Promise<T> {
+  const p = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  const code = await new Promise<number | null>((r) => p.on('exit', r));
+  if (code !== 0) throw new Error(`${args.join(' ')} exited with ${code}`);
+  return JSON.parse(out.trim().split('\n').pop() as string) as T;
+}
+
+async function population(n: number): Promise<string> {
+  const dir = join(CACHE, `population-${n}-${values.seed}`);
+  if (existsSync(join(dir, '.complete'))) return dir;
+  await rm(dir, { recursive: true, force: true });
+  const { generatePopulation } = await import('../src/synthetic/index.js');
+  const started = Date.now();
+  const result = await generatePopulation({ patients: n, seed: values.seed as string, out: dir });
+  const total = Object.values(result.counts).reduce((a, b) => a + b, 0);
+  console.log(`generated ${fmt(n)} patients, ${fmt(total)} resources in ${fmt((Date.now() - started) / 1000, 1)} s (${dir})`);
+  await writeFile(join(dir, '.complete'), '');
+  return dir;
+}
+
+interface ImportFigures {
+  resources: number;
+  seconds: number;
+  maxRssBytes: number;
+}
+
+async function benchImport(n: number): Promise<void> {
+  const dir = await population(n);
+  const data = await mkdtemp(join(tmpdir(), 'flatfhir-bench-'));
+  try {
+    // Baseline: reading and parsing the same files without storing them.
+    const started = Date.now();
+    let lines = 0;
+    for (const f of (await readdir(dir)).filter((x) => x.endsWith('.ndjson'))) {
+      for await (const line of createInterface({ input: createReadStream(join(dir, f)), crlfDelay: Infinity })) {
+        if (line) {
+          JSON.parse(line);
+          lines++;
+        }
+      }
+    }
+    const parseSeconds = (Date.now() - started) / 1000;
+    const r = await child<ImportFigures>(['bench/import-child.ts', join(data, 'flatfhir.sqlite'), dir]);
+    console.log(`\nimport of ${fmt(n)} patients into SQLite`);
+    console.log(`  baseline (read + JSON.parse only): ${fmt(lines / parseSeconds)} resources/s`);
+    console.log(`  import:                            ${fmt(r.resources / r.seconds)} resources/s (${fmt(r.resources)} in ${fmt(r.seconds, 1)} s)`);
+    console.log(`  import / baseline:                 ${fmt((r.resources / r.seconds / (lines / parseSeconds)) * 100)}%`);
+    console.log(`  peak RSS of the importing process: ${mb(r.maxRssBytes)}`);
+  } finally {
+    await rm(data, { recursive: true, force: true });
+  }
+}
+
+/** Starts `flatfhir serve` on an ephemeral port. */
+async function startServer(dataDir: string, env: Record<string, string> = {}): Promise<{ proc: ChildProcess; origin: string }> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--data', dataDir, '--port', '0', '--no-seed'], {
+    cwd: ROOT,
+    env: { ...process.env, LOG_LEVEL: 'warn', ...(values.threads !== undefined ? { FLATFHIR_EXPORT_THREADS: values.threads } : {}), ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const origin = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    proc.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /listening on (http:\/\/\S+)/.exec(out);
+      if (m) resolve(m[1] as string);
+    });
+    proc.on('exit', (c) => reject(new Error(`server exited with ${c}`)));
+  });
+  return { proc, origin };
+}
+
+async function peakRss(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const m = /VmHWM:\s+(\d+) kB/.exec(status);
+  return m ? Number(m[1]) * 1024 : 0;
+}
+
+async function token(origin: string, tenant: string, clientFile: string): Promise<string> {
+  const client = JSON.parse(await readFile(clientFile, 'utf8')) as { clientId: string; privateJwk: JWK & { kid: string; alg: string } };
+  const tokenUrl = `${origin}/tenants/${tenant}/protocols/oauth2/profiles/smart-v1/token`;
+  const now = Math.floor(Date.now() / 1000);
+  const payload = { iss: client.clientId, sub: client.clientId, aud: tokenUrl, exp: now + 240, jti: crypto.randomUUID() };
+  const key = await importJWK(client.privateJwk, client.privateJwk.alg);
+  const assertion = await new CompactSign(new TextEncoder().encode(JSON.stringify(payload)))
+    .setProtectedHeader({ alg: client.privateJwk.alg, kid: client.privateJwk.kid, typ: 'JWT' })
+    .sign(key);
+  const r = await fetch(tokenUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({
+      grant_type: 'client_credentials',
+      scope: 'system/*.rs',
+      client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+      client_assertion: assertion,
+    }),
+  });
+  if (!r.ok) throw new Error(`token request failed: ${r.status} ${await r.text()}`);
+  return ((await r.json()) as { access_token: string }).access_token;
+}
+
+/**
+ * Downloads a URL with node:http, counting bytes (fetch's body handling costs more CPU than the server's
+ * sending). Asks for identity encoding: this measures the server, not gzip on a loopback link.
+ */
+function drain(url: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, { headers: { 'accept-encoding': 'identity' } }, (res) => {
+        let n = 0;
+        res.on('data', (c: Buffer) => (n += c.length));
+        res.on('end', () => (res.statusCode === 200 ? resolve(n) : reject(new Error(`download answered ${res.statusCode}`))));
+        res.on('error', reject);
+      })
+      .on('error', reject);
+  });
+}
+
+/** Kick-off → complete → every file downloaded through its 307; returns resources, bytes and seconds. */
+async function exportEndToEnd(origin: string, tenant: string, path: string, clientFile: string): Promise<{ resources: number; bytes: number; seconds: number; files: number; completed: number }> {
+  const t = await token(origin, tenant, clientFile);
+  const headers = { authorization: `Bearer ${t}` };
+  const started = Date.now();
+  const kick = await fetch(`${origin}/r4/${tenant}/${path}`, { headers: { ...headers, accept: 'application/fhir+json', prefer: 'respond-async' } });
+  if (kick.status !== 202) throw new Error(`kick-off failed: ${kick.status} ${await kick.text()}`);
+  const statusUrl = kick.headers.get('content-location') as string;
+  let manifest: { output: { url: string; count: number }[] };
+  for (;;) {
+    const r = await fetch(statusUrl, { headers });
+    if (r.status === 200) {
+      manifest = (await r.json()) as typeof manifest;
+      break;
+    }
+    if (r.status !== 202) throw new Error(`status failed: ${r.status} ${await r.text()}`);
+    await r.arrayBuffer();
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  const completed = (Date.now() - started) / 1000;
+  let bytes = 0;
+  let resources = 0;
+  const queue = [...manifest.output];
+  await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      for (let o = queue.shift(); o; o = queue.shift()) {
+        const redirect = await fetch(o.url, { headers, redirect: 'manual' });
+        const n = await drain(redirect.headers.get("location") as string);
+        bytes += n;
+        resources += o.count;
+      }
+    }),
+  );
+  const seconds = (Date.now() - started) / 1000;
+  await fetch(statusUrl, { method: 'DELETE', headers });
+  return { resources, bytes, seconds, files: manifest.output.length, completed };
+}
+
+async function benchExport(n: number): Promise<void> {
+  const dir = await population(n);
+  const data = join(CACHE, `export-data-${n}-${values.seed}`);
+  const tenant = 'bench';
+  if (!existsSync(join(data, '.complete'))) {
+    await rm(data, { recursive: true, force: true });
+    await mkdir(data, { recursive: true });
+    await child(['bench/import-child.ts', join(data, 'flatfhir.sqlite'), dir, tenant, 'all-patients-group']);
+    await writeFile(join(data, '.complete'), '');
+  }
+  // (a) raw baseline: every stored row of the export's scope read from the store and written to one file.
+  const raw = await child<{ resources: number; bytes: number; seconds: number }>(['bench/raw-baseline-child.ts', join(data, 'flatfhir.sqlite'), tenant, 'all-patients']);
+  // (b) the full Group export through the server.
+  const { proc, origin } = await startServer(data);
+  try {
+    const clientFile = join(data, 'bench-client.json');
+    await child(['bench/client-child.ts', join(data, 'flatfhir.sqlite'), tenant, clientFile]);
+    const e2e = await exportEndToEnd(origin, tenant, 'Group/all-patients/$export', clientFile);
+    const rss = await peakRss(proc.pid as number);
+    console.log(`\nexport of a Group of all ${fmt(n)} patients`);
+    console.log(`  (a) raw baseline (store → one file): ${fmt(raw.resources / raw.seconds)} resources/s, ${fmt(raw.bytes / raw.seconds / 1e6, 1)} MB/s (${fmt(raw.resources)} resources, ${mb(raw.bytes)}, ${fmt(raw.seconds, 2)} s)`);
+    console.log(`  (b) end to end (kick-off → files):  ${fmt(e2e.resources / e2e.seconds)} resources/s, ${fmt(e2e.bytes / e2e.seconds / 1e6, 1)} MB/s (${fmt(e2e.resources)} resources in ${e2e.files} files, ${mb(e2e.bytes)}, ${fmt(e2e.seconds, 2)} s)`);
+    console.log(`  (b) / (a):                          ${fmt((e2e.resources / e2e.seconds / (raw.resources / raw.seconds)) * 100)}%`);
+    console.log(`  (b) job complete after ${fmt(e2e.completed, 2)} s, files downloaded after ${fmt(e2e.seconds, 2)} s`);
+    console.log(`  server peak RSS:                    ${mb(rss)}`);
+  } finally {
+    proc.kill('SIGTERM');
+  }
+}
+
+async function benchSynthea(n: number): Promise<void> {
+  const data = join(CACHE, `synthea-x${n}`);
+  const tenant = 'synthea';
+  if (!existsSync(join(data, '.complete'))) {
+    await rm(data, { recursive: true, force: true });
+    const prefixed = join(data, 'input');
+    await mkdir(prefixed, { recursive: true });
+    // synthea-100 n times over, every id and reference prefixed with the copy number.
+    for (const f of (await readdir(SYNTHEA)).filter((x) => x.endsWith('.ndjson.gz'))) {
+      const out = createWriteStream(join(prefixed, f.replace('.gz', '')));
+      const lines: string[] = [];
+      for await (const line of createInterface({ input: createReadStream(join(SYNTHEA, f)).pipe(createGunzip()), crlfDelay: Infinity })) if (line) lines.push(line);
+      for (let c = 0; c < n; c++) {
+        for (const line of lines) {
+          const r = JSON.parse(line) as { id: string };
+          r.id = `c${c}-${r.id}`;
+          const text = JSON.stringify(r).replace(/"reference":"([A-Za-z]+)\/([^"]+)"/g, `"reference":"$1/c${c}-$2"`);
+          if (!out.write(`${text}\n`)) await new Promise<void>((res) => out.once('drain', () => res()));
+        }
+      }
+      await new Promise<void>((res) => out.end(() => res()));
+    }
+    const r = await child<ImportFigures>(['bench/import-child.ts', join(data, 'flatfhir.sqlite'), prefixed, tenant]);
+    console.log(`imported synthea-100 × ${n}: ${fmt(r.resources)} resources in ${fmt(r.seconds, 1)} s (${fmt(r.resources / r.seconds)} resources/s)`);
+    await rm(prefixed, { recursive: true });
+    await writeFile(join(data, '.complete'), '');
+  }
+  const raw = await child<{ resources: number; bytes: number; seconds: number }>(['bench/raw-baseline-child.ts', join(data, 'flatfhir.sqlite'), tenant, 'system']);
+  const { proc, origin } = await startServer(data);
+  try {
+    const clientFile = join(data, 'bench-client.json');
+    await child(['bench/client-child.ts', join(data, 'flatfhir.sqlite'), tenant, clientFile]);
+    const e2e = await exportEndToEnd(origin, tenant, '$export', clientFile);
+    console.log(`\nsystem export of synthea-100 × ${n}`);
+    console.log(`  (a) raw baseline (store → one file): ${fmt(raw.resources / raw.seconds)} resources/s (${fmt(raw.resources)} resources, ${fmt(raw.seconds, 2)} s)`);
+    console.log(`  (b) end to end (kick-off → files):  ${fmt(e2e.resources / e2e.seconds)} resources/s (${fmt(e2e.resources)} resources in ${e2e.files} files, ${mb(e2e.bytes)}, ${fmt(e2e.seconds, 2)} s)`);
+    console.log(`  (b) / (a):                          ${fmt((e2e.resources / e2e.seconds / (raw.resources / raw.seconds)) * 100)}%`);
+    console.log(`  server peak RSS:                    ${mb(await peakRss(proc.pid as number))}`);
+  } finally {
+    proc.kill('SIGTERM');
+  }
+}
+
+const which = positionals[0] ?? 'all';
+if (which === 'import' || which === 'all') await benchImport(patients);
+if (which === 'export' || which === 'all') await benchExport(patients);
+if (which === 'synthea') await benchSynthea(copies);
+if (!['import', 'export', 'synthea', 'all'].includes(which)) {
+  console.error(`unknown benchmark "${which}": use import, export, synthea or all`);
+  process.exit(2);
+}

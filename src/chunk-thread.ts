@@ -1,0 +1,26 @@
+/**
+ * The entry of an export worker thread: a small composition root that opens its own store and storage from the
+ * configuration it is given and runs the chunks the main thread sends it.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import type { Config } from './config/index.js';
+import type { ExportChunk, ExportJob } from './store/ports.js';
+import { JobCancelled, runChunk } from './export/runner.js';
+import { cancellationCheck } from './export/worker.js';
+import { openStorage, openStore } from './adapters.js';
+
+const config = workerData as Config;
+const store = await openStore(config);
+const storage = await openStorage(config);
+
+parentPort?.on('message', (message: { id: number; job: ExportJob; chunk: ExportChunk }) => {
+  const { id, job, chunk } = message;
+  runChunk(
+    { resources: store.resources, storage, limits: config.export, checkCancelled: cancellationCheck(store.jobs, job.id) },
+    job,
+    chunk,
+  ).then(
+    (result) => parentPort?.postMessage({ id, result }),
+    (e: unknown) => parentPort?.postMessage({ id, error: e instanceof Error ? e.message : String(e), cancelled: e instanceof JobCancelled }),
+  );
+});

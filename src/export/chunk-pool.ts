@@ -1,0 +1,86 @@
+import { Worker } from 'node:worker_threads';
+import type { ExportChunk, ExportJob } from '../store/ports.js';
+import { type ChunkFile, JobCancelled } from './runner.js';
+import type { ChunkExecutor } from './worker.js';
+
+interface Pending {
+  worker: Worker;
+  resolve: (r: { files: ChunkFile[]; count: number }) => void;
+  reject: (e: Error) => void;
+}
+
+type Reply = { id: number; result: { files: ChunkFile[]; count: number } } | { id: number; error: string; cancelled: boolean };
+
+export interface ChunkPool {
+  execute: ChunkExecutor;
+  close(): Promise<void>;
+}
+
+/**
+ * Runs chunks on worker threads, so reading the store and writing files use every core while the main thread
+ * serves HTTP. Each thread runs `entry` (a module that opens its own store and storage from `workerData`).
+ */
+export function createChunkPool(options: { entry: URL; size: number; workerData: unknown; execArgv?: string[] }): ChunkPool {
+  const idle: Worker[] = [];
+  const waiting: ((w: Worker) => void)[] = [];
+  const pending = new Map<number, Pending>();
+  const workers: Worker[] = [];
+  let nextId = 1;
+  let closed = false;
+
+  const spawn = (): Worker => {
+    const w = new Worker(options.entry, { workerData: options.workerData, ...(options.execArgv ? { execArgv: options.execArgv } : {}) });
+    w.on('message', (m: Reply) => {
+      const p = pending.get(m.id);
+      if (!p) return;
+      pending.delete(m.id);
+      if ('result' in m) p.resolve(m.result);
+      else p.reject(m.cancelled ? new JobCancelled() : new Error(m.error));
+      release(w);
+    });
+    w.on('error', (e) => {
+      // A crashed thread fails what it was running (the chunk is retried) and is replaced.
+      for (const [id, p] of pending) {
+        if (p.worker === w) {
+          pending.delete(id);
+          p.reject(e);
+        }
+      }
+      const i = workers.indexOf(w);
+      if (i >= 0) workers.splice(i, 1);
+      if (!closed) release(spawn());
+    });
+    workers.push(w);
+    return w;
+  };
+
+  const release = (w: Worker): void => {
+    const next = waiting.shift();
+    if (next) next(w);
+    else idle.push(w);
+  };
+
+  for (let i = 0; i < options.size; i++) idle.push(spawn());
+
+  const acquire = (): Promise<Worker> => {
+    const w = idle.pop();
+    if (w) return Promise.resolve(w);
+    return new Promise((resolve) => waiting.push(resolve));
+  };
+
+  return {
+    async execute(job: ExportJob, chunk: ExportChunk) {
+      if (closed) throw new Error('chunk pool closed');
+      const w = await acquire();
+      const id = nextId++;
+      return new Promise((resolve, reject) => {
+        pending.set(id, { worker: w, resolve, reject });
+        w.postMessage({ id, job, chunk });
+      });
+    },
+    async close() {
+      closed = true;
+      await Promise.all(workers.map((w) => w.terminate()));
+    },
+  };
+}
