@@ -35,11 +35,6 @@ export function createLogger(config: Pick<Config, 'logLevel'>, destination?: Nod
   );
 }
 
-/** The worker-thread entry: the compiled module, or a loader shim when running from the TypeScript sources. */
-function chunkThreadEntry(): URL {
-  return import.meta.url.endsWith('.ts') ? new URL('./chunk-thread-dev.mjs', import.meta.url) : new URL('./chunk-thread.js', import.meta.url);
-}
-
 export { openStorage, openStore };
 
 export interface Runtime {
@@ -68,7 +63,7 @@ export async function createRuntime(config: Config, options: { log?: Logger; sto
   });
   const pool =
     config.export.threads > 0
-      ? createChunkPool({ entry: chunkThreadEntry(), size: config.export.threads, workerData: config })
+      ? createChunkPool({ entry: new URL('./chunk-thread.js', import.meta.url), size: config.export.threads, workerData: config })
       : undefined;
   const worker = createExportWorker({
     jobs: store.jobs,

@@ -1,4 +1,5 @@
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startThread } from '../threads.js';
 import type { ExportChunk, ExportJob } from '../store/ports.js';
 import { type ChunkFile, JobCancelled } from './runner.js';
 import type { ChunkExecutor } from './worker.js';
@@ -20,7 +21,7 @@ export interface ChunkPool {
  * Runs chunks on worker threads, so reading the store and writing files use every core while the main thread
  * serves HTTP. Each thread runs `entry` (a module that opens its own store and storage from `workerData`).
  */
-export function createChunkPool(options: { entry: URL; size: number; workerData: unknown; execArgv?: string[] }): ChunkPool {
+export function createChunkPool(options: { entry: URL; size: number; workerData: unknown }): ChunkPool {
   const idle: Worker[] = [];
   const waiting: ((w: Worker) => void)[] = [];
   const pending = new Map<number, Pending>();
@@ -29,7 +30,7 @@ export function createChunkPool(options: { entry: URL; size: number; workerData:
   let closed = false;
 
   const spawn = (): Worker => {
-    const w = new Worker(options.entry, { workerData: options.workerData, ...(options.execArgv ? { execArgv: options.execArgv } : {}) });
+    const w = startThread(options.entry, { workerData: options.workerData });
     w.on('message', (m: Reply) => {
       const p = pending.get(m.id);
       if (!p) return;

@@ -87,7 +87,7 @@ export function prepareResource(input: FhirResource): PreparedResource {
       }
     }
   }
-  return { type: resource.resourceType, id: resource.id, resource, contentHash, patients, refs, recordedAt, template: [head, tail] };
+  return { type: resource.resourceType, id: resource.id, contentHash, patients, refs, recordedAt, template: [head, tail] };
 }
 
 /** The exact JSON text stored and exported: the resource with `meta.versionId` and `meta.lastUpdated` set. */

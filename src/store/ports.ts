@@ -19,8 +19,6 @@ export interface FhirResource {
 export interface PreparedResource {
   type: string;
   id: string;
-  /** The resource without `meta.versionId`/`meta.lastUpdated`; stored JSON gets them filled in. */
-  resource: FhirResource;
   /** Stable hash of the content (without versionId/lastUpdated), used for idempotent re-import. */
   contentHash: string;
   /** Ids of the patients whose compartment holds this resource. */
