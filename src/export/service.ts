@@ -73,7 +73,7 @@ export function createExportService(deps: ExportServiceDeps): ExportService {
   async function ownedJob(tenant: string, jobId: string, caller: Caller): Promise<ExportJob> {
     const job = await jobs.getJob(jobId);
     // Another client's or another tenant's job is indistinguishable from a job that does not exist.
-    if (!job || job.tenant !== tenant || job.clientId !== caller.clientId || job.status === 'deleted') {
+    if (!job || job.tenant !== tenant || job.clientId !== caller.clientId || job.status === 'deleted' || job.expiresAt < now()) {
       throw notFound(`Export job ${jobId} was not found.`);
     }
     return job;
