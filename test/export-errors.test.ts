@@ -189,6 +189,23 @@ describe('one export in progress per client and tenant', () => {
     }
   });
 
+  it('DELETE right after kick-off, while chunks are being written, always answers 202', async () => {
+    const busy = await startServer({ export: { chunkResources: 1, maxFileResources: 1 } });
+    try {
+      await seed(busy, TENANT);
+      const client = await busy.client(TENANT);
+      for (let i = 0; i < 8; i++) {
+        const r = await fetch(`${busy.base(TENANT)}/$export`, { headers: { ...KICKOFF_HEADERS, ...auth(client.token) } });
+        expect(r.status).toBe(202);
+        await new Promise((res) => setTimeout(res, i * 3));
+        const del = await fetch(r.headers.get('content-location') as string, { method: 'DELETE', headers: auth(client.token) });
+        expect(del.status).toBe(202);
+      }
+    } finally {
+      await busy.close();
+    }
+  });
+
   it('completed jobs never block a new kick-off', async () => {
     const client = await server.client(TENANT);
     const headers = { ...KICKOFF_HEADERS, ...auth(client.token) };

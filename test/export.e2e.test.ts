@@ -250,8 +250,12 @@ describe('patient and system exports', () => {
     for (const type of ['Patient', 'Condition', 'Observation', 'Encounter', 'DiagnosticReport']) {
       expect(ids(byType.get(type)), type).toEqual(resources.filter((r) => r.resourceType === type).map((r) => r.id).sort());
     }
+    // at system level, every shared resource, referenced or not
     expect(ids(byType.get('Location'))).toEqual(['loc-1', 'loc-2']);
-    expect(ids(byType.get('Practitioner'))).toEqual(['prac-1', 'prac-2']);
+    expect(ids(byType.get('Practitioner'))).toEqual(['prac-1', 'prac-2', 'prac-unused']);
+    expect(ids(byType.get('Organization'))).toEqual(['org-1', 'org-unused']);
+    // Provenance of exported resources, never of a Location
+    expect(ids(byType.get('Provenance'))).toEqual(['prov-new', 'prov-old', 'prov-pat-6']);
     expect(byType.has('Binary')).toBe(false);
   });
 });

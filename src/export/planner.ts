@@ -48,7 +48,8 @@ export async function planExport(input: PlanInput): Promise<PlannedChunk[]> {
   const base = { tenant: job.tenant, until, ...(params.since !== undefined ? { since: params.since } : {}) };
   const compartment = input.patients !== undefined;
   for (const type of params.types) {
-    if (isReferenceType(type) || type === 'Provenance') {
+    // Shared resources follow what is exported for patients; a system-level export takes them all.
+    if (type === 'Provenance' || (isReferenceType(type) && compartment)) {
       chunks.push({ type, slice: { mode: 'referenced' }, estimate: 0 });
       continue;
     }

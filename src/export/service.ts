@@ -215,9 +215,15 @@ export function createExportService(deps: ExportServiceDeps): ExportService {
 
     async cancel(tenant, jobId, caller) {
       const job = await ownedJob(tenant, jobId, caller);
+      // Once marked deleted the job is gone for the client (and frees its slot); removing its files may race a
+      // chunk still writing, so a failure here is left to the worker and the sweeper, which purge deleted jobs.
       await jobs.deleteJob(job.id);
-      await storage.deletePrefix(objectPrefix(job.id));
-      await jobs.purgeJob(job.id);
+      try {
+        await storage.deletePrefix(objectPrefix(job.id));
+        await jobs.purgeJob(job.id);
+      } catch (e) {
+        deps.log.warn({ err: e, jobId: job.id, tenant }, 'export files not removed yet; the sweeper will retry');
+      }
       deps.log.info({ jobId: job.id, tenant }, 'export job deleted');
     },
 

@@ -79,7 +79,8 @@ export class FsObjectStorage implements ObjectStorage {
 
   async deletePrefix(prefix: string): Promise<void> {
     const clean = prefix.replace(/\/+$/, '');
-    await rm(this.path(clean), { recursive: true, force: true });
+    // A writer may still be adding files under the prefix (a job deleted while a chunk runs): retry ENOTEMPTY.
+    await rm(this.path(clean), { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
   }
 
   private sign(key: string, expiresAt: number): string {
