@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { type ConfigInput, loadConfig } from '../config/index.js';
 import { clientCommand } from './client-command.js';
+import { exportCommand } from './export-command.js';
 import { generateCommand } from './generate-command.js';
 import { importCommand } from './import-command.js';
 import { storeOptions, openStoreFor } from './shared.js';
@@ -35,6 +36,7 @@ program.addCommand(serve, { isDefault: false });
 program.addCommand(importCommand());
 program.addCommand(generateCommand());
 program.addCommand(clientCommand((opts) => openStoreFor(opts)));
+program.addCommand(exportCommand());
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   process.stderr.write(`flatfhir: ${e instanceof Error ? e.message : String(e)}\n`);
