@@ -59,7 +59,7 @@ interface ExportOptions {
 }
 
 /** The client file `flatfhir serve` writes for the sandbox (data/sandbox-client.json), or one like it. */
-interface ClientFile {
+export interface ClientFile {
   fhirBaseUrl?: string;
   tokenUrl?: string;
   clientId: string;
@@ -97,7 +97,7 @@ async function readJson(file: string, what: string): Promise<unknown> {
   }
 }
 
-async function readClientFile(file: string): Promise<ClientFile> {
+export async function readClientFile(file: string): Promise<ClientFile> {
   const f = (await readJson(file, 'the client file')) as Partial<ClientFile> | null;
   if (!f || typeof f !== 'object' || typeof f.clientId !== 'string' || !f.privateJwk || typeof f.privateJwk !== 'object') {
     throw new Error(`The client file ${file} needs clientId and privateJwk (and usually fhirBaseUrl, tokenUrl, scope).`);
