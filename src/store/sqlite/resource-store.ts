@@ -77,7 +77,7 @@ function referencedSql(req: ReferencedScanRequest, table: 'resources' | 'resourc
   if (req.type === 'Provenance') {
     const latest = req.latestOnly
       ? `AND NOT EXISTS (SELECT 1 FROM refs f2 WHERE f2.tenant = @tenant AND f2.tgt_type = f.tgt_type AND f2.tgt_id = f.tgt_id
-           AND f2.src_type = 'Provenance' AND (f2.at > f.at OR (f2.at = f.at AND f2.src_id > f.src_id)))`
+           AND f2.src_type = 'Provenance' AND (COALESCE(f2.at, 0) > COALESCE(f.at, 0) OR (COALESCE(f2.at, 0) = COALESCE(f.at, 0) AND f2.src_id > f.src_id)))`
       : '';
     cond = `EXISTS (SELECT 1 FROM refs f WHERE f.tenant = @tenant AND f.src_type = 'Provenance' AND f.src_id = r.id
       AND f.tgt_type IN (${inSources}) AND ${inCompartment('f.tgt_type', 'f.tgt_id')} ${latest})`;
@@ -111,7 +111,7 @@ export class SqliteResourceStore implements ResourceStore {
       ),
       insert: db.prepare('INSERT INTO resources (tenant, type, id, version, last_updated, deleted, hash, json) VALUES (?, ?, ?, ?, ?, 0, ?, ?)'),
       update: db.prepare('UPDATE resources SET version = ?, last_updated = ?, deleted = ?, hash = ?, json = ? WHERE tenant = ? AND type = ? AND id = ?'),
-      clearCompartment: db.prepare('DELETE FROM compartment WHERE tenant = ? AND type = ? AND id = ?'),
+      clearCompartment: db.prepare('DELETE FROM compartment INDEXED BY compartment_by_resource WHERE tenant = ? AND type = ? AND id = ?'),
       addCompartment: db.prepare('INSERT OR IGNORE INTO compartment (tenant, type, patient_id, id, n) VALUES (?, ?, ?, ?, ?)'),
       clearRefs: db.prepare('DELETE FROM refs WHERE tenant = ? AND src_type = ? AND src_id = ?'),
       addRef: db.prepare('INSERT OR IGNORE INTO refs (tenant, src_type, src_id, tgt_type, tgt_id, at) VALUES (?, ?, ?, ?, ?, ?)'),
@@ -190,6 +190,8 @@ export class SqliteResourceStore implements ResourceStore {
         const at = this.tick(tenant);
         s.toHistory.run(tenant, type, id, existing.version, existing.last_updated, 0, existing.json, at);
         s.update.run(existing.version + 1, at, 1, '', null, tenant, type, id);
+        // A deleted resource no longer pulls in what it referenced; its compartment rows stay for `deleted` scans.
+        s.clearRefs.run(tenant, type, id);
         return true;
       })
       .immediate();
@@ -260,8 +262,12 @@ export class SqliteResourceStore implements ResourceStore {
         .pluck()
         .get({ job: req.patients.jobId, from: req.patients.from ?? '', to: req.patients.to ?? '\uffff', tenant: req.tenant, type: req.type }) as number;
     }
-    const { sql, params } = scanSql(req, 'resources');
-    return this.db.prepare(`SELECT count(*) FROM (${sql})`).pluck().get(params) as number;
+    let total = 0;
+    for (const table of ['resources', 'resource_history'] as const) {
+      const { sql, params } = scanSql(req, table);
+      total += this.db.prepare(`SELECT count(*) FROM (${sql})`).pluck().get(params) as number;
+    }
+    return total;
   }
 
   async idBoundaries(tenant: string, type: string, until: number, step: number): Promise<string[]> {

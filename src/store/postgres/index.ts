@@ -1,0 +1,83 @@
+import pg from 'pg';
+import type { Pool } from 'pg';
+import type { Store } from '../ports.js';
+import { checkSchemaName, poolConfig } from './db.js';
+import { PostgresClientStore } from './client-store.js';
+import { PostgresJobStore } from './job-store.js';
+import { POSTGRES_MIGRATIONS } from './migrations.js';
+import { PostgresResourceStore } from './resource-store.js';
+
+export interface PostgresStoreOptions {
+  /** Schema holding every table (created when missing); default `public`. */
+  schema?: string;
+  /** Clock for the tenant write timestamps (epoch ms); default `Date.now`. */
+  now?: () => number;
+  /** Maximum pooled connections; default 10. A running scan holds one for its duration. */
+  poolSize?: number;
+}
+
+/** Advisory-lock namespace of the migrator (first key; the second is the schema name's hash). */
+const MIGRATION_LOCK = 'flatfhir.migrate';
+
+/**
+ * Runs every migration not yet applied to `schema`, each once and in its own transaction. A transaction-level
+ * advisory lock per schema makes concurrent migrators (several server processes starting) wait for each other
+ * and then skip what the first one applied.
+ */
+export async function migratePostgres(pool: Pool, schema: string): Promise<number[]> {
+  const client = await pool.connect();
+  const lock = { text: 'SELECT pg_advisory_xact_lock(hashtext($1), hashtext($2))', values: [MIGRATION_LOCK, schema] };
+  const ran: number[] = [];
+  try {
+    await client.query('BEGIN');
+    await client.query(lock);
+    const exists = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema]);
+    if (exists.rowCount === 0) await client.query(`CREATE SCHEMA ${pg.escapeIdentifier(schema)}`);
+    await client.query(
+      'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)',
+    );
+    await client.query('COMMIT');
+    for (const m of POSTGRES_MIGRATIONS) {
+      await client.query('BEGIN');
+      await client.query(lock);
+      const applied = await client.query('SELECT 1 FROM schema_migrations WHERE version = $1', [m.version]);
+      if (applied.rowCount === 0) {
+        await client.query(m.sql);
+        await client.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [m.version, m.name, Date.now()]);
+        ran.push(m.version);
+      }
+      await client.query('COMMIT');
+    }
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    client.release(err instanceof Error ? err : new Error(String(err)));
+    throw err;
+  }
+  client.release();
+  return ran;
+}
+
+/** Opens (creating and migrating) the PostgreSQL store at `url`, with all tables in `options.schema`. */
+export async function openPostgresStore(url: string, options: PostgresStoreOptions = {}): Promise<Store> {
+  const schema = checkSchemaName(options.schema ?? 'public');
+  const pool = new pg.Pool(poolConfig(url, schema, options.poolSize ?? 10));
+  // An idle pooled connection that dies (server restart, network) is dropped by the pool; without a listener
+  // its 'error' event would crash the process. Queries on a broken connection still reject normally.
+  pool.on('error', () => undefined);
+  try {
+    await migratePostgres(pool, schema);
+  } catch (err) {
+    await pool.end();
+    throw err;
+  }
+  const now = options.now ?? Date.now;
+  return {
+    kind: 'postgres',
+    resources: new PostgresResourceStore(pool, now),
+    jobs: new PostgresJobStore(pool),
+    clients: new PostgresClientStore(pool),
+    async close() {
+      await pool.end();
+    },
+  };
+}

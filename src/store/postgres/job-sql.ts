@@ -1,0 +1,161 @@
+import type { ExportFile, JobStatus, NewJob } from '../ports.js';
+import { Params, type Sql } from './db.js';
+
+/** The SQL of the PostgreSQL job store. */
+
+/** The partial unique index allowing one in-progress job per (tenant, client). */
+export const ONE_RUNNING_INDEX = 'jobs_one_running';
+
+export const insertJob = (job: NewJob): Sql => ({
+  text: `INSERT INTO jobs (id, tenant, client_id, kind, status, request, request_hash, params, transaction_time, created_at, expires_at)
+    VALUES ($1, $2, $3, $4, 'in-progress', $5, $6, $7, $8, $9, $10)
+    RETURNING *`,
+  values: [
+    job.id,
+    job.tenant,
+    job.clientId,
+    job.kind,
+    job.request,
+    job.requestHash,
+    JSON.stringify(job.params),
+    job.transactionTime,
+    job.createdAt,
+    job.expiresAt,
+  ],
+});
+
+export const insertJobPatients = (jobId: string, patients: { id: string; fullHistory: boolean }[]): Sql => ({
+  text: `INSERT INTO job_patients (job_id, patient_id, full_history)
+    SELECT $1, u.patient_id, u.full_history FROM unnest($2::text[], $3::boolean[]) AS u(patient_id, full_history)
+    ON CONFLICT DO NOTHING`,
+  values: [jobId, patients.map((p) => p.id), patients.map((p) => p.fullHistory)],
+});
+
+export const runningJob = (tenant: string, clientId: string): Sql => ({
+  text: "SELECT * FROM jobs WHERE tenant = $1 AND client_id = $2 AND status = 'in-progress'",
+  values: [tenant, clientId],
+});
+
+export const getJob = (id: string): Sql => ({ text: 'SELECT * FROM jobs WHERE id = $1', values: [id] });
+
+export const lockJob = (id: string): Sql => ({ text: 'SELECT status FROM jobs WHERE id = $1 FOR UPDATE', values: [id] });
+
+export const findByRequestHash = (tenant: string, clientId: string, requestHash: string): Sql => ({
+  text: `SELECT * FROM jobs WHERE tenant = $1 AND client_id = $2 AND request_hash = $3 AND status <> 'deleted'
+    ORDER BY created_at DESC LIMIT 1`,
+  values: [tenant, clientId, requestHash],
+});
+
+export function listJobs(filter: { status?: JobStatus; expiredBefore?: number }): Sql {
+  const p = new Params();
+  const where: string[] = [];
+  if (filter.status) where.push(`status = ${p.add(filter.status)}`);
+  if (filter.expiredBefore !== undefined) where.push(`expires_at < ${p.add(filter.expiredBefore, 'bigint')}`);
+  return {
+    text: `SELECT * FROM jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at, id`,
+    values: p.values,
+  };
+}
+
+export const deleteChunks = (jobId: string): Sql => ({ text: 'DELETE FROM chunks WHERE job_id = $1', values: [jobId] });
+
+export const insertChunks = (jobId: string, chunks: { type: string; slice: unknown; estimate: number }[]): Sql => ({
+  text: `INSERT INTO chunks (job_id, seq, type, slice, status, estimate)
+    SELECT $1, u.seq - 1, u.type, u.slice, 'pending', u.estimate
+    FROM unnest($2::text[], $3::text[], $4::bigint[]) WITH ORDINALITY AS u(type, slice, estimate, seq)`,
+  values: [jobId, chunks.map((c) => c.type), chunks.map((c) => JSON.stringify(c.slice)), chunks.map((c) => c.estimate)],
+});
+
+export const setTotal = (jobId: string, total: number): Sql => ({
+  text: 'UPDATE jobs SET total = $2 WHERE id = $1',
+  values: [jobId, total],
+});
+
+export const listChunks = (jobId: string): Sql => ({ text: 'SELECT * FROM chunks WHERE job_id = $1 ORDER BY seq', values: [jobId] });
+
+/**
+ * Takes the next pending chunk (or a running one whose lease expired) of any in-progress job, oldest job
+ * first. SKIP LOCKED lets concurrent workers claim different chunks without waiting on each other.
+ */
+export const claimChunk = (leaseUntil: number, now: number): Sql => ({
+  text: `UPDATE chunks c SET status = 'running', attempts = c.attempts + 1, lease_until = $1::bigint
+    FROM (
+      SELECT c2.job_id, c2.seq FROM chunks c2 JOIN jobs j ON j.id = c2.job_id
+      WHERE j.status = 'in-progress'
+        AND (c2.status = 'pending' OR (c2.status = 'running' AND c2.lease_until < $2::bigint))
+      ORDER BY j.created_at, c2.seq
+      LIMIT 1
+      FOR UPDATE OF c2 SKIP LOCKED
+    ) pick
+    WHERE c.job_id = pick.job_id AND c.seq = pick.seq
+    RETURNING c.*`,
+  values: [leaseUntil, now],
+});
+
+export const renewLease = (jobId: string, seq: number, leaseUntil: number): Sql => ({
+  text: "UPDATE chunks SET lease_until = $3 WHERE job_id = $1 AND seq = $2 AND status = 'running'",
+  values: [jobId, seq, leaseUntil],
+});
+
+export const markChunkDone = (jobId: string, seq: number, count: number): Sql => ({
+  text: `UPDATE chunks SET status = 'done', count = $3, lease_until = NULL, error = NULL
+    WHERE job_id = $1 AND seq = $2 AND status <> 'done'`,
+  values: [jobId, seq, count],
+});
+
+export const deleteChunkFiles = (jobId: string, seq: number): Sql => ({
+  text: 'DELETE FROM files WHERE job_id = $1 AND chunk_seq = $2',
+  values: [jobId, seq],
+});
+
+export const insertFiles = (jobId: string, seq: number, files: Omit<ExportFile, 'jobId' | 'chunkSeq'>[]): Sql => ({
+  text: `INSERT INTO files (id, job_id, chunk_seq, kind, type, part, object_key, count, bytes)
+    SELECT u.id, $1, $2, u.kind, u.type, u.part, u.object_key, u.count, u.bytes
+    FROM unnest($3::text[], $4::text[], $5::text[], $6::int[], $7::text[], $8::bigint[], $9::bigint[])
+      AS u(id, kind, type, part, object_key, count, bytes)`,
+  values: [
+    jobId,
+    seq,
+    files.map((f) => f.id),
+    files.map((f) => f.kind),
+    files.map((f) => f.type),
+    files.map((f) => f.part),
+    files.map((f) => f.objectKey),
+    files.map((f) => f.count),
+    files.map((f) => f.bytes),
+  ],
+});
+
+export const addDone = (jobId: string, count: number): Sql => ({
+  text: 'UPDATE jobs SET done = done + $2 WHERE id = $1',
+  values: [jobId, count],
+});
+
+export const failChunk = (jobId: string, seq: number, error: string, retry: boolean): Sql => ({
+  text: 'UPDATE chunks SET status = $3, error = $4, lease_until = NULL WHERE job_id = $1 AND seq = $2',
+  values: [jobId, seq, retry ? 'pending' : 'failed', error],
+});
+
+export const finishJob = (jobId: string, status: 'completed' | 'failed', at: number, error: string | null): Sql => ({
+  text: "UPDATE jobs SET status = $2, completed_at = $3, error = $4 WHERE id = $1 AND status = 'in-progress'",
+  values: [jobId, status, at, error],
+});
+
+export const markJobDeleted = (jobId: string): Sql => ({
+  text: "UPDATE jobs SET status = 'deleted' WHERE id = $1",
+  values: [jobId],
+});
+
+export const purge = (jobId: string): Sql[] => [
+  { text: 'DELETE FROM files WHERE job_id = $1', values: [jobId] },
+  { text: 'DELETE FROM chunks WHERE job_id = $1', values: [jobId] },
+  { text: 'DELETE FROM job_patients WHERE job_id = $1', values: [jobId] },
+  { text: "DELETE FROM jobs WHERE id = $1 AND status = 'deleted'", values: [jobId] },
+];
+
+export const listFiles = (jobId: string): Sql => ({
+  text: 'SELECT * FROM files WHERE job_id = $1 ORDER BY chunk_seq, part',
+  values: [jobId],
+});
+
+export const getFile = (fileId: string): Sql => ({ text: 'SELECT * FROM files WHERE id = $1', values: [fileId] });

@@ -1,0 +1,198 @@
+import type { Pool } from 'pg';
+import type { ExportChunk, ExportFile, ExportJob, JobStatus, JobStore, NewJob } from '../ports.js';
+import { isUniqueViolation, query, transaction } from './db.js';
+import * as sql from './job-sql.js';
+
+interface JobRow {
+  id: string;
+  tenant: string;
+  client_id: string;
+  kind: ExportJob['kind'];
+  status: JobStatus;
+  request: string;
+  request_hash: string;
+  params: string;
+  transaction_time: number;
+  created_at: number;
+  completed_at: number | null;
+  expires_at: number;
+  total: number;
+  done: number;
+  error: string | null;
+}
+
+interface ChunkRow {
+  job_id: string;
+  seq: number;
+  type: string;
+  slice: string;
+  status: ExportChunk['status'];
+  attempts: number;
+  lease_until: number | null;
+  count: number;
+  error: string | null;
+}
+
+interface FileRow {
+  id: string;
+  job_id: string;
+  chunk_seq: number;
+  kind: ExportFile['kind'];
+  type: string;
+  part: number;
+  object_key: string;
+  count: number;
+  bytes: number;
+}
+
+const toJob = (r: JobRow): ExportJob => ({
+  id: r.id,
+  tenant: r.tenant,
+  clientId: r.client_id,
+  kind: r.kind,
+  status: r.status,
+  request: r.request,
+  requestHash: r.request_hash,
+  params: JSON.parse(r.params) as unknown,
+  transactionTime: r.transaction_time,
+  createdAt: r.created_at,
+  completedAt: r.completed_at,
+  expiresAt: r.expires_at,
+  totalResources: r.total,
+  doneResources: r.done,
+  error: r.error,
+});
+
+const toChunk = (r: ChunkRow): ExportChunk => ({
+  jobId: r.job_id,
+  seq: r.seq,
+  type: r.type,
+  slice: JSON.parse(r.slice) as unknown,
+  status: r.status,
+  attempts: r.attempts,
+  leaseUntil: r.lease_until,
+  count: r.count,
+  error: r.error,
+});
+
+const toFile = (r: FileRow): ExportFile => ({
+  id: r.id,
+  jobId: r.job_id,
+  chunkSeq: r.chunk_seq,
+  kind: r.kind,
+  type: r.type,
+  part: r.part,
+  objectKey: r.object_key,
+  count: r.count,
+  bytes: r.bytes,
+});
+
+/** How often createJob retries when the conflicting job finishes between the failed insert and the lookup. */
+const CREATE_ATTEMPTS = 5;
+
+export class PostgresJobStore implements JobStore {
+  constructor(private readonly pool: Pool) {}
+
+  async createJob(job: NewJob): Promise<{ job: ExportJob } | { conflict: ExportJob }> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await transaction(this.pool, async (client) => {
+          const [row] = await query<JobRow>(client, sql.insertJob(job));
+          if (!row) throw new Error(`job ${job.id} not inserted`);
+          if (job.patients && job.patients.length > 0) await query(client, sql.insertJobPatients(job.id, job.patients));
+          return { job: toJob(row) };
+        });
+      } catch (err) {
+        // The partial unique index makes concurrent kick-offs of one client atomic: the loser lands here.
+        if (!isUniqueViolation(err, sql.ONE_RUNNING_INDEX)) throw err;
+        const [running] = await query<JobRow>(this.pool, sql.runningJob(job.tenant, job.clientId));
+        if (running) return { conflict: toJob(running) };
+        if (attempt >= CREATE_ATTEMPTS) throw err;
+      }
+    }
+  }
+
+  async getJob(id: string): Promise<ExportJob | undefined> {
+    const [row] = await query<JobRow>(this.pool, sql.getJob(id));
+    return row ? toJob(row) : undefined;
+  }
+
+  async findByRequestHash(tenant: string, clientId: string, requestHash: string): Promise<ExportJob | undefined> {
+    const [row] = await query<JobRow>(this.pool, sql.findByRequestHash(tenant, clientId, requestHash));
+    return row ? toJob(row) : undefined;
+  }
+
+  async listJobs(filter: { status?: JobStatus; expiredBefore?: number }): Promise<ExportJob[]> {
+    return (await query<JobRow>(this.pool, sql.listJobs(filter))).map(toJob);
+  }
+
+  async planChunks(jobId: string, chunks: { type: string; slice: unknown; estimate: number }[], total: number): Promise<void> {
+    await transaction(this.pool, async (client) => {
+      // Job row first, then its chunks: the lock order completeChunk uses too.
+      await query(client, sql.lockJob(jobId));
+      await query(client, sql.deleteChunks(jobId));
+      if (chunks.length > 0) await query(client, sql.insertChunks(jobId, chunks));
+      await query(client, sql.setTotal(jobId, total));
+    });
+  }
+
+  async listChunks(jobId: string): Promise<ExportChunk[]> {
+    return (await query<ChunkRow>(this.pool, sql.listChunks(jobId))).map(toChunk);
+  }
+
+  async claimChunk(leaseMs: number, now: number): Promise<ExportChunk | undefined> {
+    const [row] = await query<ChunkRow>(this.pool, sql.claimChunk(now + leaseMs, now));
+    return row ? toChunk(row) : undefined;
+  }
+
+  async renewLease(jobId: string, seq: number, leaseUntil: number): Promise<boolean> {
+    const result = await this.pool.query(sql.renewLease(jobId, seq, leaseUntil));
+    return (result.rowCount ?? 0) > 0;
+  }
+
+  async completeChunk(jobId: string, seq: number, files: Omit<ExportFile, 'jobId' | 'chunkSeq'>[], count: number): Promise<boolean> {
+    return transaction(this.pool, async (client) => {
+      // Locking the job row keeps finishJob/deleteJob from changing its status until this commits.
+      const [job] = await query<{ status: JobStatus }>(client, sql.lockJob(jobId));
+      if (!job || job.status !== 'in-progress') return false;
+      const done = await client.query(sql.markChunkDone(jobId, seq, count));
+      if ((done.rowCount ?? 0) === 0) return false;
+      await query(client, sql.deleteChunkFiles(jobId, seq));
+      if (files.length > 0) await query(client, sql.insertFiles(jobId, seq, files));
+      await query(client, sql.addDone(jobId, count));
+      return true;
+    });
+  }
+
+  async failChunk(jobId: string, seq: number, error: string, retry: boolean): Promise<void> {
+    await query(this.pool, sql.failChunk(jobId, seq, error, retry));
+  }
+
+  async finishJob(jobId: string, status: 'completed' | 'failed', at: number, error?: string): Promise<boolean> {
+    const result = await this.pool.query(sql.finishJob(jobId, status, at, error ?? null));
+    return (result.rowCount ?? 0) > 0;
+  }
+
+  async deleteJob(jobId: string): Promise<ExportFile[]> {
+    return transaction(this.pool, async (client) => {
+      await query(client, sql.markJobDeleted(jobId));
+      return (await query<FileRow>(client, sql.listFiles(jobId))).map(toFile);
+    });
+  }
+
+  async purgeJob(jobId: string): Promise<void> {
+    await transaction(this.pool, async (client) => {
+      await query(client, sql.lockJob(jobId));
+      for (const statement of sql.purge(jobId)) await query(client, statement);
+    });
+  }
+
+  async listFiles(jobId: string): Promise<ExportFile[]> {
+    return (await query<FileRow>(this.pool, sql.listFiles(jobId))).map(toFile);
+  }
+
+  async getFile(fileId: string): Promise<ExportFile | undefined> {
+    const [row] = await query<FileRow>(this.pool, sql.getFile(fileId));
+    return row ? toFile(row) : undefined;
+  }
+}
