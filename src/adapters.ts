@@ -12,7 +12,13 @@ import { openSqliteStore } from './store/sqlite/index.js';
 
 /** Opens the store the configuration names: PostgreSQL for a database URL, else SQLite under the data directory. */
 export async function openStore(config: Pick<Config, 'databaseUrl' | 'dataDir'>): Promise<Store> {
-  if (config.databaseUrl) return openPostgresStore(config.databaseUrl);
+  if (config.databaseUrl) {
+    // `?schema=name` selects the PostgreSQL schema (default public); it is ours, not libpq's, so it is taken off.
+    const url = new URL(config.databaseUrl);
+    const schema = url.searchParams.get('schema') ?? undefined;
+    url.searchParams.delete('schema');
+    return openPostgresStore(url.toString(), schema ? { schema } : {});
+  }
   return openSqliteStore(join(config.dataDir, 'flatfhir.sqlite'));
 }
 
