@@ -112,4 +112,14 @@ describe('a server killed mid-export', () => {
     expect(total).toBe(clean.output.reduce((n, o) => n + (o.count ?? 0), 0));
     expect(resumed.error).toEqual([]);
   }, 180_000);
+
+  it('shuts down cleanly on SIGTERM and SIGINT', async () => {
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+      const { child, origin } = await startProcess();
+      expect((await fetch(`${origin}/r4/${TENANT}/metadata`)).status).toBe(200);
+      const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+      child.kill(signal);
+      expect(await exited).toBe(0);
+    }
+  }, 60_000);
 });
