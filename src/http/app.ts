@@ -50,15 +50,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   const jsonParser = app.getDefaultJsonParser('error', 'error');
   app.addContentTypeParser(['application/fhir+json'], { parseAs: 'string' }, jsonParser);
-  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
-    const params = new URLSearchParams(body as string);
-    const out: Record<string, string | string[]> = {};
-    for (const [k, v] of params) {
-      const prev = out[k];
-      out[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
-    }
-    done(null, out);
-  });
   app.setErrorHandler(handleError);
   app.setNotFoundHandler(notFoundOutcome);
 
