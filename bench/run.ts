@@ -91,7 +91,8 @@ async function benchImport(n: number): Promise<void> {
 
 /** Starts `flatfhir serve` on an ephemeral port. */
 async function startServer(dataDir: string, env: Record<string, string> = {}): Promise<{ proc: ChildProcess; origin: string }> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--data', dataDir, '--port', '0', '--no-seed'], {
+  // The server as users run it: the compiled build (`npm start`), not the TypeScript sources.
+  const proc = spawn(process.execPath, ['bin/flatfhir.js', 'serve', '--data', dataDir, '--port', '0', '--no-seed'], {
     cwd: ROOT,
     env: { ...process.env, LOG_LEVEL: 'warn', ...(values.threads !== undefined ? { FLATFHIR_EXPORT_THREADS: values.threads } : {}), ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -266,6 +267,10 @@ async function benchSynthea(n: number): Promise<void> {
 }
 
 const which = positionals[0] ?? 'all';
+if (which !== 'import') {
+  const build = spawn('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' });
+  if ((await new Promise<number | null>((r) => build.on('exit', r))) !== 0) throw new Error('npm run build failed');
+}
 if (which === 'import' || which === 'all') await benchImport(patients);
 if (which === 'export' || which === 'all') await benchExport(patients);
 if (which === 'synthea') await benchSynthea(copies);

@@ -23,8 +23,8 @@ const schema = z.object({
   export: z
     .object({
       concurrency: int(1).default(2),
-      /** Worker threads that run chunks (0: run them on the main thread, the default: on two cores the threads' extra memory buys little). */
-      threads: int(0).default(0),
+      /** Worker threads that run chunks, so the main thread stays free for HTTP (0: run them on the main thread). */
+      threads: int(0).default(2),
       maxFileResources: int(1).default(100_000),
       maxFileBytes: int(1024).default(64 * 1024 * 1024),
       /** Target resources per chunk when planning. */

@@ -30,7 +30,8 @@ export function createChunkPool(options: { entry: URL; size: number; workerData:
   let closed = false;
 
   const spawn = (): Worker => {
-    const w = startThread(options.entry, { workerData: options.workerData });
+    // Chunks stream in batches; a small heap keeps each thread's garbage (and so the process RSS) in check.
+    const w = startThread(options.entry, { workerData: options.workerData, resourceLimits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 16 } });
     w.on('message', (m: Reply) => {
       const p = pending.get(m.id);
       if (!p) return;
