@@ -33,9 +33,10 @@ const copies = Number(values.copies);
 const fmt = (n: number, digits = 0): string => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 const mb = (bytes: number): string => `${fmt(bytes / 1024 / 1024, 1)} MB`;
 
-/** Runs a TypeScript entry in a child process and returns its last stdout line parsed as JSON. */
+/** Runs an entry (TypeScript through tsx, or plain .mjs) in a child process; returns its last stdout line as JSON. */
 async function child<T>(args: string[]): Promise<T> {
-  const p = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const loader = (args[0] ?? '').endsWith('.mjs') ? [] : ['--import', 'tsx'];
+  const p = spawn(process.execPath, [...loader, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   p.stdout.on('data', (d: Buffer) => (out += d.toString()));
   const code = await new Promise<number | null>((r) => p.on('exit', r));
@@ -78,7 +79,7 @@ async function benchImport(n: number): Promise<void> {
       }
     }
     const parseSeconds = (Date.now() - started) / 1000;
-    const r = await child<ImportFigures>(['bench/import-child.ts', join(data, 'flatfhir.sqlite'), dir]);
+    const r = await child<ImportFigures>(['bench/import-child.mjs', join(data, 'flatfhir.sqlite'), dir]);
     console.log(`\nimport of ${fmt(n)} patients into SQLite`);
     console.log(`  baseline (read + JSON.parse only): ${fmt(lines / parseSeconds)} resources/s`);
     console.log(`  import:                            ${fmt(r.resources / r.seconds)} resources/s (${fmt(r.resources)} in ${fmt(r.seconds, 1)} s)`);
@@ -200,7 +201,7 @@ async function benchExport(n: number): Promise<void> {
   if (!existsSync(join(data, '.complete'))) {
     await rm(data, { recursive: true, force: true });
     await mkdir(data, { recursive: true });
-    await child(['bench/import-child.ts', join(data, 'flatfhir.sqlite'), dir, tenant, 'all-patients-group']);
+    await child(['bench/import-child.mjs', join(data, 'flatfhir.sqlite'), dir, tenant, 'all-patients-group']);
     await writeFile(join(data, '.complete'), '');
   }
   // (a) raw baseline: every stored row of the export's scope read from the store and written to one file.
@@ -245,7 +246,7 @@ async function benchSynthea(n: number): Promise<void> {
       }
       await new Promise<void>((res) => out.end(() => res()));
     }
-    const r = await child<ImportFigures>(['bench/import-child.ts', join(data, 'flatfhir.sqlite'), prefixed, tenant]);
+    const r = await child<ImportFigures>(['bench/import-child.mjs', join(data, 'flatfhir.sqlite'), prefixed, tenant]);
     console.log(`imported synthea-100 × ${n}: ${fmt(r.resources)} resources in ${fmt(r.seconds, 1)} s (${fmt(r.resources / r.seconds)} resources/s)`);
     await rm(prefixed, { recursive: true });
     await writeFile(join(data, '.complete'), '');
@@ -267,7 +268,8 @@ async function benchSynthea(n: number): Promise<void> {
 }
 
 const which = positionals[0] ?? 'all';
-if (which !== 'import') {
+{
+  // The import child and the server run the compiled build, as users run them.
   const build = spawn('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' });
   if ((await new Promise<number | null>((r) => build.on('exit', r))) !== 0) throw new Error('npm run build failed');
 }

@@ -35,8 +35,11 @@ export interface ImportOptions {
   onProgress?: (progress: { file: string; resources: number; bytes: number; totalBytes: number }) => void;
 }
 
-/** Heap limit of the parsing thread: its batches are small, so a tight limit keeps garbage from piling up. */
-const PARSE_THREAD_HEAP_MB = 128;
+/**
+ * Heap limit of the parsing thread: NDJSON needs little (batches are small), a Bundle file is parsed whole; the
+ * limit keeps garbage from piling up between collections.
+ */
+const PARSE_THREAD_HEAP_MB = 192;
 
 async function listFiles(paths: string[]): Promise<string[]> {
   const out: string[] = [];
@@ -65,7 +68,14 @@ async function* parseInThread(files: string[], options: { maxGroupMembers: numbe
     wake?.();
   };
   worker.on('message', (m: { events: ParseEvent[] } | { done: true }) => push(m));
-  worker.on('error', (e) => push({ error: e }));
+  worker.on('error', (e: Error & { code?: string }) =>
+    push({
+      error:
+        e.code === 'ERR_WORKER_OUT_OF_MEMORY'
+          ? new Error(`the import parser ran out of memory (${PARSE_THREAD_HEAP_MB} MB): split very large Bundle files, or import NDJSON`)
+          : e,
+    }),
+  );
   worker.on('exit', (code) => push(code === 0 ? { done: true } : { error: new Error(`the import parser stopped (exit code ${code})`) }));
   try {
     for (;;) {
