@@ -2,28 +2,7 @@ import type { Pool } from 'pg';
 import type { ClientStore, RegisteredClient } from '../ports.js';
 import { query } from './db.js';
 import * as sql from './client-sql.js';
-
-interface ClientRow {
-  client_id: string;
-  tenant: string;
-  name: string;
-  jwks: string | null;
-  jwks_url: string | null;
-  scope: string;
-  disabled: boolean;
-  created_at: number;
-}
-
-const toClient = (r: ClientRow): RegisteredClient => ({
-  clientId: r.client_id,
-  tenant: r.tenant,
-  name: r.name,
-  jwks: r.jwks ? (JSON.parse(r.jwks) as RegisteredClient['jwks']) : null,
-  jwksUrl: r.jwks_url,
-  scope: r.scope,
-  disabled: r.disabled,
-  createdAt: r.created_at,
-});
+import { type ClientRow, toClient } from '../rows.js';
 
 export class PostgresClientStore implements ClientStore {
   constructor(private readonly pool: Pool) {}

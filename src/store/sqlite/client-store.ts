@@ -1,27 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { ClientStore, RegisteredClient } from '../ports.js';
-
-interface ClientRow {
-  client_id: string;
-  tenant: string;
-  name: string;
-  jwks: string | null;
-  jwks_url: string | null;
-  scope: string;
-  disabled: number;
-  created_at: number;
-}
-
-const toClient = (r: ClientRow): RegisteredClient => ({
-  clientId: r.client_id,
-  tenant: r.tenant,
-  name: r.name,
-  jwks: r.jwks ? (JSON.parse(r.jwks) as RegisteredClient['jwks']) : null,
-  jwksUrl: r.jwks_url,
-  scope: r.scope,
-  disabled: r.disabled === 1,
-  createdAt: r.created_at,
-});
+import { type ClientRow, toClient } from '../rows.js';
 
 export class SqliteClientStore implements ClientStore {
   constructor(private readonly db: Database.Database) {}
