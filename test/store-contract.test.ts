@@ -559,6 +559,28 @@ describe.each(adapters)('store contract: $name', (adapter) => {
       await store.jobs.finishJob(job.id, 'completed', clock.now);
       await store.jobs.finishJob(job3.id, 'completed', clock.now);
     });
+    it('exports whole a resource shared with a member who gets full history, even in another member’s slice', async () => {
+      const t = uniq('tenant-');
+      clock.now += 1000;
+      await r.writeBatch(t, [patient('p1'), patient('p2'), observation('shared', 'p1', { performers: ['Patient/p2'] }), observation('own', 'p1')]);
+      clock.now += 1000;
+      const since = await r.snapshotTime(t);
+      const job = created(
+        await store.jobs.createJob(
+          newJob(t, uniq('client-'), {
+            patients: [
+              { id: 'p1', fullHistory: false },
+              { id: 'p2', fullHistory: true },
+            ],
+          }),
+        ),
+      );
+      const until = await r.snapshotTime(t);
+      const rows = await collect(r.scan({ tenant: t, type: 'Observation', until, since, patients: { jobId: job.id } }));
+      // 'shared' belongs to p1's slice (smaller id) yet is exported for p2, who joined after `since`; 'own' is not.
+      expect(idsOf(rows)).toEqual(['shared']);
+      await store.jobs.finishJob(job.id, 'completed', clock.now);
+    });
   });
 
   describe('referenced resources', () => {

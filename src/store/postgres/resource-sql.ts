@@ -165,7 +165,15 @@ function versionCond(table: Table, until: string): string {
 function scanBranch(req: ScanRequest, table: Table, p: Record<string, string | undefined>): string {
   const live = req.deleted ? 'r.deleted = true' : 'r.deleted = false';
   if (req.patients) {
-    const since = p['since'] === undefined ? '' : req.deleted ? `AND r.last_updated > ${p['since']}` : `AND (jp.full_history OR r.last_updated > ${p['since']})`;
+    // A resource shared with a member who gets full history is exported whole, whichever slice it falls in.
+    const since =
+      p['since'] === undefined
+        ? ''
+        : req.deleted
+          ? `AND r.last_updated > ${p['since']}`
+          : `AND (jp.full_history OR r.last_updated > ${p['since']} OR (c.n > 1 AND EXISTS (
+              SELECT 1 FROM compartment c3 JOIN job_patients jp3 ON jp3.job_id = ${p['job']} AND jp3.patient_id = c3.patient_id AND jp3.full_history
+              WHERE c3.tenant = c.tenant AND c3.type = c.type AND c3.id = c.id)))`;
     const from = p['from'] === undefined ? '' : `AND jp.patient_id >= ${p['from']}`;
     const to = p['to'] === undefined ? '' : `AND jp.patient_id <= ${p['to']}`;
     return `SELECT ${COLUMNS}, jp.patient_id AS sort_patient

@@ -28,7 +28,12 @@ function scanSql(req: ScanRequest, table: 'resources' | 'resource_history'): { s
     params['job'] = req.patients.jobId;
     params['from'] = req.patients.from ?? '';
     params['to'] = req.patients.to ?? '\uffff';
-    const sinceCond = req.deleted ? 'r.last_updated > @since' : '(jp.full_history = 1 OR r.last_updated > @since)';
+    // A resource shared with a member who gets full history is exported whole, whichever slice it falls in.
+    const sinceCond = req.deleted
+      ? 'r.last_updated > @since'
+      : `(jp.full_history = 1 OR r.last_updated > @since OR (c.n > 1 AND EXISTS (
+          SELECT 1 FROM compartment c3 JOIN job_patients jp3 ON jp3.job_id = @job AND jp3.patient_id = c3.patient_id AND jp3.full_history = 1
+          WHERE c3.tenant = c.tenant AND c3.type = c.type AND c3.id = c.id)))`;
     return {
       params,
       // CROSS JOIN fixes the join order (patients → compartment → resources), so rows come out in index order
