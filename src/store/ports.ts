@@ -95,7 +95,11 @@ export interface ResourceStore {
   readAt(tenant: string, type: string, id: string, at: number): Promise<StoredResource | undefined>;
   /** A consistent snapshot instant: every write committed before the call is <= it, every later one > it. */
   snapshotTime(tenant: string): Promise<number>;
-  /** Streams rows in id order (batches for speed). */
+  /**
+   * Streams rows (in batches) in a deterministic order: the same data gives the same order, so a rerun chunk
+   * writes the same lines. PostgreSQL returns id order (by patient, then id, for compartment scans); SQLite
+   * returns the current versions in that order, then versions from history.
+   */
   scan(request: ScanRequest): AsyncIterable<StoredResource[]>;
   scanReferenced(request: ReferencedScanRequest): AsyncIterable<StoredResource[]>;
   /** How many rows `scan` would return (an upper bound is fine for `since`), for planning and progress. */
