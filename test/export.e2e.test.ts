@@ -164,6 +164,16 @@ describe.each(STORES)('on $name', ({ schema }) => {
       expect(ids(byType.get('Provenance'))).toEqual(['prov-new']);
     });
 
+    it('exports only the Provenance of resources the _typeFilter lets through', async () => {
+      const q = `_type=Condition,Provenance&_typeFilter=${encodeURIComponent('Condition?clinical-status=resolved')}`;
+      const resolved = await runExport(server, token, `${base}/Group/grp-main/$export?${q}`);
+      expect(ids(resolved.byType.get('Condition'))).toEqual(['cond-resolved-pat-1', 'cond-resolved-pat-4']);
+      // prov-old and prov-new target cond-active-pat-1, which this export leaves out
+      expect(resolved.byType.has('Provenance')).toBe(false);
+      const active = await runExport(server, token, `${base}/Group/grp-main/$export?${q.replace('resolved', 'active')}`);
+      expect(ids(active.byType.get('Provenance'))).toEqual(['prov-new', 'prov-old']);
+    });
+
     it('filters with _typeFilter (repeats OR-ed) and subsets with _elements', async () => {
       const q = new URLSearchParams();
       q.set('_type', 'Patient,Condition,Observation');

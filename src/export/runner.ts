@@ -54,6 +54,62 @@ function rowsFor(resources: ResourceStore, job: ExportJob, params: ExportParams,
   }
 }
 
+const TARGET_REFERENCE = /(?:^|\/)([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/;
+
+/**
+ * With `_typeFilter`, only Provenance whose targets include a resource the filters let through: each target of a
+ * filtered type is read as of the snapshot and matched (targets of unfiltered types pass as they are).
+ */
+async function* provenanceOfFiltered(
+  resources: ResourceStore,
+  tenant: string,
+  until: number,
+  typeFilters: Record<string, string[]>,
+  rows: AsyncIterable<StoredResource[]>,
+): AsyncIterable<StoredResource[]> {
+  const { matchesAny, parseTypeFilter } = await import('../fhir/search-filter.js');
+  const filters = new Map(
+    Object.entries(typeFilters).map(([type, queries]) => [
+      type,
+      queries.flatMap((q) => {
+        const parsed = parseTypeFilter(q);
+        return 'filter' in parsed ? [parsed.filter] : [];
+      }),
+    ]),
+  );
+  const verdicts = new Map<string, boolean>();
+  const passes = async (type: string, id: string): Promise<boolean> => {
+    const list = filters.get(type);
+    if (!list) return true;
+    const key = `${type}/${id}`;
+    let verdict = verdicts.get(key);
+    if (verdict === undefined) {
+      const target = await resources.readAt(tenant, type, id, until);
+      verdict = !!target?.json && !target.deleted && matchesAny(JSON.parse(target.json) as object, list);
+      if (verdicts.size > 100_000) verdicts.clear();
+      verdicts.set(key, verdict);
+    }
+    return verdict;
+  };
+  for await (const batch of rows) {
+    const kept: StoredResource[] = [];
+    for (const row of batch) {
+      const targets = ((JSON.parse(row.json ?? '{}') as { target?: { reference?: string }[] }).target ?? [])
+        .map((t) => (typeof t?.reference === 'string' ? TARGET_REFERENCE.exec(t.reference) : null))
+        .filter((m) => m !== null);
+      let keep = false;
+      for (const m of targets) {
+        if (await passes(m[1] as string, m[2] as string)) {
+          keep = true;
+          break;
+        }
+      }
+      if (keep) kept.push(row);
+    }
+    if (kept.length > 0) yield kept;
+  }
+}
+
 /** Turns rows into NDJSON lines (strings without the newline). */
 async function* linesFor(
   rows: AsyncIterable<StoredResource[]>,
@@ -141,7 +197,11 @@ export async function runChunk(deps: RunChunkDeps, job: ExportJob, chunk: Export
             ...(params.elements ? { elements: params.elements } : {}),
             ...(params.typeFilters[chunk.type] ? { typeFilters: params.typeFilters[chunk.type] } : {}),
           });
-    source = linesFor(rowsFor(deps.resources, job, params, chunk, until), chunk, transform, errors)[Symbol.asyncIterator]();
+    let rows = rowsFor(deps.resources, job, params, chunk, until);
+    if (chunk.type === 'Provenance' && Object.keys(params.typeFilters).length > 0) {
+      rows = provenanceOfFiltered(deps.resources, job.tenant, until, params.typeFilters, rows);
+    }
+    source = linesFor(rows, chunk, transform, errors)[Symbol.asyncIterator]();
   }
 
   let pending: string[] = [];
