@@ -41,3 +41,27 @@ describe('flatfhir token', () => {
     expect(r.status).toBe(404);
   });
 });
+
+describe('flatfhir keys rotate', () => {
+  it('adds a new signing key each time and keeps the old ones', async () => {
+    const { keysCommand } = await import('../src/cli/keys-command.js');
+    const { mkdtemp, readFile, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const dir = await mkdtemp(join(tmpdir(), 'flatfhir-keys-'));
+    const kids: string[] = [];
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      kids.push((JSON.parse(String(chunk)) as { kid: string }).kid);
+      return true;
+    });
+    try {
+      await keysCommand().parseAsync(['rotate', '--data', dir], { from: 'user' });
+      await keysCommand().parseAsync(['rotate', '--data', dir], { from: 'user' });
+    } finally {
+      spy.mockRestore();
+    }
+    expect(new Set(kids).size).toBe(2);
+    const stored = await readFile(join(dir, 'keys', 'signing-keys.json'), 'utf8');
+    for (const kid of kids) expect(stored).toContain(kid);
+    await rm(dir, { recursive: true, force: true });
+  });
+});

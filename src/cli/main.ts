@@ -4,6 +4,7 @@ import { clientCommand } from './client-command.js';
 import { exportCommand } from './export-command.js';
 import { generateCommand } from './generate-command.js';
 import { importCommand } from './import-command.js';
+import { keysCommand } from './keys-command.js';
 import { tokenCommand } from './token-command.js';
 import { storeOptions, openStoreFor } from './shared.js';
 
@@ -37,6 +38,7 @@ program.addCommand(serve, { isDefault: false });
 program.addCommand(importCommand());
 program.addCommand(generateCommand());
 program.addCommand(tokenCommand());
+program.addCommand(keysCommand());
 program.addCommand(clientCommand((opts) => openStoreFor(opts)));
 program.addCommand(exportCommand());
 
