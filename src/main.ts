@@ -1,6 +1,6 @@
 /**
- * The composition root: reads config, builds adapters, wires services, starts HTTP and the export worker.
- * The only module (besides tests) that imports the store and storage adapters.
+ * The composition root: reads config, builds adapters (through adapters.ts, which the export worker threads'
+ * entry shares), wires services, starts HTTP and the export worker.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -34,8 +34,6 @@ export function createLogger(config: Pick<Config, 'logLevel'>, destination?: Nod
     destination as never,
   );
 }
-
-export { openStorage, openStore };
 
 export interface Runtime {
   config: Config;
