@@ -50,8 +50,6 @@ export const unauthorized = (msg: string, code: 'login' | 'expired' = 'login'): 
   new FhirError(401, code, msg, { headers: { 'www-authenticate': 'Bearer' } });
 export const notAcceptable = (msg: string): FhirError => new FhirError(406, 'invalid', msg);
 export const unsupportedMediaType = (msg: string): FhirError => new FhirError(415, 'invalid', msg);
-export const unprocessable = (msg: string, code: 'invalid' | 'not-supported' = 'invalid'): FhirError =>
-  new FhirError(422, code, msg);
 export const throttled = (msg: string, retryAfterSeconds: number): FhirError =>
   new FhirError(429, 'throttled', msg, { headers: { 'retry-after': String(Math.max(1, Math.ceil(retryAfterSeconds))) } });
 export const transient = (msg: string, cause?: unknown): FhirError =>

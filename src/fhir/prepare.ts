@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { FhirResource, PreparedResource } from '../store/ports.js';
-import { type CompartmentPaths, patientCompartment, patientCompartmentPaths, referencedId } from './compartment.js';
+import { type CompartmentPaths, patientCompartment, patientCompartmentPaths } from './compartment.js';
 import { REFERENCE_TYPES } from './resource-types.js';
 
 const REFERENCED = new Set<string>(REFERENCE_TYPES);
@@ -99,4 +99,3 @@ export function storedJson(resource: FhirResource | PreparedResource, versionId:
   return storedJson(prepareResource(resource as FhirResource), versionId, lastUpdated);
 }
 
-export { referencedId };

@@ -29,5 +29,3 @@ export const ASSOCIATED_TYPES = ['Provenance'] as const;
 export const EXPORT_TYPES: readonly string[] = [...CLINICAL_TYPES, ...REFERENCE_TYPES, ...ASSOCIATED_TYPES];
 
 export const isReferenceType = (t: string): boolean => (REFERENCE_TYPES as readonly string[]).includes(t);
-export const isClinicalType = (t: string): boolean => (CLINICAL_TYPES as readonly string[]).includes(t);
-export const ATTACHMENT_TYPES = ['DocumentReference', 'DiagnosticReport'] as const;

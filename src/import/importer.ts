@@ -4,8 +4,6 @@ import type { PreparedResource, ResourceStore } from '../store/ports.js';
 import { startThread } from '../threads.js';
 import { type ParseEvent, parseFiles } from './parse.js';
 
-export { extractAttachments, readLines } from './parse.js';
-
 export interface Rejection {
   file: string;
   /** 1-based line (NDJSON) or entry index (Bundle, as `entry[i]`). */
