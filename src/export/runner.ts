@@ -224,16 +224,20 @@ export async function runChunk(deps: RunChunkDeps, job: ExportJob, chunk: Export
   while (await next()) {
     let lines = 0;
     let bytes = 0;
-    const body = async function* (): AsyncIterable<string> {
+    const body = async function* (): AsyncIterable<Buffer> {
       while (await next()) {
+        // Fast path: the whole batch fits the current part (encoded once, written as is).
+        const whole = Buffer.from(`${pending.join('\n')}\n`);
+        if (lines + pending.length <= deps.limits.maxFileResources && bytes + whole.length <= deps.limits.maxFileBytes) {
+          lines += pending.length;
+          bytes += whole.length;
+          deps.onProgress?.(pending.length);
+          pending = [];
+          yield whole;
+          continue;
+        }
         let take = 0;
         let size = 0;
-        // Fast path: the whole batch fits the current part.
-        const whole = Buffer.byteLength(pending.join('\n')) + 1;
-        if (lines + pending.length <= deps.limits.maxFileResources && bytes + whole <= deps.limits.maxFileBytes) {
-          take = pending.length;
-          size = whole;
-        }
         while (take < pending.length) {
           const len = Buffer.byteLength(pending[take] as string) + 1;
           if (lines + take >= deps.limits.maxFileResources) break;
@@ -247,7 +251,7 @@ export async function runChunk(deps: RunChunkDeps, job: ExportJob, chunk: Export
         lines += take;
         bytes += size;
         deps.onProgress?.(take);
-        yield `${out.join('\n')}\n`;
+        yield Buffer.from(`${out.join('\n')}\n`);
         if (pending.length > 0) return;
       }
     };
