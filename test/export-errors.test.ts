@@ -80,6 +80,7 @@ describe('kick-off validation', () => {
     ['_type=Condition&includeAssociatedData=LatestProvenanceResources', /Provenance/],
     ['_typeFilter=Condition', /_typeFilter/],
     ['_typeFilter=Condition%3Fsubject.name%3Dx', /chained/],
+    ['_type=', /empty/],
   ])('answers 400 to %s', async (query, diagnostics) => {
     await expectOutcome(await kick(`${base}/Group/grp-main/$export?${query}`), 400, 'invalid', diagnostics);
   });
@@ -156,6 +157,12 @@ describe('status, files and delete', () => {
   });
   it('answers 404 OperationOutcome for an unknown route', async () => {
     await expectOutcome(await fetch(`${server.origin}/nowhere`), 404, 'not-found');
+  });
+  it('answers an OperationOutcome, not a framework error, to an over-long path parameter', async () => {
+    const r = await kick(`${base}/Group/${'a'.repeat(600)}/$export`);
+    expect(r.status).toBeGreaterThanOrEqual(400);
+    expect(r.status).toBeLessThan(500);
+    expect(((await r.json()) as { resourceType: string }).resourceType).toBe('OperationOutcome');
   });
 });
 

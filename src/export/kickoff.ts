@@ -156,7 +156,9 @@ export function parseKickoff(input: KickoffInput): ExportParams {
   }
 
   // _type: comma lists, repeatable.
-  const requested = (params.get('_type') ?? []).flatMap((v) => v.split(',')).map((t) => t.trim()).filter(Boolean);
+  const typeValues = params.get('_type') ?? [];
+  const requested = typeValues.flatMap((v) => v.split(',')).map((t) => t.trim()).filter(Boolean);
+  if (typeValues.length > 0 && requested.length === 0) reject('_type is empty.');
   let types: string[];
   if (requested.length > 0) {
     types = [];

@@ -47,6 +47,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     bodyLimit: 16 * 1024 * 1024,
     trustProxy: deps.config.publicBaseUrl !== undefined,
     routerOptions: { maxParamLength: 500 },
+    // Errors raised before routing (bad URLs, over-long parameters) get the same OperationOutcome treatment.
+    frameworkErrors: (error, request, reply) => {
+      handleError(error, request, reply);
+    },
   });
   const jsonParser = app.getDefaultJsonParser('error', 'error');
   app.addContentTypeParser(['application/fhir+json'], { parseAs: 'string' }, jsonParser);
