@@ -113,6 +113,25 @@ describe('a server killed mid-export', () => {
     expect(resumed.error).toEqual([]);
   }, 180_000);
 
+  it('runs a _typeFilter export with worker threads without running out of memory', async () => {
+    const { child, origin } = await startProcess();
+    const token = await getAccessToken(`${origin}/tenants/${TENANT}/protocols/oauth2/profiles/smart-v1/token`, client);
+    const filter = encodeURIComponent('Observation?category=laboratory');
+    const kick = await fetch(`${origin}/r4/${TENANT}/$export?_type=Observation,Patient&_typeFilter=${filter}`, { headers: { ...KICKOFF_HEADERS, ...auth(token) } });
+    expect(kick.status).toBe(202);
+    const statusUrl = kick.headers.get('content-location') as string;
+    const done = await poll(statusUrl, token, (r) => r.status !== 202);
+    expect(done.status).toBe(200);
+    const manifest = (await done.json()) as ManifestJson;
+    expect(manifest.error).toEqual([]);
+    const observations = manifest.output.filter((o) => o.type === 'Observation').reduce((n, o) => n + (o.count ?? 0), 0);
+    // synthea-100 has 16,315 Observations, about a third of them laboratory results
+    expect(observations).toBeGreaterThan(1000);
+    expect(observations).toBeLessThan(16_315);
+    expect(child.exitCode).toBeNull();
+    child.kill('SIGTERM');
+  }, 120_000);
+
   it('shuts down cleanly on SIGTERM and SIGINT', async () => {
     for (const signal of ['SIGTERM', 'SIGINT'] as const) {
       const { child, origin } = await startProcess();

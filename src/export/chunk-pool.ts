@@ -30,8 +30,9 @@ export function createChunkPool(options: { entry: URL; size: number; workerData:
   let closed = false;
 
   const spawn = (): Worker => {
-    // Chunks stream in batches; a small heap keeps each thread's garbage (and so the process RSS) in check.
-    const w = startThread(options.entry, { workerData: options.workerData, resourceLimits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 16 } });
+    // Chunks stream in batches, so a thread needs little heap; the bound is generous because reaching it ends the
+    // whole process, not only the thread.
+    const w = startThread(options.entry, { workerData: options.workerData, resourceLimits: { maxOldGenerationSizeMb: 256, maxYoungGenerationSizeMb: 16 } });
     w.on('message', (m: Reply) => {
       const p = pending.get(m.id);
       if (!p) return;

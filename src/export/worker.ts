@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { ObjectStorage } from '../storage/ports.js';
 import type { ExportChunk, ExportJob, JobStore, ResourceStore } from '../store/ports.js';
+import type { ExportParams } from './kickoff.js';
 import { type ChunkFile, type ChunkLimits, JobCancelled, objectPrefix, outcomeLine, runChunk } from './runner.js';
 
 /** Runs one chunk somewhere (this thread, or a worker thread); rejects with JobCancelled when the job stopped. */
@@ -13,7 +14,7 @@ export interface ExportWorkerDeps {
   storage: ObjectStorage;
   log: Logger;
   now?: () => number;
-  /** Where chunks run; by default in this thread. */
+  /** Where chunks run (worker threads); by default, and for jobs with _typeFilter, on this thread. */
   execute?: ChunkExecutor;
   settings: ChunkLimits & {
     concurrency: number;
@@ -58,19 +59,21 @@ export function createExportWorker(deps: ExportWorkerDeps): ExportWorker {
   let loops: Promise<void>[] = [];
   let wakers: (() => void)[] = [];
   let sweepTimer: NodeJS.Timeout | undefined;
-  const execute: ChunkExecutor =
-    deps.execute ??
-    ((job, chunk) =>
-      runChunk(
-        {
-          resources: deps.resources,
-          storage: deps.storage,
-          limits: deps.settings,
-          checkCancelled: cancellationCheck(deps.jobs, job.id, now),
-        },
-        job,
-        chunk,
-      ));
+  const runHere: ChunkExecutor = (job, chunk) =>
+    runChunk(
+      {
+        resources: deps.resources,
+        storage: deps.storage,
+        limits: deps.settings,
+        checkCancelled: cancellationCheck(deps.jobs, job.id, now),
+      },
+      job,
+      chunk,
+    );
+  // Chunks of a job with _typeFilter run on this thread: evaluating FHIR search loads the R4 definitions (hundreds
+  // of MB), which this thread already holds from validating the kick-off; a worker thread would load them again.
+  const execute: ChunkExecutor = (job, chunk) =>
+    deps.execute && Object.keys((job.params as ExportParams).typeFilters).length === 0 ? deps.execute(job, chunk) : runHere(job, chunk);
 
   const idle = (): Promise<void> =>
     new Promise((resolve) => {
