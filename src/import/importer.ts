@@ -34,10 +34,10 @@ export interface ImportOptions {
 }
 
 /**
- * Heap limit of the parsing thread: NDJSON needs little (batches are small), a Bundle file is parsed whole; the
- * limit keeps garbage from piling up between collections.
+ * Heap bound of the parsing thread. NDJSON needs little (batches are small and acknowledged one by one); a Bundle
+ * file is parsed whole, so the bound is generous, and reaching it is reported as an error.
  */
-const PARSE_THREAD_HEAP_MB = 192;
+const PARSE_THREAD_HEAP_MB = 1024;
 
 async function listFiles(paths: string[]): Promise<string[]> {
   const out: string[] = [];
