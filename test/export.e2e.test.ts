@@ -94,7 +94,7 @@ describe.each(STORES)('on $name', ({ schema }) => {
       expect(byType.get('Observation')?.filter((o) => o['id'] === 'obs-shared')).toHaveLength(1);
       // Shared resources: only those the exported resources reference.
       expect(ids(byType.get('Location'))).toEqual(['loc-1']);
-      expect(ids(byType.get('Practitioner'))).toEqual(['prac-1']);
+      expect(ids(byType.get('Practitioner'))).toEqual(['prac-1', 'prac-3']);
       expect(ids(byType.get('Organization'))).toEqual(['org-1']);
       // Provenance: every one targeting an exported resource; none for Location; none for non-members.
       expect(ids(byType.get('Provenance'))).toEqual(['prov-new', 'prov-old']);
@@ -172,6 +172,25 @@ describe.each(STORES)('on $name', ({ schema }) => {
       expect(resolved.byType.has('Provenance')).toBe(false);
       const active = await runExport(server, token, `${base}/Group/grp-main/$export?${q.replace('resolved', 'active')}`);
       expect(ids(active.byType.get('Provenance'))).toEqual(['prov-new', 'prov-old']);
+    });
+
+    it('exports only the shared resources that resources passing the _typeFilter reference', async () => {
+      const finished = await runExport(
+        server,
+        token,
+        `${base}/Group/grp-main/$export?_type=Encounter,Practitioner,Location&_typeFilter=${encodeURIComponent('Encounter?status=finished')}`,
+      );
+      expect(ids(finished.byType.get('Encounter'))).toEqual(['enc-pat-1', 'enc-pat-4']);
+      // prac-3 is referenced only by the planned Encounter, which the filter leaves out
+      expect(ids(finished.byType.get('Practitioner'))).toEqual(['prac-1']);
+      expect(ids(finished.byType.get('Location'))).toEqual(['loc-1']);
+      const planned = await runExport(
+        server,
+        token,
+        `${base}/Group/grp-main/$export?_type=Encounter,Practitioner,Location&_typeFilter=${encodeURIComponent('Encounter?status=planned')}`,
+      );
+      expect(ids(planned.byType.get('Practitioner'))).toEqual(['prac-3']);
+      expect(planned.byType.has('Location')).toBe(false);
     });
 
     it('filters with _typeFilter (repeats OR-ed) and subsets with _elements', async () => {
@@ -269,7 +288,7 @@ describe.each(STORES)('on $name', ({ schema }) => {
       }
       // at system level, every shared resource, referenced or not
       expect(ids(byType.get('Location'))).toEqual(['loc-1', 'loc-2']);
-      expect(ids(byType.get('Practitioner'))).toEqual(['prac-1', 'prac-2', 'prac-unused']);
+      expect(ids(byType.get('Practitioner'))).toEqual(['prac-1', 'prac-2', 'prac-3', 'prac-unused']);
       expect(ids(byType.get('Organization'))).toEqual(['org-1', 'org-unused']);
       // Provenance of exported resources, never of a Location
       expect(ids(byType.get('Provenance'))).toEqual(['prov-new', 'prov-old', 'prov-pat-6']);

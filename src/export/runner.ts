@@ -39,6 +39,9 @@ function rowsFor(resources: ResourceStore, job: ExportJob, params: ExportParams,
       return resources.scan({ ...base, deleted: true, ...(byPatients ? { patients: { jobId: job.id } } : {}) });
     case 'referenced': {
       const sourceTypes = params.types.filter((t) => t !== 'Provenance' && t !== 'Location' && t !== 'Organization' && t !== 'Practitioner');
+      if (chunk.type !== 'Provenance' && sourceTypes.some((t) => params.typeFilters[t])) {
+        return referencedByFiltered(resources, job, params, chunk.type, sourceTypes, until);
+      }
       return resources.scanReferenced({
         tenant: job.tenant,
         type: chunk.type,
@@ -52,6 +55,57 @@ function rowsFor(resources: ResourceStore, job: ExportJob, params: ExportParams,
     case 'warnings':
       return (async function* () {})();
   }
+}
+
+/**
+ * Location, Organization or Practitioner referenced by the resources a job exports when some source types are
+ * filtered: the store answers for the unfiltered source types; the filtered ones are scanned, matched, and their
+ * references collected, so nothing referenced only by filtered-out resources is exported.
+ */
+async function* referencedByFiltered(
+  resources: ResourceStore,
+  job: ExportJob,
+  params: ExportParams,
+  type: string,
+  sourceTypes: string[],
+  until: number,
+): AsyncIterable<StoredResource[]> {
+  const since = params.since !== undefined ? { since: params.since } : {};
+  const seen = new Set<string>();
+  const unfiltered = sourceTypes.filter((t) => !params.typeFilters[t]);
+  if (unfiltered.length > 0) {
+    for await (const batch of resources.scanReferenced({ tenant: job.tenant, type, until, ...since, sourceTypes: unfiltered, jobId: job.id })) {
+      for (const r of batch) seen.add(r.id);
+      yield batch;
+    }
+  }
+  const { matchesAny, parseTypeFilter } = await import('../fhir/search-filter.js');
+  const pattern = new RegExp(`"reference":"(?:[^"]*/)?${type}/([A-Za-z0-9\\-.]{1,64})(?:/_history/[^"]*)?"`, 'g');
+  const wanted = new Set<string>();
+  for (const source of sourceTypes.filter((t) => params.typeFilters[t])) {
+    const filters = (params.typeFilters[source] ?? []).flatMap((q) => {
+      const parsed = parseTypeFilter(q);
+      return 'filter' in parsed ? [parsed.filter] : [];
+    });
+    // The sources as exported (not only those changed since `_since`: an unchanged source still references).
+    for await (const batch of resources.scan({ tenant: job.tenant, type: source, until, patients: { jobId: job.id } })) {
+      for (const r of batch) {
+        if (!r.json || !r.json.includes(`${type}/`) || !matchesAny(JSON.parse(r.json) as object, filters)) continue;
+        for (const m of r.json.matchAll(pattern)) if (!seen.has(m[1] as string)) wanted.add(m[1] as string);
+      }
+    }
+  }
+  let batch: StoredResource[] = [];
+  for (const id of [...wanted].sort()) {
+    const r = await resources.readAt(job.tenant, type, id, until);
+    if (!r || r.deleted || !r.json || (params.since !== undefined && r.lastUpdated <= params.since)) continue;
+    batch.push(r);
+    if (batch.length >= 500) {
+      yield batch;
+      batch = [];
+    }
+  }
+  if (batch.length > 0) yield batch;
 }
 
 const TARGET_REFERENCE = /(?:^|\/)([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/;
