@@ -1,36 +1,13 @@
 import { mkdir } from 'node:fs/promises';
+import { EXPORT_TYPES } from '../fhir/resource-types.js';
 import type { FhirResource } from '../store/ports.js';
 import { NdjsonWriter } from './ndjson-writer.js';
 import { type Emit, generatePatientResources, type PopulationContext } from './patient.js';
 import { hashSeed, Rng } from './random.js';
 import { createPool } from './shared.js';
 
-/** Every resource type a population contains, in the order their files are listed. */
-export const SYNTHETIC_TYPES = [
-  'AllergyIntolerance',
-  'Binary',
-  'CarePlan',
-  'CareTeam',
-  'Condition',
-  'Coverage',
-  'Device',
-  'DiagnosticReport',
-  'DocumentReference',
-  'Encounter',
-  'Goal',
-  'Immunization',
-  'Location',
-  'MedicationDispense',
-  'MedicationRequest',
-  'Observation',
-  'Organization',
-  'Patient',
-  'Practitioner',
-  'Procedure',
-  'Provenance',
-  'RelatedPerson',
-  'ServiceRequest',
-] as const;
+/** Every resource type a population contains (each exported type, and Binary behind the attachments), in the order their files are listed. */
+export const SYNTHETIC_TYPES: readonly string[] = [...EXPORT_TYPES, 'Binary'].sort();
 
 export interface GenerateOptions {
   /** Number of patients (a non-negative integer). */
