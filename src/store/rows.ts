@@ -2,7 +2,7 @@
  * Row shapes of the jobs, chunks, files and clients tables and their mapping to the port types, shared by the
  * SQLite and PostgreSQL adapters (same column names; SQLite keeps booleans as 0/1).
  */
-import type { ExportChunk, ExportFile, ExportJob, JobStatus, RegisteredClient } from './ports.js';
+import type { ExportChunk, ExportFile, ExportJob, JobStatus, NewJob, RegisteredClient } from './ports.js';
 
 export interface JobRow {
   id: string;
@@ -109,3 +109,20 @@ export const toClient = (r: ClientRow): RegisteredClient => ({
   disabled: r.disabled === true || r.disabled === 1,
   createdAt: r.created_at,
 });
+
+/**
+ * The values of a new job's row, in column order: id, tenant, client_id, kind, request, request_hash, params,
+ * transaction_time, created_at, expires_at (status is 'in-progress').
+ */
+export const newJobValues = (job: NewJob): unknown[] => [
+  job.id,
+  job.tenant,
+  job.clientId,
+  job.kind,
+  job.request,
+  job.requestHash,
+  JSON.stringify(job.params),
+  job.transactionTime,
+  job.createdAt,
+  job.expiresAt,
+];

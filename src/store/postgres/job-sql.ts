@@ -1,4 +1,5 @@
 import type { ExportFile, JobStatus, NewJob } from '../ports.js';
+import { newJobValues } from '../rows.js';
 import { Params, type Sql } from './db.js';
 
 /** The SQL of the PostgreSQL job store. */
@@ -10,18 +11,7 @@ export const insertJob = (job: NewJob): Sql => ({
   text: `INSERT INTO jobs (id, tenant, client_id, kind, status, request, request_hash, params, transaction_time, created_at, expires_at)
     VALUES ($1, $2, $3, $4, 'in-progress', $5, $6, $7, $8, $9, $10)
     RETURNING *`,
-  values: [
-    job.id,
-    job.tenant,
-    job.clientId,
-    job.kind,
-    job.request,
-    job.requestHash,
-    JSON.stringify(job.params),
-    job.transactionTime,
-    job.createdAt,
-    job.expiresAt,
-  ],
+  values: newJobValues(job),
 });
 
 export const insertJobPatients = (jobId: string, patients: { id: string; fullHistory: boolean }[]): Sql => ({

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { ExportChunk, ExportFile, ExportJob, JobStatus, JobStore, NewJob } from '../ports.js';
-import { type ChunkRow, type FileRow, type JobRow, toChunk, toFile, toJob } from '../rows.js';
+import { type ChunkRow, type FileRow, type JobRow, newJobValues, toChunk, toFile, toJob } from '../rows.js';
 
 export class SqliteJobStore implements JobStore {
   constructor(private readonly db: Database.Database) {}
@@ -16,18 +16,7 @@ export class SqliteJobStore implements JobStore {
         db.prepare(
           `INSERT INTO jobs (id, tenant, client_id, kind, status, request, request_hash, params, transaction_time, created_at, expires_at)
            VALUES (?, ?, ?, ?, 'in-progress', ?, ?, ?, ?, ?, ?)`,
-        ).run(
-          job.id,
-          job.tenant,
-          job.clientId,
-          job.kind,
-          job.request,
-          job.requestHash,
-          JSON.stringify(job.params),
-          job.transactionTime,
-          job.createdAt,
-          job.expiresAt,
-        );
+        ).run(...newJobValues(job));
         if (job.patients) {
           const add = db.prepare('INSERT OR IGNORE INTO job_patients (job_id, patient_id, full_history) VALUES (?, ?, ?)');
           for (const p of job.patients) add.run(job.id, p.id, p.fullHistory ? 1 : 0);
