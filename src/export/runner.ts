@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import type { ObjectStorage } from '../storage/ports.js';
-import type { ExportChunk, ExportFile, ExportJob, ResourceStore, StoredResource } from '../store/ports.js';
+import type { ExportChunk, ExportFile, ExportJob, JobStore, ResourceStore, StoredResource } from '../store/ports.js';
 import type { ExportParams } from './kickoff.js';
 import type { Slice } from './planner.js';
 import { transformFor } from './transform.js';
@@ -20,6 +20,12 @@ export class JobCancelled extends Error {
 }
 
 export const objectPrefix = (jobId: string): string => `jobs/${jobId}/`;
+
+/** Removes a job marked deleted: its objects, then every trace of it in the store. */
+export async function purgeDeletedJob(jobs: JobStore, storage: ObjectStorage, jobId: string): Promise<void> {
+  await storage.deletePrefix(objectPrefix(jobId));
+  await jobs.purgeJob(jobId);
+}
 
 const DELETED_PER_BUNDLE = 500;
 
@@ -79,14 +85,11 @@ async function* referencedByFiltered(
       yield batch;
     }
   }
-  const { matchesAny, parseTypeFilter } = await import('../fhir/search-filter.js');
+  const { compileTypeFilters, matchesAny } = await import('../fhir/search-filter.js');
   const pattern = new RegExp(`"reference":"(?:[^"]*/)?${type}/([A-Za-z0-9\\-.]{1,64})(?:/_history/[^"]*)?"`, 'g');
   const wanted = new Set<string>();
   for (const source of sourceTypes.filter((t) => params.typeFilters[t])) {
-    const filters = (params.typeFilters[source] ?? []).flatMap((q) => {
-      const parsed = parseTypeFilter(q);
-      return 'filter' in parsed ? [parsed.filter] : [];
-    });
+    const filters = compileTypeFilters(params.typeFilters[source] ?? []);
     // The sources as exported (not only those changed since `_since`: an unchanged source still references).
     for await (const batch of resources.scan({ tenant: job.tenant, type: source, until, patients: { jobId: job.id } })) {
       for (const r of batch) {
@@ -121,16 +124,8 @@ async function* provenanceOfFiltered(
   typeFilters: Record<string, string[]>,
   rows: AsyncIterable<StoredResource[]>,
 ): AsyncIterable<StoredResource[]> {
-  const { matchesAny, parseTypeFilter } = await import('../fhir/search-filter.js');
-  const filters = new Map(
-    Object.entries(typeFilters).map(([type, queries]) => [
-      type,
-      queries.flatMap((q) => {
-        const parsed = parseTypeFilter(q);
-        return 'filter' in parsed ? [parsed.filter] : [];
-      }),
-    ]),
-  );
+  const { compileTypeFilters, matchesAny } = await import('../fhir/search-filter.js');
+  const filters = new Map(Object.entries(typeFilters).map(([type, queries]) => [type, compileTypeFilters(queries)]));
   const verdicts = new Map<string, boolean>();
   const passes = async (type: string, id: string): Promise<boolean> => {
     const list = filters.get(type);

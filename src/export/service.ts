@@ -7,7 +7,7 @@ import type { ObjectStorage } from '../storage/ports.js';
 import type { ExportFile, ExportJob, JobStore, ResourceStore } from '../store/ports.js';
 import { type ExportParams, type KickoffInput, parseKickoff, requestFingerprint } from './kickoff.js';
 import { planExport } from './planner.js';
-import { objectPrefix } from './runner.js';
+import { purgeDeletedJob } from './runner.js';
 
 export interface ExportSettings {
   chunkResources: number;
@@ -219,8 +219,7 @@ export function createExportService(deps: ExportServiceDeps): ExportService {
       // chunk still writing, so a failure here is left to the worker and the sweeper, which purge deleted jobs.
       await jobs.deleteJob(job.id);
       try {
-        await storage.deletePrefix(objectPrefix(job.id));
-        await jobs.purgeJob(job.id);
+        await purgeDeletedJob(jobs, storage, job.id);
       } catch (e) {
         deps.log.warn({ err: e, jobId: job.id, tenant }, 'export files not removed yet; the sweeper will retry');
       }

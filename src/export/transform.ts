@@ -38,11 +38,7 @@ export async function transformFor(
   const queries = options.typeFilters ?? [];
   // FHIR search evaluation (@medplum/core and the R4 definitions) is loaded only by exports that filter.
   const search = queries.length > 0 ? await import('../fhir/search-filter.js') : undefined;
-  const filters = queries.map((q) => {
-    const parsed = (search as NonNullable<typeof search>).parseTypeFilter(q);
-    if ('error' in parsed) throw new Error(parsed.error);
-    return parsed.filter;
-  });
+  const filters = search ? search.compileTypeFilters(queries) : [];
   const matchesAny = search?.matchesAny;
   const attachments = type === 'DocumentReference' || type === 'DiagnosticReport';
   const elements = selectedElements(type, options.elements);

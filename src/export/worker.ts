@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { ObjectStorage } from '../storage/ports.js';
 import type { ExportChunk, ExportJob, JobStore, ResourceStore } from '../store/ports.js';
 import type { ExportParams } from './kickoff.js';
-import { type ChunkFile, type ChunkLimits, JobCancelled, objectPrefix, outcomeLine, runChunk } from './runner.js';
+import { type ChunkFile, type ChunkLimits, JobCancelled, objectPrefix, outcomeLine, purgeDeletedJob, runChunk } from './runner.js';
 
 /** Runs one chunk somewhere (this thread, or a worker thread); rejects with JobCancelled when the job stopped. */
 export type ChunkExecutor = (job: ExportJob, chunk: ExportChunk) => Promise<{ files: ChunkFile[]; count: number }>;
@@ -159,17 +159,10 @@ export function createExportWorker(deps: ExportWorkerDeps): ExportWorker {
   }
 
   async function sweep(): Promise<number> {
+    // Expired jobs are marked deleted, then every deleted job (including any a DELETE could not clean up) is purged.
     const expired = await deps.jobs.listJobs({ expiredBefore: now() });
-    for (const job of expired) {
-      await deps.jobs.deleteJob(job.id);
-      await deps.storage.deletePrefix(objectPrefix(job.id));
-      await deps.jobs.purgeJob(job.id);
-    }
-    const deleted = await deps.jobs.listJobs({ status: 'deleted' });
-    for (const job of deleted) {
-      await deps.storage.deletePrefix(objectPrefix(job.id));
-      await deps.jobs.purgeJob(job.id);
-    }
+    for (const job of expired) await deps.jobs.deleteJob(job.id);
+    for (const job of await deps.jobs.listJobs({ status: 'deleted' })) await purgeDeletedJob(deps.jobs, deps.storage, job.id);
     if (expired.length > 0) deps.log.info({ count: expired.length }, 'expired export jobs deleted');
     return expired.length;
   }

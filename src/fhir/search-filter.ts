@@ -69,6 +69,15 @@ export function parseTypeFilter(value: string): { filter: TypeFilter } | { error
   return { filter: { type, query: value, request } };
 }
 
+/** Parses `_typeFilter` queries already validated at kick-off; one that no longer parses is an error. */
+export function compileTypeFilters(queries: readonly string[]): TypeFilter[] {
+  return queries.map((q) => {
+    const parsed = parseTypeFilter(q);
+    if ('error' in parsed) throw new Error(parsed.error);
+    return parsed.filter;
+  });
+}
+
 /** Whether a resource matches any of the filters (repeated `_typeFilter`s of a type are OR'ed). */
 export function matchesAny(resource: object, filters: readonly TypeFilter[]): boolean {
   for (const f of filters) if (matchesSearchRequest(resource as never, f.request)) return true;
