@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Caller } from '../auth/access.js';
 import { forbidden, invalid, notAcceptable, unsupportedMediaType } from '../fhir/errors.js';
 import { isFhirResourceType } from '../fhir/known-types.js';
-import { EXPORT_TYPES, isReferenceType } from '../fhir/resource-types.js';
+import { EXPORT_TYPES, isClinicalType } from '../fhir/resource-types.js';
 import { parseTypeFilter } from '../fhir/search-filter.js';
 import type { ExportKind } from '../store/ports.js';
 
@@ -172,7 +172,7 @@ export function parseKickoff(input: KickoffInput): ExportParams {
       types.push(t);
     }
     if (types.length === 0) throw invalid('_type names no exportable resource type.');
-    if (types.every((t) => isReferenceType(t) || t === 'Provenance')) {
+    if (!types.some(isClinicalType)) {
       throw invalid(
         'Location, Organization, Practitioner and Provenance can only be exported together with at least one clinical resource type.',
       );
@@ -181,7 +181,7 @@ export function parseKickoff(input: KickoffInput): ExportParams {
     if (denied.length > 0) throw forbidden(`The access token does not grant read access to: ${denied.join(', ')}.`);
   } else {
     types = EXPORT_TYPES.filter((t) => input.caller.canRead(t));
-    if (!types.some((t) => !isReferenceType(t) && t !== 'Provenance')) {
+    if (!types.some(isClinicalType)) {
       throw forbidden('The access token grants read access to no clinical resource type.');
     }
   }

@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import { isClinicalType } from '../fhir/resource-types.js';
 import type { ObjectStorage } from '../storage/ports.js';
 import type { ExportChunk, ExportFile, ExportJob, JobStore, ResourceStore, StoredResource } from '../store/ports.js';
 import type { ExportParams } from './kickoff.js';
@@ -44,7 +45,7 @@ function rowsFor(resources: ResourceStore, job: ExportJob, params: ExportParams,
     case 'deleted':
       return resources.scan({ ...base, deleted: true, ...(byPatients ? { patients: { jobId: job.id } } : {}) });
     case 'referenced': {
-      const sourceTypes = params.types.filter((t) => t !== 'Provenance' && t !== 'Location' && t !== 'Organization' && t !== 'Practitioner');
+      const sourceTypes = params.types.filter(isClinicalType);
       if (chunk.type !== 'Provenance' && sourceTypes.some((t) => params.typeFilters[t])) {
         return referencedByFiltered(resources, job, params, chunk.type, sourceTypes, until);
       }

@@ -29,3 +29,5 @@ export const ASSOCIATED_TYPES = ['Provenance'] as const;
 export const EXPORT_TYPES: readonly string[] = [...CLINICAL_TYPES, ...REFERENCE_TYPES, ...ASSOCIATED_TYPES];
 
 export const isReferenceType = (t: string): boolean => (REFERENCE_TYPES as readonly string[]).includes(t);
+/** Clinical (patient data) types, as opposed to the shared resources and Provenance that follow them. */
+export const isClinicalType = (t: string): boolean => !isReferenceType(t) && t !== 'Provenance';
