@@ -21,7 +21,7 @@ import { CompactSign, importJWK, type JWK } from 'jose';
 
 const ROOT = join(import.meta.dirname, '..');
 const CACHE = join(ROOT, '.bench');
-const SYNTHEA = join(ROOT, '..', 'shared', 'data', 'synthea-100');
+const SYNTHEA = join(ROOT, 'test', 'fixtures', 'synthea-100');
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,

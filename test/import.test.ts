@@ -9,7 +9,7 @@ import { importPaths } from '../src/import/importer.js';
 import type { Store } from '../src/store/ports.js';
 import { openSqliteStore } from '../src/store/sqlite/index.js';
 
-const SYNTHEA = join(import.meta.dirname, '..', '..', 'shared', 'data', 'synthea-100');
+const SYNTHEA = join(import.meta.dirname, 'fixtures', 'synthea-100');
 const SYNTHEA_COUNTS: Record<string, number> = {
   Observation: 16315,
   Claim: 6083,

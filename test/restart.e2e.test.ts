@@ -10,7 +10,7 @@ import { createTestClient, getAccessToken, type TestClient } from './helpers/aut
 import { auth, download, KICKOFF_HEADERS, type ManifestJson } from './helpers/server.js';
 
 const TENANT = 'restart-tenant';
-const SYNTHEA = join(import.meta.dirname, '..', '..', 'shared', 'data', 'synthea-100');
+const SYNTHEA = join(import.meta.dirname, 'fixtures', 'synthea-100');
 let dataDir: string;
 let client: TestClient;
 const children: ChildProcess[] = [];
