@@ -1,6 +1,6 @@
 /**
- * The composition root: reads config, builds adapters (through adapters.ts, which the export worker threads'
- * entry shares), wires services, starts HTTP and the export worker.
+ * The composition root: reads config, builds adapters (store/open.ts and storage/open.ts choose them, for the
+ * export worker threads' entry too), wires services, starts HTTP and the export worker.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -8,15 +8,17 @@ import type { FastifyInstance } from 'fastify';
 import { type Logger, pino } from 'pino';
 import { ensureSandboxClient } from './auth/sandbox-client.js';
 import { type AuthService, createAuthService } from './auth/service.js';
-import { openStorage, openStore } from './adapters.js';
 import { type Config, SANDBOX_GROUP_LARGE, SANDBOX_GROUP_SMALL, SANDBOX_TENANT } from './config/index.js';
 import { createChunkPool } from './export/chunk-pool.js';
 import { createExportService, type ExportService } from './export/service.js';
 import { createExportWorker, type ExportWorker } from './export/worker.js';
 import { prepareResource } from './fhir/prepare.js';
-import { buildApp, fhirBase } from './http/app.js';
+import { buildApp } from './http/app.js';
+import { fhirBase } from './http/context.js';
 import { importPaths } from './import/importer.js';
+import { openStorage } from './storage/open.js';
 import type { ObjectStorage } from './storage/ports.js';
+import { openStore } from './store/open.js';
 import type { Store } from './store/ports.js';
 import { generatePopulation } from './synthetic/index.js';
 
@@ -61,7 +63,7 @@ export async function createRuntime(config: Config, options: { log?: Logger; sto
   });
   const pool =
     config.export.threads > 0
-      ? createChunkPool({ entry: new URL('./chunk-thread.js', import.meta.url), size: config.export.threads, workerData: config })
+      ? createChunkPool({ entry: new URL('./export/chunk-thread.js', import.meta.url), size: config.export.threads, workerData: config })
       : undefined;
   const worker = createExportWorker({
     jobs: store.jobs,

@@ -3,16 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prepareResource } from '../src/fhir/prepare.js';
-import type {
-  ExportJob,
-  FhirResource,
-  NewJob,
-  PreparedResource,
-  RegisteredClient,
-  ResourceStore,
-  Store,
-  StoredResource,
-} from '../src/store/ports.js';
+import type { ExportJob, NewJob, RegisteredClient, ResourceStore, Store, StoredResource } from '../src/store/ports.js';
+import type { FhirResource, PreparedResource } from '../src/fhir/resource.js';
 import { openPostgresStore } from '../src/store/postgres/index.js';
 import { openSqliteStore } from '../src/store/sqlite/index.js';
 import { freshSchema, TEST_DATABASE_URL } from './helpers/postgres.js';

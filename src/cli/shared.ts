@@ -17,6 +17,6 @@ export function configFor(opts: { data?: string; databaseUrl?: string }, extra: 
 }
 
 export async function openStoreFor(opts: { data?: string; databaseUrl?: string }): Promise<Store> {
-  const { openStore } = await import('../adapters.js');
+  const { openStore } = await import('../store/open.js');
   return openStore(configFor(opts));
 }

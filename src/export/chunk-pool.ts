@@ -1,5 +1,5 @@
 import type { Worker } from 'node:worker_threads';
-import { startThread } from '../threads.js';
+import { startThread } from '../threads/start-thread.js';
 import type { ExportChunk, ExportJob } from '../store/ports.js';
 import { type ChunkFile, JobCancelled } from './runner.js';
 import type { ChunkExecutor } from './worker.js';

@@ -1,4 +1,4 @@
-import type { FhirResource } from '../store/ports.js';
+import type { FhirResource } from './resource.js';
 import { readDefinition } from './known-types.js';
 
 interface CompartmentDefinition {

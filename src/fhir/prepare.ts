@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { FhirResource, PreparedResource } from '../store/ports.js';
+import type { FhirResource, PreparedResource } from './resource.js';
 import { type CompartmentPaths, patientCompartment, patientCompartmentPaths } from './compartment.js';
 import { REFERENCE_TYPES } from './resource-types.js';
 

@@ -1,7 +1,8 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { PreparedResource, ResourceStore } from '../store/ports.js';
-import { startThread } from '../threads.js';
+import type { ResourceStore } from '../store/ports.js';
+import type { PreparedResource } from '../fhir/resource.js';
+import { startThread } from '../threads/start-thread.js';
 import { type ParseEvent, parseFiles } from './parse.js';
 
 export interface Rejection {

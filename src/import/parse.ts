@@ -6,7 +6,7 @@ import { createGunzip, gunzipSync } from 'node:zlib';
 import { memberCount } from '../fhir/group.js';
 import { isFhirResourceType } from '../fhir/known-types.js';
 import { isValidId, prepareResource } from '../fhir/prepare.js';
-import type { FhirResource, PreparedResource } from '../store/ports.js';
+import type { FhirResource, PreparedResource } from '../fhir/resource.js';
 
 /** What parsing input files yields, in order. */
 export type ParseEvent =

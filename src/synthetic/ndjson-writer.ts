@@ -1,6 +1,6 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import path from 'node:path';
-import type { FhirResource } from '../store/ports.js';
+import type { FhirResource } from '../fhir/resource.js';
 
 /** Characters buffered per type before the buffer is handed to its stream. */
 const CHUNK = 256 * 1024;

@@ -4,7 +4,7 @@
  * labs, diagnoses, medications, procedures, immunizations, reports, notes (DocumentReference + Binary) and
  * Provenance.
  */
-import type { FhirResource } from '../store/ports.js';
+import type { FhirResource } from '../fhir/resource.js';
 import { CITIES, FAMILY_NAMES, FEMALE_NAMES, MALE_NAMES } from './demographics.js';
 import { base64, renderNote } from './documents.js';
 import { Rng } from './random.js';

@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { EXPORT_TYPES } from '../fhir/resource-types.js';
-import type { FhirResource } from '../store/ports.js';
+import type { FhirResource } from '../fhir/resource.js';
 import { NdjsonWriter } from './ndjson-writer.js';
 import { type Emit, generatePatientResources, type PopulationContext } from './patient.js';
 import { hashSeed, Rng } from './random.js';

@@ -1,5 +1,5 @@
 /** The shared pool of Organizations, Locations and Practitioners that patients' resources reference. */
-import type { FhirResource } from '../store/ports.js';
+import type { FhirResource } from '../fhir/resource.js';
 import { CITIES, type City, FACILITY_SUFFIXES, FAMILY_NAMES, FEMALE_NAMES, MALE_NAMES, PAYERS, STREET_NAMES, STREET_SUFFIXES } from './demographics.js';
 import type { Rng } from './random.js';
 import { IDENTIFIER_TYPE, LOCATION_TYPE, META, NPI, ORGANIZATION_TYPE, QUALIFICATION_MD } from './terminology.js';

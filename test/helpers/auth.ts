@@ -13,7 +13,7 @@ import { type Logger, pino } from 'pino';
 import { type AuthService, createAuthService, tenantFhirBase, tenantTokenUrl } from '../../src/auth/service.js';
 import { type Config, type ConfigInput, loadConfig } from '../../src/config/index.js';
 import { forbidden } from '../../src/fhir/errors.js';
-import { type AppDeps, authenticate } from '../../src/http/app.js';
+import { type AppDeps, authenticate } from '../../src/http/context.js';
 import { FHIR_JSON, handleError, notFoundOutcome } from '../../src/http/errors.js';
 import { adminRoutes } from '../../src/http/routes/admin.js';
 import { authRoutes } from '../../src/http/routes/auth.js';

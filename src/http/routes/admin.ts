@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyPluginAsync } from 'fastify';
 import { clientView, RegistrationError, registerClient } from '../../auth/client-registry.js';
 import { invalid, notFound, unauthorized } from '../../fhir/errors.js';
-import type { AppDeps } from '../app.js';
+import type { AppDeps } from '../context.js';
 
 const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
 

@@ -1,7 +1,7 @@
 import type { FastifyError, FastifyPluginAsync, FastifyReply } from 'fastify';
 import { OAuthError, invalidRequest } from '../../auth/oauth-error.js';
 import { TOKEN_PATH } from '../../auth/service.js';
-import { type AppDeps, requestOrigin } from '../app.js';
+import { type AppDeps, requestOrigin } from '../context.js';
 
 const FORM = 'application/x-www-form-urlencoded';
 const NO_STORE = { 'cache-control': 'no-store', pragma: 'no-cache' };

@@ -2,7 +2,7 @@ import { createGzip } from 'node:zlib';
 import type { FastifyPluginAsync } from 'fastify';
 import { FhirError, forbidden, notFound } from '../../fhir/errors.js';
 import { DOWNLOAD_PATH } from '../../storage/ports.js';
-import type { AppDeps } from '../app.js';
+import type { AppDeps } from '../context.js';
 
 const NDJSON = 'application/fhir+ndjson';
 

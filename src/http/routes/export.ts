@@ -2,7 +2,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { createRateLimiter } from '../../auth/rate-limit.js';
 import { notAcceptable, throttled } from '../../fhir/errors.js';
 import type { ExportKind } from '../../store/ports.js';
-import { type AppDeps, authenticate, fhirBase, requestOrigin } from '../app.js';
+import { type AppDeps, authenticate, fhirBase, requestOrigin } from '../context.js';
 
 interface TenantParams {
   tenant: string;

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { forbidden, notFound } from '../../fhir/errors.js';
-import { type AppDeps, authenticate } from '../app.js';
+import { type AppDeps, authenticate } from '../context.js';
 import { FHIR_JSON } from '../errors.js';
 
 /** The few FHIR reads a bulk client needs: Group (to see members) and Binary (attachment targets). */

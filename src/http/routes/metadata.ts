@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { capabilityStatement, type OperationName, OPERATION_URLS, operationDefinition } from '../../fhir/capability-statement.js';
 import { forbidden, notFound } from '../../fhir/errors.js';
-import { type AppDeps, fhirBase, requestOrigin } from '../app.js';
+import { type AppDeps, fhirBase, requestOrigin } from '../context.js';
 import { FHIR_JSON } from '../errors.js';
 
 const VERSION = '0.1.0';

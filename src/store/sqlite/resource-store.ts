@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { storedJson } from '../../fhir/prepare.js';
+import type { PreparedResource } from '../../fhir/resource.js';
 import type {
-  PreparedResource,
   ReferencedScanRequest,
   ResourceStore,
   ScanRequest,

@@ -8,5 +8,5 @@ import { Worker, type WorkerOptions } from 'node:worker_threads';
 export function startThread(entry: URL, options: WorkerOptions = {}): Worker {
   if (!import.meta.url.endsWith('.ts')) return new Worker(entry, options);
   const source = new URL(entry.href.replace(/\.js$/, '.ts'));
-  return new Worker(new URL('./thread-dev.mjs', import.meta.url), { ...options, argv: [source.href] });
+  return new Worker(new URL('./dev-entry.mjs', import.meta.url), { ...options, argv: [source.href] });
 }

@@ -3,11 +3,12 @@
  * configuration it is given and runs the chunks the main thread sends it.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import type { Config } from './config/index.js';
-import type { ExportChunk, ExportJob } from './store/ports.js';
-import { JobCancelled, runChunk } from './export/runner.js';
-import { cancellationCheck } from './export/worker.js';
-import { openStorage, openStore } from './adapters.js';
+import type { Config } from '../config/index.js';
+import { openStorage } from '../storage/open.js';
+import { openStore } from '../store/open.js';
+import type { ExportChunk, ExportJob } from '../store/ports.js';
+import { JobCancelled, runChunk } from './runner.js';
+import { cancellationCheck } from './worker.js';
 
 const config = workerData as Config;
 const store = await openStore(config);
