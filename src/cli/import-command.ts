@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { importPaths } from '../import/importer.js';
-import { configFor, openStoreFor, storeOptions } from './shared.js';
+import { commandConfig, openStoreFor, storeOptions } from './shared.js';
 
 /** `flatfhir import --tenant T PATH…` */
 export function importCommand(): Command {
@@ -10,9 +10,9 @@ export function importCommand(): Command {
     .requiredOption('-t, --tenant <tenant>', 'tenant id')
     .option('--batch-size <n>', 'resources per atomic batch', '2000')
     .argument('<paths...>', 'files or directories')
-    .action(async (paths: string[], opts: { tenant: string; batchSize: string; data?: string; databaseUrl?: string }) => {
-      const config = configFor(opts, { logLevel: 'silent' });
-      const store = await openStoreFor(opts);
+    .action(async (paths: string[], opts: { tenant: string; batchSize: string }) => {
+      const config = commandConfig(cmd, { logLevel: 'silent' });
+      const store = await openStoreFor(config);
       const bar =
         process.stderr.isTTY === true
           ? new cliProgress.SingleBar(

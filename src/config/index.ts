@@ -1,53 +1,105 @@
+/**
+ * The configuration: one schema, each option carrying its environment variable, CLI flag and meaning, from which
+ * the environment is read, the CLI flags are made and docs/configuration.md is generated. The only module that
+ * reads process.env (through `loadConfig`'s default argument) and configuration files.
+ *
+ * Precedence, lowest first: the schema's defaults, the configuration file (`--config` or FLATFHIR_CONFIG), the
+ * environment, explicit overrides (CLI flags, tests).
+ */
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 
 export const SANDBOX_TENANT = 'ec2458f2-1e24-41c8-b71b-0e701af7583d';
 export const SANDBOX_GROUP_SMALL = '11ec-d16a-c763b73e-98e8-a31715e6a2bf';
 export const SANDBOX_GROUP_LARGE = '11ec-d16a-b40370f8-9d31-577f11a339c5';
 
+/** What the reference and the CLI say about an option. */
+export interface OptionMeta {
+  /** Environment variables, the first one canonical (later ones are accepted aliases). */
+  env: string[];
+  /** The CLI flag of `serve`/`worker` (and of every command that opens the store, for the store options). */
+  flag?: string;
+  description: string;
+  /** Never printed (the reference shows no default, logs never show it). */
+  secret?: boolean;
+}
+
+const opt = <T extends z.ZodType>(schema: T, meta: OptionMeta): T => schema.meta({ ...meta }) as T;
 const int = (min: number) => z.coerce.number().int().min(min);
 const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1')]);
 
 const schema = z.object({
-  host: z.string().default('127.0.0.1'),
-  port: int(0).max(65535).default(8080),
-  dataDir: z.string().default('./data'),
-  /** postgres://… selects the PostgreSQL store; absent means the embedded SQLite store under dataDir. */
-  databaseUrl: z.string().optional(),
-  /** The externally visible origin (e.g. behind a reverse proxy); defaults to http://host:port. */
-  publicBaseUrl: z.string().url().optional(),
-  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  /** Seed the sandbox tenant on first start. */
-  seedSandbox: bool.default(true),
-  sandboxPatients: int(10).default(120),
+  host: opt(z.string().default('127.0.0.1'), { env: ['FLATFHIR_HOST', 'HOST'], flag: '--host <address>', description: 'Address to listen on.' }),
+  port: opt(int(0).max(65535).default(8080), { env: ['FLATFHIR_PORT', 'PORT'], flag: '-p, --port <port>', description: 'Port to listen on (0: any free port).' }),
+  dataDir: opt(z.string().default('./data'), {
+    env: ['FLATFHIR_DATA'],
+    flag: '-d, --data <dir>',
+    description: 'Data directory: the embedded SQLite store, export files, keys, the sandbox client file.',
+  }),
+  databaseUrl: opt(z.string().optional(), {
+    env: ['FLATFHIR_DATABASE_URL', 'DATABASE_URL'],
+    flag: '--database-url <url>',
+    description: 'postgres://… selects the PostgreSQL store (`?schema=name` picks a schema, default public); absent: the embedded SQLite store under the data directory.',
+    secret: true,
+  }),
+  publicBaseUrl: opt(z.string().url().optional(), {
+    env: ['FLATFHIR_PUBLIC_BASE_URL'],
+    flag: '--public-url <url>',
+    description: 'The origin clients see (behind a reverse proxy); default http://host:port. Token `aud` is checked against it.',
+  }),
+  logLevel: opt(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'), {
+    env: ['FLATFHIR_LOG_LEVEL', 'LOG_LEVEL'],
+    flag: '--log-level <level>',
+    description: 'pino log level: fatal, error, warn, info, debug, trace or silent.',
+  }),
+  seedSandbox: opt(bool.default(true), {
+    env: ['FLATFHIR_SEED_SANDBOX'],
+    description: 'Seed the sandbox tenant, its groups and client on first start (`serve --no-seed` turns it off).',
+  }),
+  sandboxPatients: opt(int(10).default(120), { env: ['FLATFHIR_SANDBOX_PATIENTS'], description: 'Patients generated for the sandbox tenant.' }),
   export: z
     .object({
-      concurrency: int(1).default(2),
-      /** Worker threads that run chunks, so the main thread stays free for HTTP (0: run them on the main thread). */
-      threads: int(0).default(2),
-      maxFileResources: int(1).default(100_000),
-      maxFileBytes: int(1024).default(64 * 1024 * 1024),
-      /** Target resources per chunk when planning. */
-      chunkResources: int(1).default(100_000),
-      retentionSeconds: int(1).default(30 * 24 * 3600),
-      retryAfterSeconds: int(1).default(2),
-      presignSeconds: int(1).default(300),
-      maxPatients: int(1).default(20_000),
-      maxGroupMembers: int(1).default(20_000),
-      rejectDuplicates: bool.default(false),
-      leaseSeconds: int(1).default(60),
-      maxChunkAttempts: int(1).default(3),
-      sweepIntervalSeconds: int(1).default(300),
+      concurrency: opt(int(1).default(2), { env: ['FLATFHIR_EXPORT_CONCURRENCY'], description: 'Export chunks run at once by one process.' }),
+      threads: opt(int(0).default(2), {
+        env: ['FLATFHIR_EXPORT_THREADS'],
+        description: 'Worker threads that run export chunks, so the main thread stays free for HTTP (0: the main thread).',
+      }),
+      maxFileResources: opt(int(1).default(100_000), { env: ['FLATFHIR_EXPORT_MAX_FILE_RESOURCES'], description: 'Most resources in one output file.' }),
+      maxFileBytes: opt(int(1024).default(64 * 1024 * 1024), { env: ['FLATFHIR_EXPORT_MAX_FILE_BYTES'], description: 'Most bytes in one output file.' }),
+      chunkResources: opt(int(1).default(100_000), { env: ['FLATFHIR_EXPORT_CHUNK_RESOURCES'], description: 'Target resources per export chunk when planning.' }),
+      retentionSeconds: opt(int(1).default(30 * 24 * 3600), {
+        env: ['FLATFHIR_EXPORT_RETENTION_SECONDS'],
+        description: 'How long jobs and their files are kept (default 30 days).',
+      }),
+      retryAfterSeconds: opt(int(1).default(2), { env: ['FLATFHIR_EXPORT_RETRY_AFTER_SECONDS'], description: '`Retry-After` while a job runs.' }),
+      presignSeconds: opt(int(1).default(300), { env: ['FLATFHIR_EXPORT_PRESIGN_SECONDS'], description: 'Lifetime of the pre-signed download URLs.' }),
+      maxPatients: opt(int(1).default(20_000), { env: ['FLATFHIR_EXPORT_MAX_PATIENTS'], description: 'Most patients in one Patient export (the vendor limit).' }),
+      maxGroupMembers: opt(int(1).default(20_000), { env: ['FLATFHIR_MAX_GROUP_MEMBERS'], description: 'Most members of a group (the vendor limit).' }),
+      rejectDuplicates: opt(bool.default(false), {
+        env: ['FLATFHIR_EXPORT_REJECT_DUPLICATES'],
+        description: 'Refuse (409) a kick-off identical to a job of the same client not yet deleted.',
+      }),
+      leaseSeconds: opt(int(1).default(60), {
+        env: ['FLATFHIR_EXPORT_LEASE_SECONDS'],
+        description: 'Lease of a running chunk; renewed while it runs, taken over by another worker once it lapses.',
+      }),
+      maxChunkAttempts: opt(int(1).default(3), { env: ['FLATFHIR_EXPORT_MAX_CHUNK_ATTEMPTS'], description: 'Attempts of a failing chunk before it fails for good.' }),
+      sweepIntervalSeconds: opt(int(1).default(300), { env: ['FLATFHIR_EXPORT_SWEEP_INTERVAL_SECONDS'], description: 'How often expired jobs are swept.' }),
     })
     .prefault({}),
   auth: z
     .object({
-      /** Admin API bearer token; absent turns the admin API off. */
-      adminToken: z.string().min(16).optional(),
-      tokenLifetimeSeconds: int(1).max(300).default(300),
-      clockSkewSeconds: int(0).default(60),
-      tokenRequestsPerMinute: int(1).default(60),
-      kickoffsPerMinute: int(1).default(30),
+      adminToken: opt(z.string().min(16).optional(), {
+        env: ['FLATFHIR_ADMIN_TOKEN'],
+        description: 'The admin credential (at least 16 characters); absent turns the admin API off.',
+        secret: true,
+      }),
+      tokenLifetimeSeconds: opt(int(1).max(300).default(300), { env: ['FLATFHIR_TOKEN_LIFETIME_SECONDS'], description: 'Access token lifetime (at most 300).' }),
+      clockSkewSeconds: opt(int(0).default(60), { env: ['FLATFHIR_CLOCK_SKEW_SECONDS'], description: 'Clock skew allowed on client assertions.' }),
+      tokenRequestsPerMinute: opt(int(1).default(60), { env: ['FLATFHIR_TOKEN_REQUESTS_PER_MINUTE'], description: 'Token requests per client per minute.' }),
+      kickoffsPerMinute: opt(int(1).default(30), { env: ['FLATFHIR_KICKOFFS_PER_MINUTE'], description: 'Export kick-offs per client per minute.' }),
     })
     .prefault({}),
 });
@@ -55,53 +107,71 @@ const schema = z.object({
 export type Config = Readonly<z.infer<typeof schema>>;
 export type ConfigInput = z.input<typeof schema>;
 
-function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object') {
-    for (const v of Object.values(value)) deepFreeze(v);
-    Object.freeze(value);
-  }
-  return value;
+/** One option of the reference: its dotted key, metadata and default. */
+export interface OptionInfo extends OptionMeta {
+  key: string;
+  default: unknown;
 }
 
-/** Reads FLATFHIR_* variables (and PORT, DATABASE_URL) from an environment. The only place that reads env. */
+interface ZodInternals {
+  _zod: { def: { type: string; innerType?: z.ZodType; defaultValue?: unknown; shape?: Record<string, z.ZodType> } };
+}
+const def = (s: z.ZodType) => (s as unknown as ZodInternals)._zod.def;
+
+function walk(shape: Record<string, z.ZodType>, prefix: string, out: OptionInfo[]): void {
+  for (const [name, field] of Object.entries(shape)) {
+    const d = def(field);
+    if (d.type === 'prefault' && d.innerType && def(d.innerType).type === 'object') {
+      walk((d.innerType as unknown as { shape: Record<string, z.ZodType> }).shape, `${prefix}${name}.`, out);
+      continue;
+    }
+    const meta = field.meta() as OptionMeta | undefined;
+    if (!meta) throw new Error(`configuration option ${prefix}${name} has no metadata`);
+    out.push({ key: `${prefix}${name}`, ...meta, default: d.type === 'default' ? d.defaultValue : undefined });
+  }
+}
+
+/** Every option, in schema order. */
+export function configOptions(): OptionInfo[] {
+  const out: OptionInfo[] = [];
+  walk(schema.shape as unknown as Record<string, z.ZodType>, '', out);
+  return out;
+}
+
+function setPath(target: Record<string, unknown>, key: string, value: unknown): void {
+  const parts = key.split('.');
+  let node = target;
+  for (const p of parts.slice(0, -1)) node = (node[p] ??= {}) as Record<string, unknown>;
+  node[parts[parts.length - 1] as string] = value;
+}
+
+/** Reads the options' environment variables from an environment. */
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ConfigInput {
   const out: Record<string, unknown> = {};
-  const sub = (group: string, key: string, value: string | undefined): void => {
-    if (value === undefined || value === '') return;
-    const target = (out[group] ??= {}) as Record<string, unknown>;
-    target[key] = value;
-  };
-  const top = (key: string, value: string | undefined): void => {
-    if (value !== undefined && value !== '') out[key] = value;
-  };
-  top('host', env['FLATFHIR_HOST'] ?? env['HOST']);
-  top('port', env['FLATFHIR_PORT'] ?? env['PORT']);
-  top('dataDir', env['FLATFHIR_DATA']);
-  top('databaseUrl', env['FLATFHIR_DATABASE_URL'] ?? env['DATABASE_URL']);
-  top('publicBaseUrl', env['FLATFHIR_PUBLIC_BASE_URL']);
-  top('logLevel', env['FLATFHIR_LOG_LEVEL'] ?? env['LOG_LEVEL']);
-  top('seedSandbox', env['FLATFHIR_SEED_SANDBOX']);
-  top('sandboxPatients', env['FLATFHIR_SANDBOX_PATIENTS']);
-  sub('export', 'concurrency', env['FLATFHIR_EXPORT_CONCURRENCY']);
-  sub('export', 'threads', env['FLATFHIR_EXPORT_THREADS']);
-  sub('export', 'maxFileResources', env['FLATFHIR_EXPORT_MAX_FILE_RESOURCES']);
-  sub('export', 'maxFileBytes', env['FLATFHIR_EXPORT_MAX_FILE_BYTES']);
-  sub('export', 'chunkResources', env['FLATFHIR_EXPORT_CHUNK_RESOURCES']);
-  sub('export', 'retentionSeconds', env['FLATFHIR_EXPORT_RETENTION_SECONDS']);
-  sub('export', 'retryAfterSeconds', env['FLATFHIR_EXPORT_RETRY_AFTER_SECONDS']);
-  sub('export', 'presignSeconds', env['FLATFHIR_EXPORT_PRESIGN_SECONDS']);
-  sub('export', 'maxPatients', env['FLATFHIR_EXPORT_MAX_PATIENTS']);
-  sub('export', 'maxGroupMembers', env['FLATFHIR_MAX_GROUP_MEMBERS']);
-  sub('export', 'rejectDuplicates', env['FLATFHIR_EXPORT_REJECT_DUPLICATES']);
-  sub('export', 'leaseSeconds', env['FLATFHIR_EXPORT_LEASE_SECONDS']);
-  sub('export', 'maxChunkAttempts', env['FLATFHIR_EXPORT_MAX_CHUNK_ATTEMPTS']);
-  sub('export', 'sweepIntervalSeconds', env['FLATFHIR_EXPORT_SWEEP_INTERVAL_SECONDS']);
-  sub('auth', 'adminToken', env['FLATFHIR_ADMIN_TOKEN']);
-  sub('auth', 'tokenLifetimeSeconds', env['FLATFHIR_TOKEN_LIFETIME_SECONDS']);
-  sub('auth', 'clockSkewSeconds', env['FLATFHIR_CLOCK_SKEW_SECONDS']);
-  sub('auth', 'tokenRequestsPerMinute', env['FLATFHIR_TOKEN_REQUESTS_PER_MINUTE']);
-  sub('auth', 'kickoffsPerMinute', env['FLATFHIR_KICKOFFS_PER_MINUTE']);
+  for (const option of configOptions()) {
+    const name = option.env.find((e) => env[e] !== undefined && env[e] !== '');
+    if (name) setPath(out, option.key, env[name]);
+  }
   return out as ConfigInput;
+}
+
+/** Reads a configuration file: JSON (`.json`) or YAML (anything else), shaped like the configuration itself. */
+export function readConfigFile(path: string): ConfigInput {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new Error(`Cannot read the configuration file ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+  }
+  let value: unknown;
+  try {
+    value = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+  } catch (e) {
+    throw new Error(`The configuration file ${path} is not valid ${path.endsWith('.json') ? 'JSON' : 'YAML'}: ${(e as Error).message}`);
+  }
+  if (value === null || value === undefined) return {};
+  if (typeof value !== 'object' || Array.isArray(value)) throw new Error(`The configuration file ${path} must hold an object.`);
+  return value as ConfigInput;
 }
 
 function merge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
@@ -117,13 +187,26 @@ function merge(a: Record<string, unknown>, b: Record<string, unknown>): Record<s
   return out;
 }
 
-/** Validates and freezes a configuration: environment values first, then explicit overrides (CLI flags, tests). */
-export function loadConfig(overrides: ConfigInput = {}, env: NodeJS.ProcessEnv = process.env): Config {
-  const input = merge(configFromEnv(env) as Record<string, unknown>, overrides as Record<string, unknown>);
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/**
+ * Validates and freezes a configuration from, lowest precedence first: defaults, the configuration file
+ * (`configFile`, else FLATFHIR_CONFIG), the environment, then explicit overrides (CLI flags, tests).
+ */
+export function loadConfig(overrides: ConfigInput = {}, env: NodeJS.ProcessEnv = process.env, configFile?: string): Config {
+  const file = configFile ?? (env['FLATFHIR_CONFIG'] || undefined);
+  const fromFile = file ? readConfigFile(file) : {};
+  const input = merge(merge(fromFile as Record<string, unknown>, configFromEnv(env) as Record<string, unknown>), overrides as Record<string, unknown>);
   const parsed = schema.safeParse(input);
   if (!parsed.success) {
     const detail = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
-    throw new Error(`Invalid configuration: ${detail}`);
+    throw new Error(`Invalid configuration${file ? ` (with ${file})` : ''}: ${detail}`);
   }
   return deepFreeze({ ...parsed.data, dataDir: resolve(parsed.data.dataDir) });
 }
