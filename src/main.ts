@@ -95,6 +95,7 @@ export async function createRuntime(config: Config, options: { log?: Logger; sto
       await app.close();
       await worker.stop();
       await pool?.close();
+      await storage.close();
       await store.close();
     },
   };
