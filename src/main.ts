@@ -53,10 +53,10 @@ export interface Runtime {
 export async function createRuntime(config: Config, options: { log?: Logger; store?: Store } = {}): Promise<Runtime> {
   const log = options.log ?? createLogger(config);
   const store = options.store ?? (await openStore(config));
-  const storage = await openStorage(config);
+  const storage = await openStorage(config, store.keys);
   const auth = await createAuthService({
     config,
-    dataDir: config.dataDir,
+    keys: store.keys,
     clients: store.clients,
     tenants: () => store.resources.listTenants(),
     log: log.child({ component: 'auth' }),

@@ -1,22 +1,10 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { access, constants, mkdir, open, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { access, constants, mkdir, open, rename, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { DOWNLOAD_PATH, isValidObjectKey, type ObjectStorage } from '../ports.js';
-
-/** Loads (or creates on first use) the secret that signs download URLs. */
-export async function loadSigningSecret(file: string): Promise<Buffer> {
-  try {
-    return Buffer.from((await readFile(file, 'utf8')).trim(), 'base64');
-  } catch {
-    const secret = randomBytes(32);
-    await mkdir(dirname(file), { recursive: true });
-    await writeFile(file, secret.toString('base64'), { mode: 0o600, flag: 'wx' }).catch(async () => undefined);
-    return Buffer.from((await readFile(file, 'utf8')).trim(), 'base64');
-  }
-}
 
 /** Objects as files under a root directory; downloads served by flatfhir under a signed, expiring URL. */
 export class FsObjectStorage implements ObjectStorage {
