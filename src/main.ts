@@ -3,6 +3,7 @@
  * export worker threads' entry too), wires services, starts HTTP and the export worker.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
+import type { Server as TlsServer } from 'node:tls';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { type Logger, pino } from 'pino';
@@ -15,6 +16,7 @@ import { createExportWorker, type ExportWorker } from './export/worker.js';
 import { prepareResource } from './fhir/prepare.js';
 import { buildApp } from './http/app.js';
 import { fhirBase } from './http/context.js';
+import { readTlsCredentials, reloadTls, type TlsCredentials } from './http/tls.js';
 import { importPaths } from './import/importer.js';
 import { openStorage } from './storage/open.js';
 import type { ObjectStorage } from './storage/ports.js';
@@ -50,7 +52,7 @@ export interface Runtime {
 }
 
 /** Builds everything a server process runs, without listening yet. */
-export async function createRuntime(config: Config, options: { log?: Logger; store?: Store } = {}): Promise<Runtime> {
+export async function createRuntime(config: Config, options: { log?: Logger; store?: Store; tls?: TlsCredentials } = {}): Promise<Runtime> {
   const log = options.log ?? createLogger(config);
   const store = options.store ?? (await openStore(config));
   const storage = await openStorage(config, store.keys);
@@ -81,7 +83,7 @@ export async function createRuntime(config: Config, options: { log?: Logger; sto
     settings: config.export,
     onPlanned: () => worker.wake(),
   });
-  const app = await buildApp({ config, store, storage, auth, exports, log });
+  const app = await buildApp({ config, store, storage, auth, exports, log, ...(options.tls ? { tls: options.tls } : {}) });
   return {
     config,
     log,
@@ -139,10 +141,24 @@ export async function serve(config: Config): Promise<Runtime> {
   const log = createLogger(config);
   const store = await openStore(config);
   if (config.seedSandbox) await seedSandbox(config, store, log);
-  const runtime = await createRuntime(config, { log, store });
+  const tlsFiles = config.tls.cert && config.tls.key ? { cert: config.tls.cert, key: config.tls.key } : undefined;
+  const tls = tlsFiles ? await readTlsCredentials(tlsFiles) : undefined;
+  const runtime = await createRuntime(config, { log, store, ...(tls ? { tls } : {}) });
   const address = await runtime.app.listen({ port: config.port, host: config.host });
   const port = runtime.app.server.address();
-  const origin = config.publicBaseUrl?.replace(/\/+$/, '') ?? `http://${config.host}:${typeof port === 'object' && port ? port.port : config.port}`;
+  const scheme = tls ? 'https' : 'http';
+  const origin = config.publicBaseUrl?.replace(/\/+$/, '') ?? `${scheme}://${config.host}:${typeof port === 'object' && port ? port.port : config.port}`;
+  if (tlsFiles) {
+    // SIGHUP re-reads the certificate and key (after a renewal); a file that does not load keeps the current pair.
+    process.on('SIGHUP', () => {
+      readTlsCredentials(tlsFiles)
+        .then((credentials) => {
+          reloadTls(runtime.app.server as unknown as TlsServer, credentials);
+          log.info('TLS certificate reloaded');
+        })
+        .catch((e: unknown) => log.error({ err: e }, 'TLS certificate reload failed; the current certificate stays'));
+    });
+  }
   const tenants = await store.resources.listTenants();
   if (tenants.includes(SANDBOX_TENANT)) {
     const clientFile = join(config.dataDir, 'sandbox-client.json');

@@ -59,6 +59,21 @@ const schema = z.object({
     description: 'Seed the sandbox tenant, its groups and client on first start (`serve --no-seed` turns it off).',
   }),
   sandboxPatients: opt(int(10).default(120), { env: ['FLATFHIR_SANDBOX_PATIENTS'], description: 'Patients generated for the sandbox tenant.' }),
+  tls: z
+    .object({
+      cert: opt(z.string().min(1).optional(), {
+        env: ['FLATFHIR_TLS_CERT'],
+        flag: '--tls-cert <file>',
+        description: 'PEM certificate (chain) file: flatfhir serves HTTPS itself (TLS 1.2 or newer), re-reading the files on SIGHUP.',
+      }),
+      key: opt(z.string().min(1).optional(), {
+        env: ['FLATFHIR_TLS_KEY'],
+        flag: '--tls-key <file>',
+        description: 'PEM private key file of the certificate, with `tls.cert`.',
+      }),
+    })
+    .prefault({})
+    .refine((t) => (t.cert === undefined) === (t.key === undefined), { message: 'tls.cert and tls.key go together' }),
   storage: z
     .object({
       url: opt(z.string().regex(/^s3:\/\/[A-Za-z0-9._-]+(\/[^?#]*)?$/, 'expected s3://bucket or s3://bucket/prefix').optional(), {
