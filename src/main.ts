@@ -16,18 +16,36 @@ import { createExportWorker, type ExportWorker } from './export/worker.js';
 import { prepareResource } from './fhir/prepare.js';
 import { buildApp } from './http/app.js';
 import { fhirBase } from './http/context.js';
+import { type MonitoringServer, startMonitoringServer } from './http/monitoring-server.js';
+import type { MonitoringDeps } from './http/routes/monitoring.js';
 import { readTlsCredentials, reloadTls, type TlsCredentials } from './http/tls.js';
 import { importPaths } from './import/importer.js';
+import { createReadiness, dependencyChecks, type Readiness } from './monitoring/health.js';
+import { instrumentStorage, instrumentStore } from './monitoring/instrument.js';
+import { createPrometheusMetrics, type PrometheusMetrics } from './monitoring/prometheus.js';
+import { createRequestContext, type RequestContext } from './monitoring/request-context.js';
 import { openStorage } from './storage/open.js';
 import type { ObjectStorage } from './storage/ports.js';
 import { openStore } from './store/open.js';
 import type { Store } from './store/ports.js';
 import { generatePopulation } from './synthetic/index.js';
 
-export function createLogger(config: Pick<Config, 'logLevel'>, destination?: NodeJS.WritableStream): Logger {
+/**
+ * The process's logger: JSON, no credentials, paths without query strings. With a request context, every line
+ * written while a request is served carries its `reqId` (Fastify's request logger has it already).
+ */
+export function createLogger(config: Pick<Config, 'logLevel'>, destination?: NodeJS.WritableStream, requestContext?: RequestContext): Logger {
   return pino(
     {
       level: config.logLevel,
+      ...(requestContext
+        ? {
+            mixin(_object: object, _level: number, logger: Logger) {
+              const reqId = requestContext.current();
+              return reqId === undefined || 'reqId' in logger.bindings() ? {} : { reqId };
+            },
+          }
+        : {}),
       base: { service: 'flatfhir' },
       redact: { paths: ['req.headers.authorization', 'headers.authorization', 'authorization', '*.access_token', '*.client_assertion'], remove: true },
       serializers: {
@@ -48,15 +66,55 @@ export interface Runtime {
   exports: ExportService;
   worker: ExportWorker;
   app: FastifyInstance;
+  metrics: PrometheusMetrics;
+  readiness: Readiness;
   close(): Promise<void>;
 }
 
+/**
+ * Starts a process's monitoring listener on `monitoring.host` and `monitoring.port` (else `defaultPort`):
+ * `/livez`, `/readyz` over its store and object storage, and `/metrics` (with `monitoring.metricsToken` when set).
+ * API processes call it when `monitoring.port` is set; worker processes always (default port 9464).
+ */
+export async function startMonitoring(
+  config: Config,
+  deps: { store: Store; storage: ObjectStorage; metrics: PrometheusMetrics; log: Logger; readiness?: Readiness },
+  defaultPort?: number,
+): Promise<MonitoringServer> {
+  const port = config.monitoring.port ?? defaultPort;
+  if (port === undefined) throw new Error('monitoring.port is not set');
+  const readiness = deps.readiness ?? createReadiness(dependencyChecks(deps), { log: deps.log });
+  return startMonitoringServer({
+    host: config.monitoring.host,
+    port,
+    log: deps.log.child({ component: 'monitoring' }),
+    readiness,
+    exposition: deps.metrics,
+    ...(config.monitoring.metricsToken ? { metricsToken: config.monitoring.metricsToken } : {}),
+  });
+}
+
 /** Builds everything a server process runs, without listening yet. */
-export async function createRuntime(config: Config, options: { log?: Logger; store?: Store; tls?: TlsCredentials } = {}): Promise<Runtime> {
-  const log = options.log ?? createLogger(config);
-  const store = options.store ?? (await openStore(config));
-  const storage = await openStorage(config, store.keys);
+export async function createRuntime(
+  config: Config,
+  options: { log?: Logger; store?: Store; tls?: TlsCredentials; requestContext?: RequestContext } = {},
+): Promise<Runtime> {
+  const requestContext = options.requestContext ?? createRequestContext();
+  const log = options.log ?? createLogger(config, undefined, requestContext);
+  const opened = options.store ?? (await openStore(config));
+  const metrics = createPrometheusMetrics({ role: 'api', counts: () => opened.jobs.countByStatus() });
+  const store = instrumentStore(opened, metrics);
+  const storage = instrumentStorage(await openStorage(config, store.keys), metrics);
+  const readiness = createReadiness(dependencyChecks({ store, storage }), { log: log.child({ component: 'readiness' }) });
+  // /metrics on the main listener only behind its credential; a monitoring port serves it instead (serve()).
+  const monitoring: MonitoringDeps = {
+    readiness,
+    ...(config.monitoring.port === undefined && config.monitoring.metricsToken
+      ? { exposition: metrics, metricsToken: config.monitoring.metricsToken }
+      : {}),
+  };
   const auth = await createAuthService({
+    metrics,
     config,
     keys: store.keys,
     clients: store.clients,
@@ -73,6 +131,7 @@ export async function createRuntime(config: Config, options: { log?: Logger; sto
     storage,
     log: log.child({ component: 'export-worker' }),
     settings: config.export,
+    metrics,
     ...(pool ? { execute: pool.execute } : {}),
   });
   const exports = createExportService({
@@ -83,7 +142,7 @@ export async function createRuntime(config: Config, options: { log?: Logger; sto
     settings: config.export,
     onPlanned: () => worker.wake(),
   });
-  const app = await buildApp({ config, store, storage, auth, exports, log, ...(options.tls ? { tls: options.tls } : {}) });
+  const app = await buildApp({ config, store, storage, auth, exports, log, metrics, monitoring, requestContext, ...(options.tls ? { tls: options.tls } : {}) });
   return {
     config,
     log,
@@ -93,6 +152,8 @@ export async function createRuntime(config: Config, options: { log?: Logger; sto
     exports,
     worker,
     app,
+    metrics,
+    readiness,
     async close() {
       await app.close();
       await worker.stop();
@@ -138,12 +199,18 @@ export async function seedSandbox(config: Config, store: Store, log: Logger): Pr
 
 /** Starts a server: seeds the sandbox on first start, listens, runs the worker, stops cleanly on SIGTERM/SIGINT. */
 export async function serve(config: Config): Promise<Runtime> {
-  const log = createLogger(config);
+  const requestContext = createRequestContext();
+  const log = createLogger(config, undefined, requestContext);
   const store = await openStore(config);
   if (config.seedSandbox) await seedSandbox(config, store, log);
   const tlsFiles = config.tls.cert && config.tls.key ? { cert: config.tls.cert, key: config.tls.key } : undefined;
   const tls = tlsFiles ? await readTlsCredentials(tlsFiles) : undefined;
-  const runtime = await createRuntime(config, { log, store, ...(tls ? { tls } : {}) });
+  const runtime = await createRuntime(config, { log, store, requestContext, ...(tls ? { tls } : {}) });
+  const monitor =
+    config.monitoring.port !== undefined
+      ? await startMonitoring(config, { store: runtime.store, storage: runtime.storage, metrics: runtime.metrics, readiness: runtime.readiness, log })
+      : undefined;
+  if (monitor) log.info({ host: config.monitoring.host, port: monitor.port }, 'monitoring listening');
   const address = await runtime.app.listen({ port: config.port, host: config.host });
   const port = runtime.app.server.address();
   const scheme = tls ? 'https' : 'http';
@@ -179,8 +246,8 @@ export async function serve(config: Config): Promise<Runtime> {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down');
-    runtime
-      .close()
+    Promise.resolve(monitor?.close())
+      .then(() => runtime.close())
       .then(() => process.exit(0))
       .catch((e: unknown) => {
         log.error({ err: e }, 'shutdown failed');

@@ -827,6 +827,25 @@ describe.each(adapters)('store contract: $name', (adapter) => {
       expect(await jobs.finishJob(older.id, 'completed', 5_000)).toBe(true);
       expect(await jobs.claimChunk(1000, 1_000_000)).toBeUndefined();
     });
+
+    it('counts jobs and chunks by status', async () => {
+      const before = await store.jobs.countByStatus();
+      const delta = async () => {
+        const now = await store.jobs.countByStatus();
+        const diff = (a: Record<string, number | undefined>, b: Record<string, number | undefined>) =>
+          Object.fromEntries([...new Set([...Object.keys(a), ...Object.keys(b)])].map((k) => [k, (a[k] ?? 0) - (b[k] ?? 0)]).filter(([, n]) => n !== 0));
+        return { jobs: diff(now.jobs, before.jobs), chunks: diff(now.chunks, before.chunks) };
+      };
+      const job = created(await store.jobs.createJob(newJob(uniq('tenant-'), uniq('client-'))));
+      await store.jobs.planChunks(job.id, [0, 1, 2].map((i) => ({ type: 'Observation', slice: { i }, estimate: 1 })), 3);
+      expect(await delta()).toEqual({ jobs: { 'in-progress': 1 }, chunks: { pending: 3 } });
+      const claimed = await store.jobs.claimChunk(60_000, clock.now);
+      expect(claimed?.jobId).toBe(job.id);
+      expect(await delta()).toEqual({ jobs: { 'in-progress': 1 }, chunks: { pending: 2, running: 1 } });
+      await store.jobs.completeChunk(job.id, claimed?.seq as number, [], 0);
+      await store.jobs.finishJob(job.id, 'failed', clock.now, 'stopped');
+      expect(await delta()).toEqual({ jobs: { failed: 1 }, chunks: { pending: 2, done: 1 } });
+    });
   });
 
   describe('clients', () => {

@@ -3,6 +3,7 @@ import { errors as joseErrors, type JWTPayload, jwtVerify, SignJWT } from 'jose'
 import type { Logger } from 'pino';
 import { type Config, publicOrigin } from '../config/index.js';
 import { FhirError, forbidden, unauthorized } from '../fhir/errors.js';
+import { type Metrics, noMetrics } from '../monitoring/ports.js';
 import type { ClientStore, KeyStore } from '../store/ports.js';
 import type { AccessControl, Caller } from './access.js';
 import { verifyClientAssertion } from './client-assertion.js';
@@ -21,6 +22,8 @@ export interface AuthDeps {
   now?: () => number;
   /** Where the signing key set lives (the store's KeyStore, shared by every process on it). */
   keys: KeyStore;
+  /** Token issues and refusals. */
+  metrics?: Metrics;
   /** Fetching registered JWKS URLs: timeout, size limit, caching (and a fetch to use instead of the global one). */
   jwks?: JwksCacheOptions;
 }
@@ -115,7 +118,19 @@ export async function createAuthService(deps: AuthDeps): Promise<AuthService> {
     };
   }
 
+  const metrics = deps.metrics ?? noMetrics;
   async function issueToken(request: TokenRequest): Promise<TokenResponse> {
+    try {
+      const issued = await issue(request);
+      metrics.token('issued');
+      return issued;
+    } catch (e) {
+      metrics.token(e instanceof OAuthError ? e.error : 'server_error');
+      throw e;
+    }
+  }
+
+  async function issue(request: TokenRequest): Promise<TokenResponse> {
     const { tenant, origin, params } = request;
     const grantType = required(params, 'grant_type');
     if (grantType !== 'client_credentials') {

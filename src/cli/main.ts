@@ -21,7 +21,7 @@ const serve = new Command('serve')
     const { serve: start } = await import('../main.js');
     await start(config);
   });
-configFlags(serve, ['port', 'host', 'publicBaseUrl', 'logLevel', 'dataDir', 'databaseUrl', 'tls.cert', 'tls.key', 'storage.url', 'storage.s3.endpoint', 'storage.s3.region', 'storage.s3.forcePathStyle']);
+configFlags(serve, ['port', 'host', 'publicBaseUrl', 'logLevel', 'dataDir', 'databaseUrl', 'tls.cert', 'tls.key', 'monitoring.host', 'monitoring.port', 'storage.url', 'storage.s3.endpoint', 'storage.s3.region', 'storage.s3.forcePathStyle']);
 
 program.addCommand(serve, { isDefault: false });
 program.addCommand(importCommand());

@@ -59,6 +59,26 @@ const schema = z.object({
     description: 'Seed the sandbox tenant, its groups and client on first start (`serve --no-seed` turns it off).',
   }),
   sandboxPatients: opt(int(10).default(120), { env: ['FLATFHIR_SANDBOX_PATIENTS'], description: 'Patients generated for the sandbox tenant.' }),
+  monitoring: z
+    .object({
+      host: opt(z.string().default('127.0.0.1'), {
+        env: ['FLATFHIR_MONITORING_HOST'],
+        flag: '--monitoring-host <address>',
+        description: 'Address of the monitoring listener (`/livez`, `/readyz`, `/metrics`), when it has a port.',
+      }),
+      port: opt(int(0).max(65535).optional(), {
+        env: ['FLATFHIR_MONITORING_PORT'],
+        flag: '--monitoring-port <port>',
+        description:
+          'Port of a separate monitoring listener serving `/livez`, `/readyz` and `/metrics`. Worker processes default to 9464; API processes without it serve `/livez` and `/readyz` on their main port, and `/metrics` there only with `monitoring.metricsToken`.',
+      }),
+      metricsToken: opt(z.string().min(16).optional(), {
+        env: ['FLATFHIR_METRICS_TOKEN'],
+        description: 'Bearer credential `/metrics` requires (at least 16 characters); absent: `/metrics` only on the monitoring listener, unauthenticated.',
+        secret: true,
+      }),
+    })
+    .prefault({}),
   tls: z
     .object({
       cert: opt(z.string().min(1).optional(), {
@@ -169,6 +189,9 @@ const schema = z.object({
 });
 
 export type Config = Readonly<z.infer<typeof schema>>;
+
+/** The monitoring port of worker processes when `monitoring.port` is not set. */
+export const DEFAULT_WORKER_MONITORING_PORT = 9464;
 export type ConfigInput = z.input<typeof schema>;
 
 /** One option of the reference: its dotted key, metadata and default. */

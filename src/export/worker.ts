@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import type { Logger } from 'pino';
+import { type Metrics, noMetrics } from '../monitoring/ports.js';
 import type { ObjectStorage } from '../storage/ports.js';
 import type { ExportChunk, ExportJob, JobStore, ResourceStore } from '../store/ports.js';
 import type { ExportParams } from './kickoff.js';
@@ -14,6 +15,8 @@ export interface ExportWorkerDeps {
   storage: ObjectStorage;
   log: Logger;
   now?: () => number;
+  /** Chunk durations, resources and bytes written. */
+  metrics?: Metrics;
   /** Where chunks run (worker threads); by default, and for jobs with _typeFilter, on this thread. */
   execute?: ChunkExecutor;
   settings: ChunkLimits & {
@@ -100,8 +103,11 @@ export function createExportWorker(deps: ExportWorkerDeps): ExportWorker {
     const renew = setInterval(() => {
       deps.jobs.renewLease(job.id, chunk.seq, now() + leaseMs).catch((e: unknown) => log.warn({ err: e }, 'lease renewal failed'));
     }, Math.max(250, leaseMs / 3));
+    const started = performance.now();
+    const metrics = deps.metrics ?? noMetrics;
     try {
       const result = await execute(job, chunk);
+      metrics.chunk({ type: chunk.type, seconds: (performance.now() - started) / 1000, resources: result.count, bytes: result.files.reduce((n, f) => n + f.bytes, 0), ok: true });
       const recorded = await deps.jobs.completeChunk(job.id, chunk.seq, result.files, result.count);
       if (!recorded) {
         // The job was deleted meanwhile (or the chunk was finished by another worker whose lease we outlived).
@@ -115,6 +121,7 @@ export function createExportWorker(deps: ExportWorkerDeps): ExportWorker {
         await deps.storage.deletePrefix(objectPrefix(job.id));
         return;
       }
+      metrics.chunk({ type: chunk.type, seconds: (performance.now() - started) / 1000, resources: 0, bytes: 0, ok: false });
       const message = e instanceof Error ? e.message : String(e);
       if (chunk.attempts < deps.settings.maxChunkAttempts) {
         log.warn({ err: e, seq: chunk.seq, attempt: chunk.attempts }, 'export chunk failed; will retry');

@@ -7,6 +7,7 @@ import { downloadRoutes } from './routes/downloads.js';
 import { exportRoutes } from './routes/export.js';
 import { fhirReadRoutes } from './routes/fhir-read.js';
 import { metadataRoutes } from './routes/metadata.js';
+import { monitoringRoutes } from './routes/monitoring.js';
 import { tlsOptions } from './tls.js';
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -25,6 +26,19 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addContentTypeParser(['application/fhir+json'], { parseAs: 'string' }, jsonParser);
   app.setErrorHandler(handleError);
   app.setNotFoundHandler(notFoundOutcome);
+  const context = deps.requestContext;
+  if (context) {
+    // Entered again after the body is parsed: parsing continues in the socket's async context, not the request's.
+    app.addHook('onRequest', (request, _reply, done) => context.run(request.id, done));
+    app.addHook('preValidation', (request, _reply, done) => context.run(request.id, done));
+  }
+  const metrics = deps.metrics;
+  if (metrics) {
+    app.addHook('onResponse', (request, reply, done) => {
+      metrics.httpRequest(request.routeOptions.url ?? 'unmatched', request.method, reply.statusCode, reply.elapsedTime / 1000);
+      done();
+    });
+  }
 
   await app.register(metadataRoutes(deps));
   await app.register(fhirReadRoutes(deps));
@@ -32,6 +46,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(downloadRoutes(deps));
   await app.register(authRoutes(deps));
   await app.register(adminRoutes(deps));
+  if (deps.monitoring) await app.register(monitoringRoutes(deps.monitoring));
   for (const plugin of deps.plugins ?? []) await app.register(plugin);
   return app;
 }

@@ -10,6 +10,9 @@ import { type Config, publicOrigin } from '../config/index.js';
 import type { ExportService } from '../export/service.js';
 import type { ObjectStorage } from '../storage/ports.js';
 import type { Store } from '../store/ports.js';
+import type { Metrics } from '../monitoring/ports.js';
+import type { RequestContext } from '../monitoring/request-context.js';
+import type { MonitoringDeps } from './routes/monitoring.js';
 import type { TlsCredentials } from './tls.js';
 
 export interface AppDeps {
@@ -19,6 +22,12 @@ export interface AppDeps {
   auth: AuthService;
   exports: ExportService;
   log: Logger;
+  /** Request counts and latencies, kick-off outcomes. */
+  metrics?: Metrics;
+  /** `/livez`, `/readyz` (and `/metrics`) on this listener. */
+  monitoring?: MonitoringDeps;
+  /** Carries each request's id to every log line written while serving it. */
+  requestContext?: RequestContext;
   /** Serve HTTPS with this certificate (TLS 1.2 at least) instead of HTTP. */
   tls?: TlsCredentials;
   /** Further route plugins. */

@@ -158,6 +158,8 @@ export interface JobStore {
   /** Jobs of a client not deleted, with this request hash (duplicate-request rejection). */
   findByRequestHash(tenant: string, clientId: string, requestHash: string): Promise<ExportJob | undefined>;
   listJobs(filter: { status?: JobStatus; expiredBefore?: number }): Promise<ExportJob[]>;
+  /** How many jobs and chunks are in each status (statuses with none are absent), for metrics. */
+  countByStatus(): Promise<{ jobs: Partial<Record<JobStatus, number>>; chunks: Partial<Record<ChunkStatus, number>> }>;
   /** Sets planned chunks (replacing any) and the job total, atomically. */
   planChunks(jobId: string, chunks: { type: string; slice: unknown; estimate: number }[], total: number): Promise<void>;
   listChunks(jobId: string): Promise<ExportChunk[]>;

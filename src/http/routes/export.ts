@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { createRateLimiter } from '../../auth/rate-limit.js';
-import { notAcceptable, throttled } from '../../fhir/errors.js';
+import { FhirError, notAcceptable, throttled } from '../../fhir/errors.js';
+import type { KickoffRefusal } from '../../monitoring/ports.js';
 import type { ExportKind } from '../../store/ports.js';
 import { type AppDeps, authenticate, fhirBase, requestOrigin } from '../context.js';
 
@@ -19,14 +20,57 @@ function checkJsonAccept(request: FastifyRequest): void {
   if (!ok) throw notAcceptable(`Accept "${accept}" is not supported: use application/fhir+json or application/json.`);
 }
 
+/** The per-client kick-off rate limit's 429 (told apart from the one-export rule's in metrics). */
+class RateLimited extends FhirError {
+  constructor(message: string, retryAfterSeconds: number) {
+    const base = throttled(message, retryAfterSeconds);
+    super(base.status, base.code, message, { headers: base.headers });
+  }
+}
+
+/** Why the kick-off that threw `e` was refused, for metrics (a 429 here is the one-export rule; the route's rate limit is told apart). */
+function refusal(e: unknown): KickoffRefusal {
+  if (!(e instanceof FhirError)) return 'error';
+  switch (e.status) {
+    case 400:
+    case 415:
+    case 422:
+      return 'invalid';
+    case 401:
+      return 'unauthorized';
+    case 403:
+      return 'forbidden';
+    case 404:
+      return 'not-found';
+    case 406:
+      return 'not-acceptable';
+    case 409:
+      return 'duplicate';
+    case 429:
+      return 'export-in-progress';
+    default:
+      return 'error';
+  }
+}
+
 /** Kick-off, status, delete and file endpoints of the bulk export. */
 export function exportRoutes(deps: AppDeps): FastifyPluginAsync {
   return async (app) => {
     const kickoffs = createRateLimiter({ limit: deps.config.auth.kickoffsPerMinute, windowMs: 60_000, ...(deps.now ? { now: deps.now } : {}) });
     const kickoff = async (request: FastifyRequest, reply: FastifyReply, kind: ExportKind, groupId?: string): Promise<FastifyReply> => {
+      try {
+        const answered = await accept(request, reply, kind, groupId);
+        deps.metrics?.kickoff('accepted');
+        return answered;
+      } catch (e) {
+        deps.metrics?.kickoff(e instanceof RateLimited ? 'rate-limited' : refusal(e));
+        throw e;
+      }
+    };
+    const accept = async (request: FastifyRequest, reply: FastifyReply, kind: ExportKind, groupId?: string): Promise<FastifyReply> => {
       const caller = await authenticate(deps, request);
       const allowed = kickoffs.take(`${caller.tenant}:${caller.clientId}`);
-      if (!allowed.ok) throw throttled('Too many export kick-offs from this client; try again later.', allowed.retryAfterSeconds);
+      if (!allowed.ok) throw new RateLimited('Too many export kick-offs from this client; try again later.', allowed.retryAfterSeconds);
       const tenant = (request.params as TenantParams).tenant;
       const origin = requestOrigin(deps.config, request);
       const base = fhirBase(origin, tenant);

@@ -47,6 +47,9 @@ export function listJobs(filter: { status?: JobStatus; expiredBefore?: number })
   };
 }
 
+export const countJobsByStatus = (): Sql => ({ text: 'SELECT status, count(*)::bigint AS n FROM jobs GROUP BY status', values: [] });
+export const countChunksByStatus = (): Sql => ({ text: 'SELECT status, count(*)::bigint AS n FROM chunks GROUP BY status', values: [] });
+
 export const deleteChunks = (jobId: string): Sql => ({ text: 'DELETE FROM chunks WHERE job_id = $1', values: [jobId] });
 
 export const insertChunks = (jobId: string, chunks: { type: string; slice: unknown; estimate: number }[]): Sql => ({

@@ -1,5 +1,5 @@
 import type { Pool } from 'pg';
-import type { ExportChunk, ExportFile, ExportJob, JobStatus, JobStore, NewJob } from '../ports.js';
+import type { ChunkStatus, ExportChunk, ExportFile, ExportJob, JobStatus, JobStore, NewJob } from '../ports.js';
 import { isUniqueViolation, query, transaction } from './db.js';
 import * as sql from './job-sql.js';
 import { type ChunkRow, type FileRow, type JobRow, toChunk, toFile, toJob } from '../rows.js';
@@ -41,6 +41,12 @@ export class PostgresJobStore implements JobStore {
 
   async listJobs(filter: { status?: JobStatus; expiredBefore?: number }): Promise<ExportJob[]> {
     return (await query<JobRow>(this.pool, sql.listJobs(filter))).map(toJob);
+  }
+
+  async countByStatus(): Promise<{ jobs: Partial<Record<JobStatus, number>>; chunks: Partial<Record<ChunkStatus, number>> }> {
+    const [jobs, chunks] = await Promise.all([query<{ status: string; n: number }>(this.pool, sql.countJobsByStatus()), query<{ status: string; n: number }>(this.pool, sql.countChunksByStatus())]);
+    const toRecord = (rows: { status: string; n: number }[]) => Object.fromEntries(rows.map((r) => [r.status, r.n]));
+    return { jobs: toRecord(jobs), chunks: toRecord(chunks) };
   }
 
   async planChunks(jobId: string, chunks: { type: string; slice: unknown; estimate: number }[], total: number): Promise<void> {

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import type { ExportChunk, ExportFile, ExportJob, JobStatus, JobStore, NewJob } from '../ports.js';
+import type { ChunkStatus, ExportChunk, ExportFile, ExportJob, JobStatus, JobStore, NewJob } from '../ports.js';
 import { type ChunkRow, type FileRow, type JobRow, newJobValues, toChunk, toFile, toJob } from '../rows.js';
 
 export class SqliteJobStore implements JobStore {
@@ -53,6 +53,12 @@ export class SqliteJobStore implements JobStore {
     }
     const sql = `SELECT * FROM jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at`;
     return (this.db.prepare(sql).all(...params) as JobRow[]).map(toJob);
+  }
+
+  async countByStatus(): Promise<{ jobs: Partial<Record<JobStatus, number>>; chunks: Partial<Record<ChunkStatus, number>> }> {
+    const count = (table: 'jobs' | 'chunks') =>
+      Object.fromEntries((this.db.prepare(`SELECT status, count(*) AS n FROM ${table} GROUP BY status`).all() as { status: string; n: number }[]).map((r) => [r.status, r.n]));
+    return { jobs: count('jobs'), chunks: count('chunks') };
   }
 
   async planChunks(jobId: string, chunks: { type: string; slice: unknown; estimate: number }[], total: number): Promise<void> {
