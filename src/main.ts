@@ -9,13 +9,16 @@ import { type Logger, pino } from 'pino';
 import { ensureSandboxClient } from './auth/sandbox-client.js';
 import { type AuthService, createAuthService } from './auth/service.js';
 import { type Config, SANDBOX_GROUP_LARGE, SANDBOX_GROUP_SMALL, SANDBOX_TENANT } from './config/index.js';
-import { createChunkPool } from './export/chunk-pool.js';
+import { type ChunkPool, createChunkPool } from './export/chunk-pool.js';
+import { createExportCounters, type ExportCounts, type ExportEvents } from './export/events.js';
 import { createExportService, type ExportService } from './export/service.js';
 import { createExportWorker, type ExportWorker } from './export/worker.js';
 import { prepareResource } from './fhir/prepare.js';
 import { buildApp } from './http/app.js';
 import { fhirBase } from './http/context.js';
 import { importPaths } from './import/importer.js';
+import { openQueue } from './queue/open.js';
+import type { JobQueue } from './queue/ports.js';
 import { openStorage } from './storage/open.js';
 import type { ObjectStorage } from './storage/ports.js';
 import { openStore } from './store/open.js';
@@ -42,18 +45,63 @@ export interface Runtime {
   log: Logger;
   store: Store;
   storage: ObjectStorage;
+  queue: JobQueue;
   auth: AuthService;
   exports: ExportService;
   worker: ExportWorker;
+  /** What the export engine did since start (jobs accepted, completed, failed by reason, chunks, resources). */
+  exportCounts: ExportCounts;
   app: FastifyInstance;
   close(): Promise<void>;
 }
 
-/** Builds everything a server process runs, without listening yet. */
-export async function createRuntime(config: Config, options: { log?: Logger; store?: Store } = {}): Promise<Runtime> {
+/** Combines the counters every runtime keeps with an observer given from outside (metrics). */
+function observe(extra: ExportEvents | undefined): { events: ExportEvents; counts: ExportCounts } {
+  const counters = createExportCounters();
+  if (!extra) return { events: counters, counts: counters.counts };
+  const events: ExportEvents = {};
+  for (const key of ['jobAccepted', 'jobCompleted', 'jobFailed', 'chunkCompleted', 'chunkFailed'] as const) {
+    const a = counters[key] as ((...args: unknown[]) => void) | undefined;
+    const b = extra[key] as ((...args: unknown[]) => void) | undefined;
+    (events as Record<string, unknown>)[key] = (...args: unknown[]) => {
+      a?.(...args);
+      b?.(...args);
+    };
+  }
+  return { events, counts: counters.counts };
+}
+
+/** The export worker of a process, with the chunk threads it runs chunks on. */
+function buildWorker(
+  config: Config,
+  parts: { store: Store; storage: ObjectStorage; queue: JobQueue; log: Logger; events: ExportEvents },
+): { worker: ExportWorker; pool: ChunkPool | undefined } {
+  const pool =
+    config.export.threads > 0
+      ? createChunkPool({ entry: new URL('./export/chunk-thread.js', import.meta.url), size: config.export.threads, workerData: config })
+      : undefined;
+  const worker = createExportWorker({
+    jobs: parts.store.jobs,
+    resources: parts.store.resources,
+    storage: parts.storage,
+    queue: parts.queue,
+    log: parts.log.child({ component: 'export-worker' }),
+    events: parts.events,
+    settings: config.export,
+    // The embedded SQLite store has one server process: leases left running are its previous run's.
+    soleWorker: parts.store.kind === 'sqlite',
+    ...(pool ? { execute: pool.execute } : {}),
+  });
+  return { worker, pool };
+}
+
+/** Builds everything a server process runs, without listening yet (the worker is started by the caller). */
+export async function createRuntime(config: Config, options: { log?: Logger; store?: Store; events?: ExportEvents } = {}): Promise<Runtime> {
   const log = options.log ?? createLogger(config);
   const store = options.store ?? (await openStore(config));
   const storage = await openStorage(config);
+  const queue = await openQueue(config, (e) => log.error({ err: e }, 'export queue error'));
+  const { events, counts } = observe(options.events);
   const auth = await createAuthService({
     config,
     dataDir: config.dataDir,
@@ -61,25 +109,15 @@ export async function createRuntime(config: Config, options: { log?: Logger; sto
     tenants: () => store.resources.listTenants(),
     log: log.child({ component: 'auth' }),
   });
-  const pool =
-    config.export.threads > 0
-      ? createChunkPool({ entry: new URL('./export/chunk-thread.js', import.meta.url), size: config.export.threads, workerData: config })
-      : undefined;
-  const worker = createExportWorker({
-    jobs: store.jobs,
-    resources: store.resources,
-    storage,
-    log: log.child({ component: 'export-worker' }),
-    settings: config.export,
-    ...(pool ? { execute: pool.execute } : {}),
-  });
+  const { worker, pool } = buildWorker(config, { store, storage, queue, log, events });
   const exports = createExportService({
     resources: store.resources,
     jobs: store.jobs,
     storage,
+    queue,
     log: log.child({ component: 'export' }),
+    events,
     settings: config.export,
-    onPlanned: () => worker.wake(),
   });
   const app = await buildApp({ config, store, storage, auth, exports, log });
   return {
@@ -87,13 +125,16 @@ export async function createRuntime(config: Config, options: { log?: Logger; sto
     log,
     store,
     storage,
+    queue,
     auth,
     exports,
     worker,
+    exportCounts: counts,
     app,
     async close() {
       await app.close();
       await worker.stop();
+      await queue.close();
       await pool?.close();
       await store.close();
     },
@@ -154,8 +195,8 @@ export async function serve(config: Config): Promise<Runtime> {
     });
     log.info({ clientFile }, 'sandbox client ready');
   }
-  runtime.worker.start();
-  log.info({ address }, 'flatfhir listening');
+  if (config.export.workers) await runtime.worker.start();
+  log.info({ address, workers: config.export.workers }, 'flatfhir listening');
   process.stdout.write(`flatfhir is listening on ${origin}\nSandbox FHIR base URL: ${fhirBase(origin, SANDBOX_TENANT)}\n`);
   let stopping = false;
   const stop = (signal: string): void => {
@@ -173,4 +214,38 @@ export async function serve(config: Config): Promise<Runtime> {
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
   return runtime;
+}
+
+/** A worker node: runs export chunks from the shared queue, no HTTP API; stops cleanly on SIGTERM/SIGINT. */
+export async function runWorker(config: Config): Promise<{ worker: ExportWorker; exportCounts: ExportCounts; close(): Promise<void> }> {
+  const log = createLogger(config);
+  const store = await openStore(config);
+  const storage = await openStorage(config);
+  const queue = await openQueue(config, (e) => log.error({ err: e }, 'export queue error'));
+  const { events, counts } = observe(undefined);
+  const { worker, pool } = buildWorker(config, { store, storage, queue, log, events });
+  await worker.start();
+  log.info({ concurrency: config.export.concurrency, threads: config.export.threads }, 'flatfhir worker running');
+  process.stdout.write('flatfhir worker running\n');
+  const close = async (): Promise<void> => {
+    await worker.stop();
+    await queue.close();
+    await pool?.close();
+    await store.close();
+  };
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    close()
+      .then(() => process.exit(0))
+      .catch((e: unknown) => {
+        log.error({ err: e }, 'shutdown failed');
+        process.exit(1);
+      });
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+  return { worker, exportCounts: counts, close };
 }

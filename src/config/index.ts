@@ -81,9 +81,22 @@ const schema = z.object({
         env: ['FLATFHIR_EXPORT_REJECT_DUPLICATES'],
         description: 'Refuse (409) a kick-off identical to a job of the same client not yet deleted.',
       }),
-      leaseSeconds: opt(int(1).default(60), {
+      leaseSeconds: opt(int(2).default(10), {
         env: ['FLATFHIR_EXPORT_LEASE_SECONDS'],
-        description: 'Lease of a running chunk; renewed while it runs, taken over by another worker once it lapses.',
+        description:
+          'Lease of a running chunk: renewed by a heartbeat while it runs; once it lapses (its worker died) another worker redoes the chunk. A server restarting alone on its store reclaims its previous run\'s leases at once.',
+      }),
+      heartbeatSeconds: opt(int(1).default(2), {
+        env: ['FLATFHIR_EXPORT_HEARTBEAT_SECONDS'],
+        description: 'How often a worker renews the leases of its running chunks and looks for lapsed leases of others (less than the lease).',
+      }),
+      queuePollMs: opt(int(100).default(500), {
+        env: ['FLATFHIR_EXPORT_QUEUE_POLL_MS'],
+        description: 'PostgreSQL: how often an idle worker asks the queue (pg-boss) for chunks sent by other processes.',
+      }),
+      workers: opt(bool.default(true), {
+        env: ['FLATFHIR_EXPORT_WORKERS'],
+        description: 'Run export chunks in the server process (`serve --no-workers`: an API node only; `flatfhir worker` runs them).',
       }),
       maxChunkAttempts: opt(int(1).default(3), { env: ['FLATFHIR_EXPORT_MAX_CHUNK_ATTEMPTS'], description: 'Attempts of a failing chunk before it fails for good.' }),
       sweepIntervalSeconds: opt(int(1).default(300), { env: ['FLATFHIR_EXPORT_SWEEP_INTERVAL_SECONDS'], description: 'How often expired jobs are swept.' }),

@@ -150,4 +150,15 @@ export const POSTGRES_MIGRATIONS: { version: number; name: string; sql: string }
       CREATE INDEX used_jti_by_expiry ON used_jti (expires_at);
     `,
   },
+  {
+    version: 4,
+    name: 'chunk lease owners and shared turns',
+    sql: `
+      ALTER TABLE chunks ADD COLUMN lease_owner TEXT;
+      CREATE TABLE turns (
+        task TEXT PRIMARY KEY,
+        next_at BIGINT NOT NULL
+      );
+    `,
+  },
 ];
