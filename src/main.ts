@@ -3,6 +3,7 @@
  * export worker threads' entry too), wires services, starts HTTP and the export worker.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
+import type { Server as TlsServer } from 'node:tls';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { type Logger, pino } from 'pino';
@@ -16,6 +17,7 @@ import { createExportWorker, type ExportWorker } from './export/worker.js';
 import { prepareResource } from './fhir/prepare.js';
 import { buildApp } from './http/app.js';
 import { fhirBase } from './http/context.js';
+import { readTlsCredentials, reloadTls, type TlsCredentials } from './http/tls.js';
 import { importPaths } from './import/importer.js';
 import { openQueue } from './queue/open.js';
 import type { JobQueue } from './queue/ports.js';
@@ -96,15 +98,18 @@ function buildWorker(
 }
 
 /** Builds everything a server process runs, without listening yet (the worker is started by the caller). */
-export async function createRuntime(config: Config, options: { log?: Logger; store?: Store; events?: ExportEvents } = {}): Promise<Runtime> {
+export async function createRuntime(
+  config: Config,
+  options: { log?: Logger; store?: Store; events?: ExportEvents; tls?: TlsCredentials } = {},
+): Promise<Runtime> {
   const log = options.log ?? createLogger(config);
   const store = options.store ?? (await openStore(config));
-  const storage = await openStorage(config);
+  const storage = await openStorage(config, store.keys);
   const queue = await openQueue(config, (e) => log.error({ err: e }, 'export queue error'));
   const { events, counts } = observe(options.events);
   const auth = await createAuthService({
     config,
-    dataDir: config.dataDir,
+    keys: store.keys,
     clients: store.clients,
     tenants: () => store.resources.listTenants(),
     log: log.child({ component: 'auth' }),
@@ -119,7 +124,7 @@ export async function createRuntime(config: Config, options: { log?: Logger; sto
     events,
     settings: config.export,
   });
-  const app = await buildApp({ config, store, storage, auth, exports, log });
+  const app = await buildApp({ config, store, storage, auth, exports, log, ...(options.tls ? { tls: options.tls } : {}) });
   return {
     config,
     log,
@@ -136,6 +141,7 @@ export async function createRuntime(config: Config, options: { log?: Logger; sto
       await worker.stop();
       await queue.close();
       await pool?.close();
+      await storage.close();
       await store.close();
     },
   };
@@ -179,10 +185,24 @@ export async function serve(config: Config): Promise<Runtime> {
   const log = createLogger(config);
   const store = await openStore(config);
   if (config.seedSandbox) await seedSandbox(config, store, log);
-  const runtime = await createRuntime(config, { log, store });
+  const tlsFiles = config.tls.cert && config.tls.key ? { cert: config.tls.cert, key: config.tls.key } : undefined;
+  const tls = tlsFiles ? await readTlsCredentials(tlsFiles) : undefined;
+  const runtime = await createRuntime(config, { log, store, ...(tls ? { tls } : {}) });
   const address = await runtime.app.listen({ port: config.port, host: config.host });
   const port = runtime.app.server.address();
-  const origin = config.publicBaseUrl?.replace(/\/+$/, '') ?? `http://${config.host}:${typeof port === 'object' && port ? port.port : config.port}`;
+  const scheme = tls ? 'https' : 'http';
+  const origin = config.publicBaseUrl?.replace(/\/+$/, '') ?? `${scheme}://${config.host}:${typeof port === 'object' && port ? port.port : config.port}`;
+  if (tlsFiles) {
+    // SIGHUP re-reads the certificate and key (after a renewal); a file that does not load keeps the current pair.
+    process.on('SIGHUP', () => {
+      readTlsCredentials(tlsFiles)
+        .then((credentials) => {
+          reloadTls(runtime.app.server as unknown as TlsServer, credentials);
+          log.info('TLS certificate reloaded');
+        })
+        .catch((e: unknown) => log.error({ err: e }, 'TLS certificate reload failed; the current certificate stays'));
+    });
+  }
   const tenants = await store.resources.listTenants();
   if (tenants.includes(SANDBOX_TENANT)) {
     const clientFile = join(config.dataDir, 'sandbox-client.json');
@@ -220,7 +240,7 @@ export async function serve(config: Config): Promise<Runtime> {
 export async function runWorker(config: Config): Promise<{ worker: ExportWorker; exportCounts: ExportCounts; close(): Promise<void> }> {
   const log = createLogger(config);
   const store = await openStore(config);
-  const storage = await openStorage(config);
+  const storage = await openStorage(config, store.keys);
   const queue = await openQueue(config, (e) => log.error({ err: e }, 'export queue error'));
   const { events, counts } = observe(undefined);
   const { worker, pool } = buildWorker(config, { store, storage, queue, log, events });
@@ -231,6 +251,7 @@ export async function runWorker(config: Config): Promise<{ worker: ExportWorker;
     await worker.stop();
     await queue.close();
     await pool?.close();
+    await storage.close();
     await store.close();
   };
   let stopping = false;

@@ -3,7 +3,7 @@ import { errors as joseErrors, type JWTPayload, jwtVerify, SignJWT } from 'jose'
 import type { Logger } from 'pino';
 import { type Config, publicOrigin } from '../config/index.js';
 import { FhirError, forbidden, unauthorized } from '../fhir/errors.js';
-import type { ClientStore } from '../store/ports.js';
+import type { ClientStore, KeyStore } from '../store/ports.js';
 import type { AccessControl, Caller } from './access.js';
 import { verifyClientAssertion } from './client-assertion.js';
 import { ASSERTION_ALGS, JwksCache, type JwksCacheOptions } from './jwks.js';
@@ -19,8 +19,8 @@ export interface AuthDeps {
   tenants: () => Promise<string[]>;
   log: Logger;
   now?: () => number;
-  /** Where the signing key set lives (`<dataDir>/keys/signing-keys.json`); defaults to `config.dataDir`. */
-  dataDir?: string;
+  /** Where the signing key set lives (the store's KeyStore, shared by every process on it). */
+  keys: KeyStore;
   /** Fetching registered JWKS URLs: timeout, size limit, caching (and a fetch to use instead of the global one). */
   jwks?: JwksCacheOptions;
 }
@@ -84,7 +84,7 @@ export async function createAuthService(deps: AuthDeps): Promise<AuthService> {
   const now = deps.now ?? Date.now;
   const skew = config.auth.clockSkewSeconds;
   const lifetime = Math.min(300, config.auth.tokenLifetimeSeconds);
-  const keys = await SigningKeyRing.open(deps.dataDir ?? config.dataDir, now);
+  const keys = await SigningKeyRing.open(deps.keys, now);
   const jwks = new JwksCache({ now, ...deps.jwks });
   const tokenLimiter = createRateLimiter({ limit: config.auth.tokenRequestsPerMinute, windowMs: 60_000, now });
 

@@ -1,9 +1,10 @@
 import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Store } from '../ports.js';
 import { SqliteClientStore } from './client-store.js';
 import { SqliteJobStore } from './job-store.js';
+import { FileKeyStore } from './key-files.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 import { SqliteResourceStore } from './resource-store.js';
 
@@ -32,8 +33,11 @@ export function migrateSqlite(db: Database.Database): number[] {
   return ran;
 }
 
-/** Opens (creating and migrating) the embedded SQLite store at `file`. */
-export function openSqliteStore(file: string, options: { now?: () => number } = {}): Store {
+/**
+ * Opens (creating and migrating) the embedded SQLite store at `file`. Its keys live in files under `keysDir`
+ * (default: `keys/` beside the database file, the data directory's).
+ */
+export function openSqliteStore(file: string, options: { now?: () => number; keysDir?: string } = {}): Store {
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
   const db = new Database(file);
   configure(db);
@@ -50,6 +54,12 @@ export function openSqliteStore(file: string, options: { now?: () => number } = 
     resources: new SqliteResourceStore(db, openReader, now),
     jobs: new SqliteJobStore(db),
     clients: new SqliteClientStore(db),
+    keys: new FileKeyStore(options.keysDir ?? join(dirname(file), 'keys')),
+    async check() {
+      const applied = new Set(db.prepare('SELECT version FROM schema_migrations').pluck().all() as number[]);
+      const missing = SQLITE_MIGRATIONS.filter((m) => !applied.has(m.version)).map((m) => m.version);
+      if (missing.length > 0) throw new Error(`migrations not applied: ${missing.join(', ')}`);
+    },
     async close() {
       db.close();
     },
