@@ -2,7 +2,7 @@
  * The composition root: reads config, builds adapters (store/open.ts and storage/open.ts choose them, for the
  * export worker threads' entry too), wires services, starts HTTP and the export worker.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import type { Server as TlsServer } from 'node:tls';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -57,6 +57,17 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
+/**
+ * Creates the data directory (mode 0700: it holds patient data and keys) in every mode, the PostgreSQL one
+ * included, and removes what an interrupted sandbox seeding left behind.
+ */
+export async function prepareDataDir(dataDir: string): Promise<void> {
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  for (const entry of await readdir(dataDir)) {
+    if (entry.startsWith('.seed-')) await rm(join(dataDir, entry), { recursive: true, force: true });
+  }
+}
+
 /** Combines the counters every runtime keeps with an observer given from outside (metrics). */
 function observe(extra: ExportEvents | undefined): { events: ExportEvents; counts: ExportCounts } {
   const counters = createExportCounters();
@@ -103,6 +114,7 @@ export async function createRuntime(
   options: { log?: Logger; store?: Store; events?: ExportEvents; tls?: TlsCredentials } = {},
 ): Promise<Runtime> {
   const log = options.log ?? createLogger(config);
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   const store = options.store ?? (await openStore(config));
   const storage = await openStorage(config, store.keys);
   const queue = await openQueue(config, (e) => log.error({ err: e }, 'export queue error'));
@@ -147,10 +159,14 @@ export async function createRuntime(
   };
 }
 
-/** Seeds the sandbox tenant (population and the two groups of the vendor docs) when it does not exist yet. */
+/**
+ * Seeds the sandbox tenant (population and the two groups of the vendor docs) unless it is complete. The groups
+ * are written last, so they mark a finished seeding: a start interrupted half-way seeds again on the next start
+ * (the population is deterministic and re-importing it changes nothing).
+ */
 export async function seedSandbox(config: Config, store: Store, log: Logger): Promise<boolean> {
-  const tenants = await store.resources.listTenants();
-  if (tenants.includes(SANDBOX_TENANT)) return false;
+  const marker = await store.resources.read(SANDBOX_TENANT, 'Group', SANDBOX_GROUP_LARGE);
+  if (marker && !marker.deleted) return false;
   const dir = await mkdtemp(join(config.dataDir, '.seed-'));
   try {
     log.info({ patients: config.sandboxPatients }, 'seeding the sandbox tenant');
@@ -183,6 +199,7 @@ export async function seedSandbox(config: Config, store: Store, log: Logger): Pr
 /** Starts a server: seeds the sandbox on first start, listens, runs the worker, stops cleanly on SIGTERM/SIGINT. */
 export async function serve(config: Config): Promise<Runtime> {
   const log = createLogger(config);
+  await prepareDataDir(config.dataDir);
   const store = await openStore(config);
   if (config.seedSandbox) await seedSandbox(config, store, log);
   const tlsFiles = config.tls.cert && config.tls.key ? { cert: config.tls.cert, key: config.tls.key } : undefined;
@@ -239,6 +256,7 @@ export async function serve(config: Config): Promise<Runtime> {
 /** A worker node: runs export chunks from the shared queue, no HTTP API; stops cleanly on SIGTERM/SIGINT. */
 export async function runWorker(config: Config): Promise<{ worker: ExportWorker; exportCounts: ExportCounts; close(): Promise<void> }> {
   const log = createLogger(config);
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   const store = await openStore(config);
   const storage = await openStorage(config, store.keys);
   const queue = await openQueue(config, (e) => log.error({ err: e }, 'export queue error'));

@@ -175,8 +175,24 @@ const schema = z.object({
       }),
       tokenLifetimeSeconds: opt(int(1).max(300).default(300), { env: ['FLATFHIR_TOKEN_LIFETIME_SECONDS'], description: 'Access token lifetime (at most 300).' }),
       clockSkewSeconds: opt(int(0).default(60), { env: ['FLATFHIR_CLOCK_SKEW_SECONDS'], description: 'Clock skew allowed on client assertions.' }),
-      tokenRequestsPerMinute: opt(int(1).default(60), { env: ['FLATFHIR_TOKEN_REQUESTS_PER_MINUTE'], description: 'Token requests per client per minute.' }),
-      kickoffsPerMinute: opt(int(1).default(30), { env: ['FLATFHIR_KICKOFFS_PER_MINUTE'], description: 'Export kick-offs per client per minute.' }),
+      // Rate limits are token buckets: "N per minute" allows N at once, then one every 60/N seconds. Per process.
+      tokenRequestsPerMinute: opt(int(1).default(300), {
+        env: ['FLATFHIR_TOKEN_REQUESTS_PER_MINUTE'],
+        description: 'Successful token requests per client per minute (a client needs one per token lifetime); beyond it, 429 `slow_down`.',
+      }),
+      failedTokenRequestsPerMinute: opt(int(1).default(30), {
+        env: ['FLATFHIR_FAILED_TOKEN_REQUESTS_PER_MINUTE'],
+        description:
+          'Failed token requests (bad signature, unknown client, replayed `jti`…) per client per minute; beyond it, every token request naming that client answers 429 `slow_down` until the allowance refills.',
+      }),
+      failedTokenRequestsPerAddressPerMinute: opt(int(1).default(60), {
+        env: ['FLATFHIR_FAILED_TOKEN_REQUESTS_PER_ADDRESS_PER_MINUTE'],
+        description: 'Failed token requests per source address per minute; beyond it, every token request from that address answers 429 `slow_down`.',
+      }),
+      kickoffsPerMinute: opt(int(1).default(60), {
+        env: ['FLATFHIR_KICKOFFS_PER_MINUTE'],
+        description: 'Accepted export kick-offs per client per minute; a rejected kick-off (4xx) costs nothing. Beyond it, 429 with `Retry-After`.',
+      }),
     })
     .prefault({}),
 });
