@@ -2,15 +2,16 @@
  * The composition root: reads config, builds adapters (store/open.ts and storage/open.ts choose them, for the
  * export worker threads' entry too), wires services, starts HTTP and the export worker.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import type { Server as TlsServer } from 'node:tls';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { type Logger, pino } from 'pino';
 import { ensureSandboxClient } from './auth/sandbox-client.js';
 import { type AuthService, createAuthService } from './auth/service.js';
-import { type Config, SANDBOX_GROUP_LARGE, SANDBOX_GROUP_SMALL, SANDBOX_TENANT } from './config/index.js';
-import { createChunkPool } from './export/chunk-pool.js';
+import { type Config, DEFAULT_WORKER_MONITORING_PORT, SANDBOX_GROUP_LARGE, SANDBOX_GROUP_SMALL, SANDBOX_TENANT } from './config/index.js';
+import { type ChunkPool, createChunkPool } from './export/chunk-pool.js';
+import { createExportCounters, type ExportCounts, type ExportEvents } from './export/events.js';
 import { createExportService, type ExportService } from './export/service.js';
 import { createExportWorker, type ExportWorker } from './export/worker.js';
 import { prepareResource } from './fhir/prepare.js';
@@ -20,10 +21,13 @@ import { type MonitoringServer, startMonitoringServer } from './http/monitoring-
 import type { MonitoringDeps } from './http/routes/monitoring.js';
 import { readTlsCredentials, reloadTls, type TlsCredentials } from './http/tls.js';
 import { importPaths } from './import/importer.js';
+import { exportMetricsEvents } from './monitoring/export-events.js';
 import { createReadiness, dependencyChecks, type Readiness } from './monitoring/health.js';
 import { instrumentStorage, instrumentStore } from './monitoring/instrument.js';
 import { createPrometheusMetrics, type PrometheusMetrics } from './monitoring/prometheus.js';
 import { createRequestContext, type RequestContext } from './monitoring/request-context.js';
+import { openQueue } from './queue/open.js';
+import type { JobQueue } from './queue/ports.js';
 import { openStorage } from './storage/open.js';
 import type { ObjectStorage } from './storage/ports.js';
 import { openStore } from './store/open.js';
@@ -62,9 +66,12 @@ export interface Runtime {
   log: Logger;
   store: Store;
   storage: ObjectStorage;
+  queue: JobQueue;
   auth: AuthService;
   exports: ExportService;
   worker: ExportWorker;
+  /** What the export engine did since start (jobs accepted, completed, failed by reason, chunks, resources). */
+  exportCounts: ExportCounts;
   app: FastifyInstance;
   metrics: PrometheusMetrics;
   readiness: Readiness;
@@ -74,7 +81,7 @@ export interface Runtime {
 /**
  * Starts a process's monitoring listener on `monitoring.host` and `monitoring.port` (else `defaultPort`):
  * `/livez`, `/readyz` over its store and object storage, and `/metrics` (with `monitoring.metricsToken` when set).
- * API processes call it when `monitoring.port` is set; worker processes always (default port 9464).
+ * API processes start it when `monitoring.port` is set; worker processes always (default port 9464).
  */
 export async function startMonitoring(
   config: Config,
@@ -83,7 +90,7 @@ export async function startMonitoring(
 ): Promise<MonitoringServer> {
   const port = config.monitoring.port ?? defaultPort;
   if (port === undefined) throw new Error('monitoring.port is not set');
-  const readiness = deps.readiness ?? createReadiness(dependencyChecks(deps), { log: deps.log });
+  const readiness = deps.readiness ?? createReadiness(dependencyChecks(deps), { log: deps.log.child({ component: 'readiness' }) });
   return startMonitoringServer({
     host: config.monitoring.host,
     port,
@@ -94,17 +101,81 @@ export async function startMonitoring(
   });
 }
 
-/** Builds everything a server process runs, without listening yet. */
+/**
+ * A process's metrics (role api or worker) and its store and storage instrumented to count their errors; the
+ * gauges read jobs and chunks by state from the store and the queue's depth.
+ */
+async function observedDependencies(
+  config: Config,
+  role: 'api' | 'worker',
+  opened: Store,
+  log: Logger,
+): Promise<{ metrics: PrometheusMetrics; store: Store; storage: ObjectStorage; queue: JobQueue }> {
+  const queue = await openQueue(config, (e) => log.error({ err: e }, 'export queue error'));
+  const metrics = createPrometheusMetrics({ role, counts: () => opened.jobs.countByStatus(), queueDepth: () => queue.depth() });
+  const store = instrumentStore(opened, metrics);
+  const storage = instrumentStorage(await openStorage(config, store.keys), metrics);
+  return { metrics, store, storage, queue };
+}
+
+/**
+ * Creates the data directory (mode 0700: it holds patient data and keys) in every mode, the PostgreSQL one
+ * included, and removes what an interrupted sandbox seeding left behind.
+ */
+export async function prepareDataDir(dataDir: string): Promise<void> {
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  for (const entry of await readdir(dataDir)) {
+    if (entry.startsWith('.seed-')) await rm(join(dataDir, entry), { recursive: true, force: true });
+  }
+}
+
+/** Combines the counters every runtime keeps with observers given from outside (metrics, tests). */
+function observe(...extras: (ExportEvents | undefined)[]): { events: ExportEvents; counts: ExportCounts } {
+  const counters = createExportCounters();
+  const all = [counters, ...extras.filter((e): e is ExportEvents => e !== undefined)];
+  const events: ExportEvents = {};
+  for (const key of ['jobAccepted', 'jobCompleted', 'jobFailed', 'chunkCompleted', 'chunkFailed'] as const) {
+    const handlers = all.map((o) => o[key] as ((...args: unknown[]) => void) | undefined).filter((h) => h !== undefined);
+    (events as Record<string, unknown>)[key] = (...args: unknown[]) => {
+      for (const h of handlers) h(...args);
+    };
+  }
+  return { events, counts: counters.counts };
+}
+
+/** The export worker of a process, with the chunk threads it runs chunks on. */
+function buildWorker(
+  config: Config,
+  parts: { store: Store; storage: ObjectStorage; queue: JobQueue; log: Logger; events: ExportEvents },
+): { worker: ExportWorker; pool: ChunkPool | undefined } {
+  const pool =
+    config.export.threads > 0
+      ? createChunkPool({ entry: new URL('./export/chunk-thread.js', import.meta.url), size: config.export.threads, workerData: config })
+      : undefined;
+  const worker = createExportWorker({
+    jobs: parts.store.jobs,
+    resources: parts.store.resources,
+    storage: parts.storage,
+    queue: parts.queue,
+    log: parts.log.child({ component: 'export-worker' }),
+    events: parts.events,
+    settings: config.export,
+    // The embedded SQLite store has one server process: leases left running are its previous run's.
+    soleWorker: parts.store.kind === 'sqlite',
+    ...(pool ? { execute: pool.execute } : {}),
+  });
+  return { worker, pool };
+}
+
+/** Builds everything a server process runs, without listening yet (the worker is started by the caller). */
 export async function createRuntime(
   config: Config,
-  options: { log?: Logger; store?: Store; tls?: TlsCredentials; requestContext?: RequestContext } = {},
+  options: { log?: Logger; store?: Store; events?: ExportEvents; tls?: TlsCredentials; requestContext?: RequestContext } = {},
 ): Promise<Runtime> {
   const requestContext = options.requestContext ?? createRequestContext();
   const log = options.log ?? createLogger(config, undefined, requestContext);
-  const opened = options.store ?? (await openStore(config));
-  const metrics = createPrometheusMetrics({ role: 'api', counts: () => opened.jobs.countByStatus() });
-  const store = instrumentStore(opened, metrics);
-  const storage = instrumentStorage(await openStorage(config, store.keys), metrics);
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  const { metrics, store, storage, queue } = await observedDependencies(config, 'api', options.store ?? (await openStore(config)), log);
   const readiness = createReadiness(dependencyChecks({ store, storage }), { log: log.child({ component: 'readiness' }) });
   // /metrics on the main listener only behind its credential; a monitoring port serves it instead (serve()).
   const monitoring: MonitoringDeps = {
@@ -113,6 +184,7 @@ export async function createRuntime(
       ? { exposition: metrics, metricsToken: config.monitoring.metricsToken }
       : {}),
   };
+  const { events, counts } = observe(options.events, exportMetricsEvents(metrics));
   const auth = await createAuthService({
     metrics,
     config,
@@ -121,26 +193,15 @@ export async function createRuntime(
     tenants: () => store.resources.listTenants(),
     log: log.child({ component: 'auth' }),
   });
-  const pool =
-    config.export.threads > 0
-      ? createChunkPool({ entry: new URL('./export/chunk-thread.js', import.meta.url), size: config.export.threads, workerData: config })
-      : undefined;
-  const worker = createExportWorker({
-    jobs: store.jobs,
-    resources: store.resources,
-    storage,
-    log: log.child({ component: 'export-worker' }),
-    settings: config.export,
-    metrics,
-    ...(pool ? { execute: pool.execute } : {}),
-  });
+  const { worker, pool } = buildWorker(config, { store, storage, queue, log, events });
   const exports = createExportService({
     resources: store.resources,
     jobs: store.jobs,
     storage,
+    queue,
     log: log.child({ component: 'export' }),
+    events,
     settings: config.export,
-    onPlanned: () => worker.wake(),
   });
   const app = await buildApp({ config, store, storage, auth, exports, log, metrics, monitoring, requestContext, ...(options.tls ? { tls: options.tls } : {}) });
   return {
@@ -148,15 +209,18 @@ export async function createRuntime(
     log,
     store,
     storage,
+    queue,
     auth,
     exports,
     worker,
+    exportCounts: counts,
     app,
     metrics,
     readiness,
     async close() {
       await app.close();
       await worker.stop();
+      await queue.close();
       await pool?.close();
       await storage.close();
       await store.close();
@@ -164,10 +228,14 @@ export async function createRuntime(
   };
 }
 
-/** Seeds the sandbox tenant (population and the two groups of the vendor docs) when it does not exist yet. */
+/**
+ * Seeds the sandbox tenant (population and the two groups of the vendor docs) unless it is complete. The groups
+ * are written last, so they mark a finished seeding: a start interrupted half-way seeds again on the next start
+ * (the population is deterministic and re-importing it changes nothing).
+ */
 export async function seedSandbox(config: Config, store: Store, log: Logger): Promise<boolean> {
-  const tenants = await store.resources.listTenants();
-  if (tenants.includes(SANDBOX_TENANT)) return false;
+  const marker = await store.resources.read(SANDBOX_TENANT, 'Group', SANDBOX_GROUP_LARGE);
+  if (marker && !marker.deleted) return false;
   const dir = await mkdtemp(join(config.dataDir, '.seed-'));
   try {
     log.info({ patients: config.sandboxPatients }, 'seeding the sandbox tenant');
@@ -201,6 +269,7 @@ export async function seedSandbox(config: Config, store: Store, log: Logger): Pr
 export async function serve(config: Config): Promise<Runtime> {
   const requestContext = createRequestContext();
   const log = createLogger(config, undefined, requestContext);
+  await prepareDataDir(config.dataDir);
   const store = await openStore(config);
   if (config.seedSandbox) await seedSandbox(config, store, log);
   const tlsFiles = config.tls.cert && config.tls.key ? { cert: config.tls.cert, key: config.tls.key } : undefined;
@@ -238,8 +307,8 @@ export async function serve(config: Config): Promise<Runtime> {
     });
     log.info({ clientFile }, 'sandbox client ready');
   }
-  runtime.worker.start();
-  log.info({ address }, 'flatfhir listening');
+  if (config.export.workers) await runtime.worker.start();
+  log.info({ address, workers: config.export.workers }, 'flatfhir listening');
   process.stdout.write(`flatfhir is listening on ${origin}\nSandbox FHIR base URL: ${fhirBase(origin, SANDBOX_TENANT)}\n`);
   let stopping = false;
   const stop = (signal: string): void => {
@@ -257,4 +326,41 @@ export async function serve(config: Config): Promise<Runtime> {
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
   return runtime;
+}
+
+/** A worker node: runs export chunks from the shared queue, no HTTP API; stops cleanly on SIGTERM/SIGINT. */
+export async function runWorker(config: Config): Promise<{ worker: ExportWorker; exportCounts: ExportCounts; close(): Promise<void> }> {
+  const log = createLogger(config);
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  const { metrics, store, storage, queue } = await observedDependencies(config, 'worker', await openStore(config), log);
+  const { events, counts } = observe(exportMetricsEvents(metrics));
+  const { worker, pool } = buildWorker(config, { store, storage, queue, log, events });
+  const monitor = await startMonitoring(config, { store, storage, metrics, log }, DEFAULT_WORKER_MONITORING_PORT);
+  log.info({ host: config.monitoring.host, port: monitor.port }, 'monitoring listening');
+  await worker.start();
+  log.info({ concurrency: config.export.concurrency, threads: config.export.threads }, 'flatfhir worker running');
+  process.stdout.write(`flatfhir worker running (monitoring on http://${config.monitoring.host}:${monitor.port})\n`);
+  const close = async (): Promise<void> => {
+    await monitor.close();
+    await worker.stop();
+    await queue.close();
+    await pool?.close();
+    await storage.close();
+    await store.close();
+  };
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    close()
+      .then(() => process.exit(0))
+      .catch((e: unknown) => {
+        log.error({ err: e }, 'shutdown failed');
+        process.exit(1);
+      });
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+  return { worker, exportCounts: counts, close };
 }

@@ -15,6 +15,8 @@ import { createPrometheusMetrics } from '../src/monitoring/prometheus.js';
 import { createRequestContext } from '../src/monitoring/request-context.js';
 import { fixtureResources, writeNdjson } from './fixtures/population.js';
 import { createTestClient, getAccessToken, signAssertion, tokenForm } from './helpers/auth.js';
+import { freshSchema, TEST_DATABASE_URL } from './helpers/postgres.js';
+import { killAll, startFlatfhir } from './helpers/processes.js';
 import { startS3 } from './helpers/s3.js';
 import { auth, KICKOFF_HEADERS, startServer, type TestServer, waitForJob } from './helpers/server.js';
 
@@ -94,7 +96,7 @@ describe('metrics', () => {
   let server: TestServer;
   beforeAll(async () => {
     // The worker starts later, so the first job stays in progress while the refusals are made.
-    server = await startServer({ monitoring: { metricsToken: METRICS_TOKEN }, auth: { kickoffsPerMinute: 3 } }, { worker: false });
+    server = await startServer({ monitoring: { metricsToken: METRICS_TOKEN }, auth: { kickoffsPerMinute: 2 } }, { worker: false });
     await seed(server);
   });
   afterAll(async () => {
@@ -121,18 +123,23 @@ describe('metrics', () => {
     expect((await fetch(tokenUrl, { ...form, body: new URLSearchParams(tokenForm(assertion)) })).status).toBe(401); // replayed jti
 
     const url = `${server.base(TENANT)}/Group/grp-main/$export?_type=Patient,Observation`;
-    const first = await fetch(url, { headers: { ...KICKOFF_HEADERS, ...auth(token) } });
+    const kick = (headers: Record<string, string> = auth(token), at = url) => fetch(at, { headers: { ...KICKOFF_HEADERS, ...headers } });
+    const deleted = await kick();
+    expect(deleted.status).toBe(202);
+    expect((await kick()).status).toBe(429); // one export at a time (refused: not counted by the rate limit)
+    expect((await kick(auth(token), `${server.base(TENANT)}/$export?_type=NoSuchType`)).status).toBe(400);
+    expect((await kick({})).status).toBe(401);
+    expect((await fetch(deleted.headers.get('content-location') as string, { method: 'DELETE', headers: auth(token) })).status).toBe(202);
+    const first = await kick();
     expect(first.status).toBe(202);
-    expect((await fetch(url, { headers: { ...KICKOFF_HEADERS, ...auth(token) } })).status).toBe(429); // one export at a time
-    expect((await fetch(`${server.base(TENANT)}/$export?_type=NoSuchType`, { headers: { ...KICKOFF_HEADERS, ...auth(token) } })).status).toBe(400);
-    expect((await fetch(url, { headers: KICKOFF_HEADERS })).status).toBe(401);
-    expect((await fetch(url, { headers: { ...KICKOFF_HEADERS, ...auth(token) } })).status).toBe(429); // the 4th authenticated one within a minute: rate limit
+    expect((await kick()).status).toBe(429); // a third accepted one within the minute: the rate limit
 
     const waiting = await (await fetch(`${server.origin}/metrics`, { headers: auth(METRICS_TOKEN) })).text();
     expect(sample(waiting, 'flatfhir_export_jobs', { state: 'in-progress' })).toBe(1);
-    expect(sample(waiting, 'flatfhir_export_queue_chunks', { state: 'pending' })).toBeGreaterThan(0);
+    expect(sample(waiting, 'flatfhir_export_chunks', { state: 'pending' })).toBeGreaterThan(0);
+    expect(sample(waiting, 'flatfhir_export_queue_depth', {})).toBeGreaterThan(0);
 
-    server.runtime.worker.start();
+    await server.runtime.worker.start();
     const statusUrl = first.headers.get('content-location') as string;
     const { response } = await waitForJob(statusUrl, token);
     expect(response.status).toBe(200);
@@ -140,22 +147,24 @@ describe('metrics', () => {
     const exported = (type: string) => manifest.output.filter((o) => o.type === type).reduce((n, o) => n + o.count, 0);
 
     const text = await (await fetch(`${server.origin}/metrics`, { headers: auth(METRICS_TOKEN) })).text();
-    expect(sample(text, 'flatfhir_http_requests_total', { route: '/r4/:tenant/Group/:id/$export', method: 'GET', status: '202' })).toBe(1);
+    expect(sample(text, 'flatfhir_http_requests_total', { route: '/r4/:tenant/Group/:id/$export', method: 'GET', status: '202' })).toBe(2);
     expect(sample(text, 'flatfhir_http_request_duration_seconds_count', { route: '/r4/:tenant/Group/:id/$export', status: '429' })).toBe(2);
     expect(sample(text, 'flatfhir_http_request_duration_seconds_bucket', { route: '/r4/:tenant/bulk-export/jobs/:jobId', le: '+Inf' })).toBeGreaterThanOrEqual(1);
-    expect(sample(text, 'flatfhir_export_kickoffs_total', { outcome: 'accepted' })).toBe(1);
+    expect(sample(text, 'flatfhir_export_kickoffs_total', { outcome: 'accepted' })).toBe(2);
     for (const reason of ['export-in-progress', 'invalid', 'unauthorized', 'rate-limited']) {
       expect(sample(text, 'flatfhir_export_kickoffs_total', { outcome: 'refused', reason })).toBe(1);
     }
     expect(sample(text, 'flatfhir_tokens_total', { outcome: 'issued' })).toBeGreaterThanOrEqual(2);
     expect(sample(text, 'flatfhir_tokens_total', { outcome: 'refused', error: 'invalid_client' })).toBe(1);
-    expect(sample(text, 'flatfhir_export_chunk_duration_seconds_count', { type: 'Observation', outcome: 'ok' })).toBeGreaterThanOrEqual(1);
+    expect(sample(text, 'flatfhir_export_chunk_duration_seconds_count', { type: 'Observation' })).toBeGreaterThanOrEqual(1);
+    expect(sample(text, 'flatfhir_export_jobs_finished_total', { state: 'completed' })).toBe(1);
     expect(sample(text, 'flatfhir_export_resources_total', { type: 'Observation' })).toBe(exported('Observation'));
     expect(sample(text, 'flatfhir_export_resources_total', { type: 'Patient' })).toBe(exported('Patient'));
     expect(sample(text, 'flatfhir_export_bytes_total', { type: 'Observation' })).toBeGreaterThan(100);
     expect(sample(text, 'flatfhir_export_jobs', { state: 'completed' })).toBe(1);
     expect(sample(text, 'flatfhir_export_jobs', { state: 'in-progress' })).toBe(0);
-    expect(sample(text, 'flatfhir_export_queue_chunks', { state: 'pending' })).toBe(0);
+    expect(sample(text, 'flatfhir_export_chunks', { state: 'pending' })).toBe(0);
+    expect(sample(text, 'flatfhir_export_queue_depth', {})).toBe(0);
     expect(text).toContain('flatfhir_process_resident_memory_bytes');
     // Labels never carry tenants, ids or tokens.
     const jobId = statusUrl.split('/').pop() as string;
@@ -187,6 +196,31 @@ describe('a separate monitoring listener', () => {
       await monitor.close();
       await runtime.close();
       await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('a worker process', () => {
+  it('answers /livez, /readyz and /metrics on its own monitoring port', async () => {
+    const schema = freshSchema('monitor');
+    const dataDir = await mkdtemp(join(tmpdir(), 'flatfhir-worker-'));
+    try {
+      const worker = await startFlatfhir(['worker', '--data', dataDir, '--database-url', `${TEST_DATABASE_URL}?schema=${schema.name}`, '--monitoring-port', '0'], {
+        FLATFHIR_EXPORT_THREADS: '0',
+      });
+      expect(worker.origin).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      expect((await fetch(`${worker.origin}/livez`)).status).toBe(200);
+      expect(await (await fetch(`${worker.origin}/readyz`)).json()).toEqual({ status: 'ok', checks: { store: 'ok', storage: 'ok' } });
+      const text = await (await fetch(`${worker.origin}/metrics`)).text();
+      expect(text).toContain('role="worker"');
+      expect(sample(text, 'flatfhir_export_queue_depth', {})).toBe(0);
+      expect(sample(text, 'flatfhir_export_jobs', { state: 'in-progress' })).toBe(0);
+      await worker.kill('SIGTERM');
+      expect(worker.child.exitCode).toBe(0);
+    } finally {
+      await killAll();
+      await rm(dataDir, { recursive: true, force: true });
+      await schema.drop();
     }
   });
 });

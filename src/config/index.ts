@@ -165,9 +165,22 @@ const schema = z.object({
         env: ['FLATFHIR_EXPORT_REJECT_DUPLICATES'],
         description: 'Refuse (409) a kick-off identical to a job of the same client not yet deleted.',
       }),
-      leaseSeconds: opt(int(1).default(60), {
+      leaseSeconds: opt(int(2).default(10), {
         env: ['FLATFHIR_EXPORT_LEASE_SECONDS'],
-        description: 'Lease of a running chunk; renewed while it runs, taken over by another worker once it lapses.',
+        description:
+          'Lease of a running chunk: renewed by a heartbeat while it runs; once it lapses (its worker died) another worker redoes the chunk. A server restarting alone on its store reclaims its previous run\'s leases at once.',
+      }),
+      heartbeatSeconds: opt(int(1).default(2), {
+        env: ['FLATFHIR_EXPORT_HEARTBEAT_SECONDS'],
+        description: 'How often a worker renews the leases of its running chunks and looks for lapsed leases of others (less than the lease).',
+      }),
+      queuePollMs: opt(int(100).default(500), {
+        env: ['FLATFHIR_EXPORT_QUEUE_POLL_MS'],
+        description: 'PostgreSQL: how often an idle worker asks the queue (pg-boss) for chunks sent by other processes.',
+      }),
+      workers: opt(bool.default(true), {
+        env: ['FLATFHIR_EXPORT_WORKERS'],
+        description: 'Run export chunks in the server process (`serve --no-workers`: an API node only; `flatfhir worker` runs them).',
       }),
       maxChunkAttempts: opt(int(1).default(3), { env: ['FLATFHIR_EXPORT_MAX_CHUNK_ATTEMPTS'], description: 'Attempts of a failing chunk before it fails for good.' }),
       sweepIntervalSeconds: opt(int(1).default(300), { env: ['FLATFHIR_EXPORT_SWEEP_INTERVAL_SECONDS'], description: 'How often expired jobs are swept.' }),
@@ -182,8 +195,24 @@ const schema = z.object({
       }),
       tokenLifetimeSeconds: opt(int(1).max(300).default(300), { env: ['FLATFHIR_TOKEN_LIFETIME_SECONDS'], description: 'Access token lifetime (at most 300).' }),
       clockSkewSeconds: opt(int(0).default(60), { env: ['FLATFHIR_CLOCK_SKEW_SECONDS'], description: 'Clock skew allowed on client assertions.' }),
-      tokenRequestsPerMinute: opt(int(1).default(60), { env: ['FLATFHIR_TOKEN_REQUESTS_PER_MINUTE'], description: 'Token requests per client per minute.' }),
-      kickoffsPerMinute: opt(int(1).default(30), { env: ['FLATFHIR_KICKOFFS_PER_MINUTE'], description: 'Export kick-offs per client per minute.' }),
+      // Rate limits are token buckets: "N per minute" allows N at once, then one every 60/N seconds. Per process.
+      tokenRequestsPerMinute: opt(int(1).default(300), {
+        env: ['FLATFHIR_TOKEN_REQUESTS_PER_MINUTE'],
+        description: 'Successful token requests per client per minute (a client needs one per token lifetime); beyond it, 429 `slow_down`.',
+      }),
+      failedTokenRequestsPerMinute: opt(int(1).default(30), {
+        env: ['FLATFHIR_FAILED_TOKEN_REQUESTS_PER_MINUTE'],
+        description:
+          'Failed token requests (bad signature, unknown client, replayed `jti`…) per client per minute; beyond it, every token request naming that client answers 429 `slow_down` until the allowance refills.',
+      }),
+      failedTokenRequestsPerAddressPerMinute: opt(int(1).default(60), {
+        env: ['FLATFHIR_FAILED_TOKEN_REQUESTS_PER_ADDRESS_PER_MINUTE'],
+        description: 'Failed token requests per source address per minute; beyond it, every token request from that address answers 429 `slow_down`.',
+      }),
+      kickoffsPerMinute: opt(int(1).default(60), {
+        env: ['FLATFHIR_KICKOFFS_PER_MINUTE'],
+        description: 'Accepted export kick-offs per client per minute; a rejected kick-off (4xx) costs nothing. Beyond it, 429 with `Retry-After`.',
+      }),
     })
     .prefault({}),
 });

@@ -21,8 +21,12 @@ export interface Metrics {
   httpRequest(route: string, method: string, status: number, seconds: number): void;
   /** A kick-off accepted, or refused and why. */
   kickoff(outcome: 'accepted' | KickoffRefusal): void;
-  /** An export chunk ran: its resource type, how long, the resources and bytes it wrote, and whether it succeeded. */
-  chunk(result: { type: string; seconds: number; resources: number; bytes: number; ok: boolean }): void;
+  /** An export chunk completed: its resource type, how long it ran, the resources and bytes it wrote. */
+  chunk(result: { type: string; seconds: number; resources: number; bytes: number }): void;
+  /** An export chunk attempt failed, why, and whether for good. */
+  chunkFailed(type: string, reason: string, final: boolean): void;
+  /** An export job finished: completed, or failed and why. */
+  jobFinished(state: 'completed' | 'failed', reason?: string): void;
   /** The token endpoint issued a token, or refused one with this OAuth error code. */
   token(outcome: 'issued' | string): void;
   /** A store or object storage operation failed. */
@@ -33,6 +37,8 @@ export const noMetrics: Metrics = {
   httpRequest() {},
   kickoff() {},
   chunk() {},
+  chunkFailed() {},
+  jobFinished() {},
   token() {},
   dependencyError() {},
 };

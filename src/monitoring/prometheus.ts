@@ -10,6 +10,14 @@ export interface StatusCounts {
   chunks: Partial<Record<string, number>>;
 }
 
+/** What the gauges read when scraped. */
+export interface GaugeSources {
+  /** Jobs and chunks by status, from the store. */
+  counts?: () => Promise<StatusCounts>;
+  /** Items waiting in the export queue. */
+  queueDepth?: () => Promise<number>;
+}
+
 export interface PrometheusMetrics extends Metrics {
   /** The exposition text of every metric. */
   render(): Promise<string>;
@@ -19,7 +27,7 @@ export interface PrometheusMetrics extends Metrics {
 const JOB_STATES = ['in-progress', 'completed', 'failed', 'deleted'];
 const CHUNK_STATES = ['pending', 'running', 'done', 'failed'];
 
-export function createPrometheusMetrics(options: { role: 'api' | 'worker'; counts?: () => Promise<StatusCounts> }): PrometheusMetrics {
+export function createPrometheusMetrics(options: { role: 'api' | 'worker' } & GaugeSources): PrometheusMetrics {
   const registry = new Registry();
   registry.setDefaultLabels({ role: options.role });
   collectDefaultMetrics({ register: registry, prefix: 'flatfhir_' });
@@ -36,13 +44,20 @@ export function createPrometheusMetrics(options: { role: 'api' | 'worker'; count
   const kickoffs = new Counter({ name: 'flatfhir_export_kickoffs_total', help: 'Export kick-offs, accepted or refused, by reason.', labelNames: ['outcome', 'reason'], registers });
   const chunkDuration = new Histogram({
     name: 'flatfhir_export_chunk_duration_seconds',
-    help: 'Time to run one export chunk, by resource type and outcome.',
-    labelNames: ['type', 'outcome'],
+    help: 'Time to run one export chunk that completed, by resource type.',
+    labelNames: ['type'],
     buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
     registers,
   });
   const resources = new Counter({ name: 'flatfhir_export_resources_total', help: 'Resources written to export files, by type.', labelNames: ['type'], registers });
   const bytes = new Counter({ name: 'flatfhir_export_bytes_total', help: 'Bytes written to export files, by type.', labelNames: ['type'], registers });
+  const chunkFailures = new Counter({
+    name: 'flatfhir_export_chunk_failures_total',
+    help: 'Failed export chunk attempts, by resource type, reason and whether for good (the job then fails).',
+    labelNames: ['type', 'reason', 'final'],
+    registers,
+  });
+  const jobsFinished = new Counter({ name: 'flatfhir_export_jobs_finished_total', help: 'Export jobs finished by this process, by state and failure reason.', labelNames: ['state', 'reason'], registers });
   const tokens = new Counter({ name: 'flatfhir_tokens_total', help: 'Token requests: issued, or refused by OAuth error code.', labelNames: ['outcome', 'error'], registers });
   const dependencyErrors = new Counter({
     name: 'flatfhir_dependency_errors_total',
@@ -78,14 +93,30 @@ export function createPrometheusMetrics(options: { role: 'api' | 'worker'; count
       },
     });
     new Gauge({
-      name: 'flatfhir_export_queue_chunks',
-      help: 'Export chunks by state: pending is the queue depth, running the chunks in work.',
+      name: 'flatfhir_export_chunks',
+      help: 'Export chunks by state (pending: not yet run, running: in work on some worker).',
       labelNames: ['state'],
       registers,
       async collect() {
         const c = await read();
         if (!c) return;
         for (const state of CHUNK_STATES) this.set({ state }, c.chunks[state] ?? 0);
+      },
+    });
+  }
+
+  if (options.queueDepth) {
+    const depth = options.queueDepth;
+    new Gauge({
+      name: 'flatfhir_export_queue_depth',
+      help: 'Export chunks waiting in the queue (not yet taken by a worker).',
+      registers,
+      async collect() {
+        try {
+          this.set(await depth());
+        } catch {
+          dependencyErrors.inc({ component: 'store', operation: 'queueDepth' });
+        }
       },
     });
   }
@@ -101,10 +132,16 @@ export function createPrometheusMetrics(options: { role: 'api' | 'worker'; count
     kickoff(outcome) {
       kickoffs.inc(outcome === 'accepted' ? { outcome: 'accepted', reason: '' } : { outcome: 'refused', reason: outcome });
     },
-    chunk({ type, seconds, resources: n, bytes: b, ok }) {
-      chunkDuration.observe({ type, outcome: ok ? 'ok' : 'failed' }, seconds);
+    chunk({ type, seconds, resources: n, bytes: b }) {
+      chunkDuration.observe({ type }, seconds);
       if (n > 0) resources.inc({ type }, n);
       if (b > 0) bytes.inc({ type }, b);
+    },
+    chunkFailed(type, reason, final) {
+      chunkFailures.inc({ type, reason, final: String(final) });
+    },
+    jobFinished(state, reason) {
+      jobsFinished.inc({ state, reason: reason ?? '' });
     },
     token(outcome) {
       tokens.inc(outcome === 'issued' ? { outcome: 'issued', error: '' } : { outcome: 'refused', error: outcome });

@@ -69,7 +69,10 @@ export function exportRoutes(deps: AppDeps): FastifyPluginAsync {
     };
     const accept = async (request: FastifyRequest, reply: FastifyReply, kind: ExportKind, groupId?: string): Promise<FastifyReply> => {
       const caller = await authenticate(deps, request);
-      const allowed = kickoffs.take(`${caller.tenant}:${caller.clientId}`);
+      // Only accepted kick-offs count: a refused one (4xx) is given back, so a client that gets its requests
+      // wrong does not use up its allowance (one export in progress per client already bounds real work).
+      const limitKey = `${caller.tenant}:${caller.clientId}`;
+      const allowed = kickoffs.take(limitKey);
       if (!allowed.ok) throw new RateLimited('Too many export kick-offs from this client; try again later.', allowed.retryAfterSeconds);
       const tenant = (request.params as TenantParams).tenant;
       const origin = requestOrigin(deps.config, request);
@@ -89,6 +92,9 @@ export function exportRoutes(deps: AppDeps): FastifyPluginAsync {
         caller,
         requestUrl: `${origin}${request.method === 'POST' ? request.url.split('?')[0] : request.url}`,
         fhirBase: base,
+      }).catch((e: unknown) => {
+        kickoffs.refund(limitKey);
+        throw e;
       });
       return reply.code(202).header('content-location', `${base}/bulk-export/jobs/${job.id}`).send();
     };

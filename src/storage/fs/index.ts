@@ -23,9 +23,10 @@ export class FsObjectStorage implements ObjectStorage {
 
   async put(key: string, body: Readable | AsyncIterable<Buffer | string>): Promise<{ bytes: number }> {
     const target = this.path(key);
-    await mkdir(dirname(target), { recursive: true });
+    // Export files hold patient data: 0600 files in 0700 folders.
+    await mkdir(dirname(target), { recursive: true, mode: 0o700 });
     const temp = `${target}.${randomBytes(6).toString('hex')}.tmp`;
-    const out = createWriteStream(temp);
+    const out = createWriteStream(temp, { mode: 0o600 });
     try {
       await pipeline(body instanceof Readable ? body : Readable.from(body), out);
       const handle = await open(temp, 'r');

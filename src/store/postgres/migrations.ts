@@ -152,6 +152,17 @@ export const POSTGRES_MIGRATIONS: { version: number; name: string; sql: string }
   },
   {
     version: 4,
+    name: 'chunk lease owners and shared turns',
+    sql: `
+      ALTER TABLE chunks ADD COLUMN lease_owner TEXT;
+      CREATE TABLE turns (
+        task TEXT PRIMARY KEY,
+        next_at BIGINT NOT NULL
+      );
+    `,
+  },
+  {
+    version: 5,
     name: 'shared keys',
     sql: `
       CREATE TABLE signing_keys (

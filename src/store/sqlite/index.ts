@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Store } from '../ports.js';
@@ -38,7 +38,12 @@ export function migrateSqlite(db: Database.Database): number[] {
  * (default: `keys/` beside the database file, the data directory's).
  */
 export function openSqliteStore(file: string, options: { now?: () => number; keysDir?: string } = {}): Store {
-  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+  if (file !== ':memory:') {
+    // It holds patient data: a folder of its own user only, and a file only that user reads (the -wal and -shm
+    // files SQLite makes beside it take the database file's mode).
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    closeSync(openSync(file, 'a', 0o600));
+  }
   const db = new Database(file);
   configure(db);
   migrateSqlite(db);
