@@ -4,7 +4,7 @@
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { type Logger, pino } from 'pino';
 import { ensureSandboxClient } from './auth/sandbox-client.js';
 import { type AuthService, createAuthService } from './auth/service.js';
@@ -14,7 +14,7 @@ import { createExportService, type ExportService } from './export/service.js';
 import { createExportWorker, type ExportWorker } from './export/worker.js';
 import { prepareResource } from './fhir/prepare.js';
 import { buildApp } from './http/app.js';
-import { fhirBase } from './http/context.js';
+import { fhirBase, listeningOrigin } from './http/context.js';
 import { importPaths } from './import/importer.js';
 import { openStorage } from './storage/open.js';
 import type { ObjectStorage } from './storage/ports.js';
@@ -46,11 +46,16 @@ export interface Runtime {
   exports: ExportService;
   worker: ExportWorker;
   app: FastifyInstance;
+  /** The origin clients see: the configured public base URL, else the address the app listens on. */
+  origin(): string;
   close(): Promise<void>;
 }
 
 /** Builds everything a server process runs, without listening yet. */
-export async function createRuntime(config: Config, options: { log?: Logger; store?: Store } = {}): Promise<Runtime> {
+export async function createRuntime(
+  config: Config,
+  options: { log?: Logger; store?: Store; plugins?: FastifyPluginAsync[] } = {},
+): Promise<Runtime> {
   const log = options.log ?? createLogger(config);
   const store = options.store ?? (await openStore(config));
   const storage = await openStorage(config);
@@ -81,7 +86,8 @@ export async function createRuntime(config: Config, options: { log?: Logger; sto
     settings: config.export,
     onPlanned: () => worker.wake(),
   });
-  const app = await buildApp({ config, store, storage, auth, exports, log });
+  const app = await buildApp({ config, store, storage, auth, exports, log, ...(options.plugins ? { plugins: options.plugins } : {}) });
+  const origin = (): string => listeningOrigin(config, app.server);
   return {
     config,
     log,
@@ -91,6 +97,7 @@ export async function createRuntime(config: Config, options: { log?: Logger; sto
     exports,
     worker,
     app,
+    origin,
     async close() {
       await app.close();
       await worker.stop();
@@ -140,8 +147,7 @@ export async function serve(config: Config): Promise<Runtime> {
   if (config.seedSandbox) await seedSandbox(config, store, log);
   const runtime = await createRuntime(config, { log, store });
   const address = await runtime.app.listen({ port: config.port, host: config.host });
-  const port = runtime.app.server.address();
-  const origin = config.publicBaseUrl?.replace(/\/+$/, '') ?? `http://${config.host}:${typeof port === 'object' && port ? port.port : config.port}`;
+  const origin = runtime.origin();
   const tenants = await store.resources.listTenants();
   if (tenants.includes(SANDBOX_TENANT)) {
     const clientFile = join(config.dataDir, 'sandbox-client.json');

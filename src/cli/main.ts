@@ -21,7 +21,7 @@ const serve = new Command('serve')
     const { serve: start } = await import('../main.js');
     await start(config);
   });
-configFlags(serve, ['port', 'host', 'publicBaseUrl', 'logLevel', 'dataDir', 'databaseUrl']);
+configFlags(serve, ['port', 'host', 'publicBaseUrl', 'trustedProxies', 'logLevel', 'dataDir', 'databaseUrl']);
 
 program.addCommand(serve, { isDefault: false });
 program.addCommand(importCommand());

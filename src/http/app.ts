@@ -1,5 +1,5 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import type { AppDeps } from './context.js';
+import { type AppContext, type AppDeps, listeningOrigin } from './context.js';
 import { handleError, notFoundOutcome } from './errors.js';
 import { adminRoutes } from './routes/admin.js';
 import { authRoutes } from './routes/auth.js';
@@ -9,27 +9,30 @@ import { fhirReadRoutes } from './routes/fhir-read.js';
 import { metadataRoutes } from './routes/metadata.js';
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const proxies = deps.config.trustedProxies;
   const app = Fastify({
     loggerInstance: deps.log as FastifyBaseLogger,
     bodyLimit: 16 * 1024 * 1024,
-    trustProxy: deps.config.publicBaseUrl !== undefined,
+    // X-Forwarded-For/-Proto count only from the configured proxies (URLs never use them: see AppDeps.origin).
+    trustProxy: proxies.length > 0 ? [...proxies] : false,
     routerOptions: { maxParamLength: 500 },
     // Errors raised before routing (bad URLs, over-long parameters) get the same OperationOutcome treatment.
     frameworkErrors: (error, request, reply) => {
       handleError(error, request, reply);
     },
   });
+  const ctx: AppContext = { ...deps, origin: deps.origin ?? (() => listeningOrigin(deps.config, app.server)) };
   const jsonParser = app.getDefaultJsonParser('error', 'error');
   app.addContentTypeParser(['application/fhir+json'], { parseAs: 'string' }, jsonParser);
   app.setErrorHandler(handleError);
   app.setNotFoundHandler(notFoundOutcome);
 
-  await app.register(metadataRoutes(deps));
-  await app.register(fhirReadRoutes(deps));
-  await app.register(exportRoutes(deps));
-  await app.register(downloadRoutes(deps));
-  await app.register(authRoutes(deps));
-  await app.register(adminRoutes(deps));
+  await app.register(metadataRoutes(ctx));
+  await app.register(fhirReadRoutes(ctx));
+  await app.register(exportRoutes(ctx));
+  await app.register(downloadRoutes(ctx));
+  await app.register(authRoutes(ctx));
+  await app.register(adminRoutes(ctx));
   for (const plugin of deps.plugins ?? []) await app.register(plugin);
   return app;
 }

@@ -1,7 +1,7 @@
 import type { FastifyError, FastifyPluginAsync, FastifyReply } from 'fastify';
 import { OAuthError, invalidRequest } from '../../auth/oauth-error.js';
 import { TOKEN_PATH } from '../../auth/service.js';
-import { type AppDeps, requestOrigin } from '../context.js';
+import { type AppContext } from '../context.js';
 
 const FORM = 'application/x-www-form-urlencoded';
 const NO_STORE = { 'cache-control': 'no-store', pragma: 'no-cache' };
@@ -33,10 +33,10 @@ function parseForm(contentType: string | undefined, body: unknown): Record<strin
  *   `429 {"error":"slow_down"}` with `Retry-After`. The body is read raw in this scope (whatever parsers the app
  *   has), so that a JSON body is `invalid_request` rather than an OperationOutcome.
  */
-export function authRoutes(deps: AppDeps): FastifyPluginAsync {
+export function authRoutes(deps: AppContext): FastifyPluginAsync {
   return async (app) => {
     app.get<{ Params: { tenant: string } }>('/r4/:tenant/.well-known/smart-configuration', async (request, reply) => {
-      const origin = requestOrigin(deps.config, request);
+      const origin = deps.origin();
       const body = await deps.auth.smartConfiguration(origin, request.params.tenant);
       return reply.type('application/json').send(body);
     });
@@ -57,7 +57,7 @@ export function authRoutes(deps: AppDeps): FastifyPluginAsync {
 
       scope.post<{ Params: { tenant: string } }>(TOKEN_PATH, async (request, reply) => {
         const params = parseForm(request.headers['content-type'], request.body);
-        const origin = requestOrigin(deps.config, request);
+        const origin = deps.origin();
         const token = await deps.auth.issueToken({ tenant: request.params.tenant, origin, params });
         return reply.headers(NO_STORE).type('application/json').send(token);
       });
