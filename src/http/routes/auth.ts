@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyPluginAsync, FastifyReply } from 'fastify';
 import { OAuthError, invalidRequest } from '../../auth/oauth-error.js';
 import { TOKEN_PATH } from '../../auth/service.js';
+import { FhirError } from '../../fhir/errors.js';
 import { type AppContext } from '../context.js';
 
 const FORM = 'application/x-www-form-urlencoded';
@@ -46,6 +47,8 @@ export function authRoutes(deps: AppContext): FastifyPluginAsync {
       scope.addContentTypeParser('*', { parseAs: 'string', bodyLimit: 64 * 1024 }, (_request, body, done) => done(null, body));
       scope.setErrorHandler((error: FastifyError | Error, request, reply) => {
         if (error instanceof OAuthError) return sendOAuthError(reply, error);
+        // What the app refuses before the route (an over-long head) keeps its status, in RFC 6749 form.
+        if (error instanceof FhirError && error.status < 500) return sendOAuthError(reply, new OAuthError('invalid_request', error.message, { status: error.status }));
         const status = (error as FastifyError).statusCode;
         if (typeof status === 'number' && status >= 400 && status < 500) {
           const tooLarge = (error as FastifyError).code === 'FST_ERR_CTP_BODY_TOO_LARGE';
