@@ -1,5 +1,6 @@
 /**
- * The HTTP edge under requests a client library would not send: over-long request heads, malformed request lines.
+ * The HTTP edge under requests a client library would not send: over-long request heads, HEAD on URLs whose GET
+ * has side effects, malformed request lines.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -29,6 +30,7 @@ afterAll(async () => {
   await server?.close();
 });
 
+const jobCount = async (): Promise<number> => (await server.runtime.store.jobs.listJobs({})).length;
 
 function expectOutcome(r: { status: number; headers: Record<string, string | string[] | undefined>; body: string }, status: number, code: string): void {
   expect(r.status).toBe(status);
@@ -91,5 +93,31 @@ describe('request heads over 16 KiB', () => {
     const r = parseRawResponse(await rawExchange(server.origin, 'GET /r4 HTTP/1.1 extra\r\n\r\n'));
     expect(r.status).toBe(400);
     expect((JSON.parse(r.body) as { resourceType: string }).resourceType).toBe('OperationOutcome');
+  });
+});
+
+describe('HEAD on a kick-off URL', () => {
+  it('answers 405 with Allow and no body, and starts no job, with or without a token', async () => {
+    const before = await jobCount();
+    for (const path of ['Group/grp-main/$export', 'Patient/$export', '$export', '$export?_type=Patient&_since=2020-01-01T00:00:00Z']) {
+      for (const headers of [{ ...KICKOFF_HEADERS, ...auth(token) }, KICKOFF_HEADERS]) {
+        const r = await request(`${base}/${path}`, { method: 'HEAD', headers });
+        expect(r.status, path).toBe(405);
+        expect(r.headers.allow).toBe('GET, POST');
+        expect(r.body).toBe('');
+      }
+    }
+    expect(await jobCount()).toBe(before);
+    // GET still kicks off.
+    const kick = await request(`${base}/$export?_type=Patient`, { headers: { ...KICKOFF_HEADERS, ...auth(token) } });
+    expect(kick.status).toBe(202);
+    expect(await jobCount()).toBe(before + 1);
+    await request(String(kick.headers['content-location']), { method: 'DELETE', headers: auth(token) });
+  });
+
+  it('leaves HEAD on read-only URLs as GET without a body', async () => {
+    const r = await request(`${base}/metadata`, { method: 'HEAD' });
+    expect(r.status).toBe(200);
+    expect(r.body).toBe('');
   });
 });

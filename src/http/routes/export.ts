@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { createRateLimiter } from '../../auth/rate-limit.js';
-import { notAcceptable, throttled } from '../../fhir/errors.js';
+import { methodNotAllowed, notAcceptable, throttled } from '../../fhir/errors.js';
 import type { ExportKind } from '../../store/ports.js';
 import { type AppContext, authenticate, fhirBase } from '../context.js';
 
@@ -49,16 +49,24 @@ export function exportRoutes(deps: AppContext): FastifyPluginAsync {
       return reply.code(202).header('content-location', `${base}/bulk-export/jobs/${job.id}`).send();
     };
 
-    app.get<{ Params: TenantParams & { id: string } }>('/r4/:tenant/Group/:id/$export', (req, reply) =>
+    // A kick-off starts a job, so HEAD (link checkers, monitors) is not one: 405, and nothing happens.
+    const noHead = { exposeHeadRoute: false };
+    const headKickoff = (allow: string[]) => async (): Promise<never> => {
+      throw methodNotAllowed(`HEAD does not start an export; kick off with ${allow.join(' or ')}.`, allow);
+    };
+    app.get<{ Params: TenantParams & { id: string } }>('/r4/:tenant/Group/:id/$export', noHead, (req, reply) =>
       kickoff(req, reply, 'group', req.params.id),
     );
-    app.get('/r4/:tenant/Patient/$export', (req, reply) => kickoff(req, reply, 'patient'));
-    app.post('/r4/:tenant/Patient/$export', (req, reply) => kickoff(req, reply, 'patient'));
     app.post<{ Params: TenantParams & { id: string } }>('/r4/:tenant/Group/:id/$export', (req, reply) =>
       kickoff(req, reply, 'group', req.params.id),
     );
-    app.get('/r4/:tenant/$export', (req, reply) => kickoff(req, reply, 'system'));
+    app.get('/r4/:tenant/Patient/$export', noHead, (req, reply) => kickoff(req, reply, 'patient'));
+    app.post('/r4/:tenant/Patient/$export', (req, reply) => kickoff(req, reply, 'patient'));
+    app.get('/r4/:tenant/$export', noHead, (req, reply) => kickoff(req, reply, 'system'));
     app.post('/r4/:tenant/$export', (req, reply) => kickoff(req, reply, 'system'));
+    for (const url of ['/r4/:tenant/Group/:id/$export', '/r4/:tenant/Patient/$export', '/r4/:tenant/$export']) {
+      app.head(url, headKickoff(['GET', 'POST']));
+    }
 
     app.get<{ Params: TenantParams & { jobId: string } }>('/r4/:tenant/bulk-export/jobs/:jobId', async (request, reply) => {
       const caller = await authenticate(deps, request);
