@@ -1,4 +1,4 @@
-import { STATUS_CODES } from 'node:http';
+import { type ServerResponse, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { FhirError, headTooLarge, internal, invalid, outcome } from '../fhir/errors.js';
@@ -36,6 +36,14 @@ export function answerClientError(error: Error & { code?: string; rawPacket?: un
         : [400, 'invalid', 'The request is not valid HTTP.'];
   const body = JSON.stringify(outcome('error', code, diagnostics));
   const head = Buffer.isBuffer(error.rawPacket) && error.rawPacket.subarray(0, 5).toString('latin1') === 'HEAD ';
+  // A request on this connection is still being answered (the bytes that failed came after it, as after a
+  // request that said Connection: close): let that answer go out whole, then close; a second answer would
+  // corrupt what the client reads.
+  const inFlight = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+  if (inFlight) {
+    inFlight.once('finish', () => socket.end());
+    return;
+  }
   if (socket.writable) {
     socket.write(
       `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nContent-Type: ${FHIR_JSON}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${head ? '' : body}`,
