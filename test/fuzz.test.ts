@@ -24,6 +24,8 @@ const RUNS = Number(process.env['FUZZ_RUNS'] ?? 100);
 const SEED = process.env['FUZZ_SEED'] === undefined ? undefined : Number(process.env['FUZZ_SEED']);
 const TENANT = 'tenant-a';
 const OTHER = 'tenant-b';
+/** Per property: generous for long runs (the suite's default timeout fits the default run). */
+const TIMEOUT = Math.max(60_000, RUNS * 200);
 const OAUTH_ERRORS = ['invalid_request', 'invalid_client', 'invalid_grant', 'unauthorized_client', 'unsupported_grant_type', 'invalid_scope', 'slow_down'];
 
 let server: TestServer;
@@ -236,7 +238,7 @@ describe('fuzzed kick-off requests', () => {
       }),
       options(),
     );
-  });
+  }, TIMEOUT);
 });
 
 describe('fuzzed token requests', () => {
@@ -287,7 +289,7 @@ describe('fuzzed token requests', () => {
       }),
       options(),
     );
-  });
+  }, TIMEOUT);
 });
 
 describe('fuzzed requests to the other endpoints', () => {
@@ -336,5 +338,5 @@ describe('fuzzed requests to the other endpoints', () => {
       }),
       options(),
     );
-  });
+  }, TIMEOUT);
 });
