@@ -5,7 +5,7 @@
 import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import type { Server as TlsServer } from 'node:tls';
 import { join } from 'node:path';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { type Logger, pino } from 'pino';
 import { ensureSandboxClient } from './auth/sandbox-client.js';
 import { type AuthService, createAuthService } from './auth/service.js';
@@ -16,7 +16,7 @@ import { createExportService, type ExportService } from './export/service.js';
 import { createExportWorker, type ExportWorker } from './export/worker.js';
 import { prepareResource } from './fhir/prepare.js';
 import { buildApp } from './http/app.js';
-import { fhirBase } from './http/context.js';
+import { fhirBase, listeningOrigin } from './http/context.js';
 import { readTlsCredentials, reloadTls, type TlsCredentials } from './http/tls.js';
 import { importPaths } from './import/importer.js';
 import { openQueue } from './queue/open.js';
@@ -54,6 +54,8 @@ export interface Runtime {
   /** What the export engine did since start (jobs accepted, completed, failed by reason, chunks, resources). */
   exportCounts: ExportCounts;
   app: FastifyInstance;
+  /** The origin clients see: the configured public base URL, else the address the app listens on. */
+  origin(): string;
   close(): Promise<void>;
 }
 
@@ -111,7 +113,7 @@ function buildWorker(
 /** Builds everything a server process runs, without listening yet (the worker is started by the caller). */
 export async function createRuntime(
   config: Config,
-  options: { log?: Logger; store?: Store; events?: ExportEvents; tls?: TlsCredentials } = {},
+  options: { log?: Logger; store?: Store; events?: ExportEvents; tls?: TlsCredentials; plugins?: FastifyPluginAsync[] } = {},
 ): Promise<Runtime> {
   const log = options.log ?? createLogger(config);
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
@@ -136,7 +138,17 @@ export async function createRuntime(
     events,
     settings: config.export,
   });
-  const app = await buildApp({ config, store, storage, auth, exports, log, ...(options.tls ? { tls: options.tls } : {}) });
+  const app = await buildApp({
+    config,
+    store,
+    storage,
+    auth,
+    exports,
+    log,
+    ...(options.tls ? { tls: options.tls } : {}),
+    ...(options.plugins ? { plugins: options.plugins } : {}),
+  });
+  const origin = (): string => listeningOrigin(config, app.server);
   return {
     config,
     log,
@@ -148,6 +160,7 @@ export async function createRuntime(
     worker,
     exportCounts: counts,
     app,
+    origin,
     async close() {
       await app.close();
       await worker.stop();
@@ -206,9 +219,7 @@ export async function serve(config: Config): Promise<Runtime> {
   const tls = tlsFiles ? await readTlsCredentials(tlsFiles) : undefined;
   const runtime = await createRuntime(config, { log, store, ...(tls ? { tls } : {}) });
   const address = await runtime.app.listen({ port: config.port, host: config.host });
-  const port = runtime.app.server.address();
-  const scheme = tls ? 'https' : 'http';
-  const origin = config.publicBaseUrl?.replace(/\/+$/, '') ?? `${scheme}://${config.host}:${typeof port === 'object' && port ? port.port : config.port}`;
+  const origin = runtime.origin();
   if (tlsFiles) {
     // SIGHUP re-reads the certificate and key (after a renewal); a file that does not load keeps the current pair.
     process.on('SIGHUP', () => {
