@@ -2,20 +2,25 @@
  * The composition root: reads config, builds adapters (store/open.ts and storage/open.ts choose them, for the
  * export worker threads' entry too), wires services, starts HTTP and the export worker.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import type { Server as TlsServer } from 'node:tls';
 import { join } from 'node:path';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { type Logger, pino } from 'pino';
 import { ensureSandboxClient } from './auth/sandbox-client.js';
 import { type AuthService, createAuthService } from './auth/service.js';
 import { type Config, SANDBOX_GROUP_LARGE, SANDBOX_GROUP_SMALL, SANDBOX_TENANT } from './config/index.js';
-import { createChunkPool } from './export/chunk-pool.js';
+import { type ChunkPool, createChunkPool } from './export/chunk-pool.js';
+import { createExportCounters, type ExportCounts, type ExportEvents } from './export/events.js';
 import { createExportService, type ExportService } from './export/service.js';
 import { createExportWorker, type ExportWorker } from './export/worker.js';
 import { prepareResource } from './fhir/prepare.js';
 import { buildApp } from './http/app.js';
 import { fhirBase, listeningOrigin } from './http/context.js';
+import { readTlsCredentials, reloadTls, type TlsCredentials } from './http/tls.js';
 import { importPaths } from './import/importer.js';
+import { openQueue } from './queue/open.js';
+import type { JobQueue } from './queue/ports.js';
 import { openStorage } from './storage/open.js';
 import type { ObjectStorage } from './storage/ports.js';
 import { openStore } from './store/open.js';
@@ -42,75 +47,139 @@ export interface Runtime {
   log: Logger;
   store: Store;
   storage: ObjectStorage;
+  queue: JobQueue;
   auth: AuthService;
   exports: ExportService;
   worker: ExportWorker;
+  /** What the export engine did since start (jobs accepted, completed, failed by reason, chunks, resources). */
+  exportCounts: ExportCounts;
   app: FastifyInstance;
   /** The origin clients see: the configured public base URL, else the address the app listens on. */
   origin(): string;
   close(): Promise<void>;
 }
 
-/** Builds everything a server process runs, without listening yet. */
-export async function createRuntime(
+/**
+ * Creates the data directory (mode 0700: it holds patient data and keys) in every mode, the PostgreSQL one
+ * included, and removes what an interrupted sandbox seeding left behind.
+ */
+export async function prepareDataDir(dataDir: string): Promise<void> {
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  for (const entry of await readdir(dataDir)) {
+    if (entry.startsWith('.seed-')) await rm(join(dataDir, entry), { recursive: true, force: true });
+  }
+}
+
+/** Combines the counters every runtime keeps with an observer given from outside (metrics). */
+function observe(extra: ExportEvents | undefined): { events: ExportEvents; counts: ExportCounts } {
+  const counters = createExportCounters();
+  if (!extra) return { events: counters, counts: counters.counts };
+  const events: ExportEvents = {};
+  for (const key of ['jobAccepted', 'jobCompleted', 'jobFailed', 'chunkCompleted', 'chunkFailed'] as const) {
+    const a = counters[key] as ((...args: unknown[]) => void) | undefined;
+    const b = extra[key] as ((...args: unknown[]) => void) | undefined;
+    (events as Record<string, unknown>)[key] = (...args: unknown[]) => {
+      a?.(...args);
+      b?.(...args);
+    };
+  }
+  return { events, counts: counters.counts };
+}
+
+/** The export worker of a process, with the chunk threads it runs chunks on. */
+function buildWorker(
   config: Config,
-  options: { log?: Logger; store?: Store; plugins?: FastifyPluginAsync[] } = {},
-): Promise<Runtime> {
-  const log = options.log ?? createLogger(config);
-  const store = options.store ?? (await openStore(config));
-  const storage = await openStorage(config);
-  const auth = await createAuthService({
-    config,
-    dataDir: config.dataDir,
-    clients: store.clients,
-    tenants: () => store.resources.listTenants(),
-    log: log.child({ component: 'auth' }),
-  });
+  parts: { store: Store; storage: ObjectStorage; queue: JobQueue; log: Logger; events: ExportEvents },
+): { worker: ExportWorker; pool: ChunkPool | undefined } {
   const pool =
     config.export.threads > 0
       ? createChunkPool({ entry: new URL('./export/chunk-thread.js', import.meta.url), size: config.export.threads, workerData: config })
       : undefined;
   const worker = createExportWorker({
-    jobs: store.jobs,
-    resources: store.resources,
-    storage,
-    log: log.child({ component: 'export-worker' }),
+    jobs: parts.store.jobs,
+    resources: parts.store.resources,
+    storage: parts.storage,
+    queue: parts.queue,
+    log: parts.log.child({ component: 'export-worker' }),
+    events: parts.events,
     settings: config.export,
+    // The embedded SQLite store has one server process: leases left running are its previous run's.
+    soleWorker: parts.store.kind === 'sqlite',
     ...(pool ? { execute: pool.execute } : {}),
   });
+  return { worker, pool };
+}
+
+/** Builds everything a server process runs, without listening yet (the worker is started by the caller). */
+export async function createRuntime(
+  config: Config,
+  options: { log?: Logger; store?: Store; events?: ExportEvents; tls?: TlsCredentials; plugins?: FastifyPluginAsync[] } = {},
+): Promise<Runtime> {
+  const log = options.log ?? createLogger(config);
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  const store = options.store ?? (await openStore(config));
+  const storage = await openStorage(config, store.keys);
+  const queue = await openQueue(config, (e) => log.error({ err: e }, 'export queue error'));
+  const { events, counts } = observe(options.events);
+  const auth = await createAuthService({
+    config,
+    keys: store.keys,
+    clients: store.clients,
+    tenants: () => store.resources.listTenants(),
+    log: log.child({ component: 'auth' }),
+  });
+  const { worker, pool } = buildWorker(config, { store, storage, queue, log, events });
   const exports = createExportService({
     resources: store.resources,
     jobs: store.jobs,
     storage,
+    queue,
     log: log.child({ component: 'export' }),
+    events,
     settings: config.export,
-    onPlanned: () => worker.wake(),
   });
-  const app = await buildApp({ config, store, storage, auth, exports, log, ...(options.plugins ? { plugins: options.plugins } : {}) });
+  const app = await buildApp({
+    config,
+    store,
+    storage,
+    auth,
+    exports,
+    log,
+    ...(options.tls ? { tls: options.tls } : {}),
+    ...(options.plugins ? { plugins: options.plugins } : {}),
+  });
   const origin = (): string => listeningOrigin(config, app.server);
   return {
     config,
     log,
     store,
     storage,
+    queue,
     auth,
     exports,
     worker,
+    exportCounts: counts,
     app,
     origin,
     async close() {
       await app.close();
       await worker.stop();
+      await queue.close();
       await pool?.close();
+      await storage.close();
       await store.close();
     },
   };
 }
 
-/** Seeds the sandbox tenant (population and the two groups of the vendor docs) when it does not exist yet. */
+/**
+ * Seeds the sandbox tenant (population and the two groups of the vendor docs) unless it is complete. The groups
+ * are written last, so they mark a finished seeding: a start interrupted half-way seeds again on the next start
+ * (the population is deterministic and re-importing it changes nothing).
+ */
 export async function seedSandbox(config: Config, store: Store, log: Logger): Promise<boolean> {
-  const tenants = await store.resources.listTenants();
-  if (tenants.includes(SANDBOX_TENANT)) return false;
+  const marker = await store.resources.read(SANDBOX_TENANT, 'Group', SANDBOX_GROUP_LARGE);
+  if (marker && !marker.deleted) return false;
   const dir = await mkdtemp(join(config.dataDir, '.seed-'));
   try {
     log.info({ patients: config.sandboxPatients }, 'seeding the sandbox tenant');
@@ -143,11 +212,25 @@ export async function seedSandbox(config: Config, store: Store, log: Logger): Pr
 /** Starts a server: seeds the sandbox on first start, listens, runs the worker, stops cleanly on SIGTERM/SIGINT. */
 export async function serve(config: Config): Promise<Runtime> {
   const log = createLogger(config);
+  await prepareDataDir(config.dataDir);
   const store = await openStore(config);
   if (config.seedSandbox) await seedSandbox(config, store, log);
-  const runtime = await createRuntime(config, { log, store });
+  const tlsFiles = config.tls.cert && config.tls.key ? { cert: config.tls.cert, key: config.tls.key } : undefined;
+  const tls = tlsFiles ? await readTlsCredentials(tlsFiles) : undefined;
+  const runtime = await createRuntime(config, { log, store, ...(tls ? { tls } : {}) });
   const address = await runtime.app.listen({ port: config.port, host: config.host });
   const origin = runtime.origin();
+  if (tlsFiles) {
+    // SIGHUP re-reads the certificate and key (after a renewal); a file that does not load keeps the current pair.
+    process.on('SIGHUP', () => {
+      readTlsCredentials(tlsFiles)
+        .then((credentials) => {
+          reloadTls(runtime.app.server as unknown as TlsServer, credentials);
+          log.info('TLS certificate reloaded');
+        })
+        .catch((e: unknown) => log.error({ err: e }, 'TLS certificate reload failed; the current certificate stays'));
+    });
+  }
   const tenants = await store.resources.listTenants();
   if (tenants.includes(SANDBOX_TENANT)) {
     const clientFile = join(config.dataDir, 'sandbox-client.json');
@@ -160,8 +243,8 @@ export async function serve(config: Config): Promise<Runtime> {
     });
     log.info({ clientFile }, 'sandbox client ready');
   }
-  runtime.worker.start();
-  log.info({ address }, 'flatfhir listening');
+  if (config.export.workers) await runtime.worker.start();
+  log.info({ address, workers: config.export.workers }, 'flatfhir listening');
   process.stdout.write(`flatfhir is listening on ${origin}\nSandbox FHIR base URL: ${fhirBase(origin, SANDBOX_TENANT)}\n`);
   let stopping = false;
   const stop = (signal: string): void => {
@@ -179,4 +262,40 @@ export async function serve(config: Config): Promise<Runtime> {
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
   return runtime;
+}
+
+/** A worker node: runs export chunks from the shared queue, no HTTP API; stops cleanly on SIGTERM/SIGINT. */
+export async function runWorker(config: Config): Promise<{ worker: ExportWorker; exportCounts: ExportCounts; close(): Promise<void> }> {
+  const log = createLogger(config);
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  const store = await openStore(config);
+  const storage = await openStorage(config, store.keys);
+  const queue = await openQueue(config, (e) => log.error({ err: e }, 'export queue error'));
+  const { events, counts } = observe(undefined);
+  const { worker, pool } = buildWorker(config, { store, storage, queue, log, events });
+  await worker.start();
+  log.info({ concurrency: config.export.concurrency, threads: config.export.threads }, 'flatfhir worker running');
+  process.stdout.write('flatfhir worker running\n');
+  const close = async (): Promise<void> => {
+    await worker.stop();
+    await queue.close();
+    await pool?.close();
+    await storage.close();
+    await store.close();
+  };
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    close()
+      .then(() => process.exit(0))
+      .catch((e: unknown) => {
+        log.error({ err: e }, 'shutdown failed');
+        process.exit(1);
+      });
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+  return { worker, exportCounts: counts, close };
 }

@@ -45,12 +45,24 @@ describe('status polls', () => {
     expect(first).toMatchObject({ status: 202, retryAfter: 4 });
     expect(first.progress).toMatch(/^0% \(0 of /);
 
-    // A worker completes one chunk: the job row changes, the kept view does not (yet).
-    const chunk = await jobs.claimChunk(60_000, Date.now());
-    expect(chunk?.jobId).toBe(jobId);
-    const job = await jobs.getJob(jobId);
-    const done = Math.max(1, Math.floor((job?.totalResources ?? 2) / 50));
-    expect(await jobs.completeChunk(jobId, chunk?.seq as number, [], done)).toBe(true);
+    // A worker plans the job and completes one chunk: the job row changes, the kept view does not (yet).
+    const at = Date.now();
+    const lease = { owner: 'test-worker', until: at + 60_000 };
+    expect(await jobs.claimChunk(jobId, 0, lease, at)).toBeDefined();
+    const planned = await jobs.completePlan(
+      jobId,
+      0,
+      [
+        { type: 'Patient', slice: { mode: 'ids' }, estimate: 100 },
+        { type: 'Observation', slice: { mode: 'ids' }, estimate: 100 },
+      ],
+      200,
+      at,
+    );
+    const seq = planned?.seqs[0] as number;
+    expect((await jobs.claimChunk(jobId, seq, lease, at))?.chunk.seq).toBe(seq);
+    const done = 2;
+    expect((await jobs.completeChunk(jobId, seq, [], done, at)).recorded).toBe(true);
     expect(await poll(url)).toEqual(first);
 
     await new Promise((r) => setTimeout(r, 1100));

@@ -24,7 +24,7 @@ beforeAll(async () => {
   await runtime.app.listen({ port: 0, host: '127.0.0.1' });
   const address = runtime.app.server.address();
   origin = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
-  runtime.worker.start();
+  await runtime.worker.start();
   const dir = await mkdtemp(join(tmpdir(), 'flatfhir-fixture-'));
   await writeNdjson(dir, fixtureResources());
   await importPaths({ resources: runtime.store.resources, tenant: 't', paths: [dir], maxGroupMembers: 100 });

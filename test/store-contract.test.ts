@@ -717,73 +717,86 @@ describe.each(adapters)('store contract: $name', (adapter) => {
       for (const j of [next, winner]) await store.jobs.finishJob(j.id, 'completed', clock.now);
     });
 
-    it('runs the job lifecycle: chunks, leases, files, finish, delete, purge', async () => {
+    it('runs the job lifecycle: planning, leases, files, finish, delete, purge', async () => {
       const jobs = store.jobs;
       const t = uniq('tenant-');
       const client = uniq('client-');
-      const job = created(await jobs.createJob(newJob(t, client)));
+      const job = created(await jobs.createJob(newJob(t, client, { chunks: [{ type: '$plan', slice: { mode: 'plan' }, estimate: 0 }] })));
+      const A = { owner: 'worker-a', until: 11_000 };
+      const B = { owner: 'worker-b', until: 12_001 };
+      expect(await jobs.listChunks(job.id)).toEqual([
+        { jobId: job.id, seq: 0, type: '$plan', slice: { mode: 'plan' }, status: 'pending', attempts: 0, leaseUntil: null, count: 0, error: null },
+      ]);
+      expect(await jobs.pendingChunks()).toContainEqual({ jobId: job.id, seq: 0 });
 
-      await jobs.planChunks(
+      // Planning: the plan chunk is claimed, then done with the planned chunks appended after it.
+      const plan = await jobs.claimChunk(job.id, 0, A, 10_000);
+      expect(plan?.job).toEqual(job);
+      expect(plan?.chunk).toMatchObject({ seq: 0, status: 'running', attempts: 1, leaseUntil: 11_000 });
+      expect(await jobs.claimChunk(job.id, 0, B, 10_000)).toBeUndefined();
+      await jobs.setJobPatients(job.id, [{ id: 'p1', fullHistory: false }]);
+      await jobs.setJobPatients(job.id, [{ id: 'p1', fullHistory: false }, { id: 'p2', fullHistory: true }]);
+      const planned = await jobs.completePlan(
         job.id,
-        [
-          { type: 'Patient', slice: { a: 1 }, estimate: 5 },
-          { type: 'Observation', slice: { b: [1, 2] }, estimate: 7 },
-          { type: 'Condition', slice: null, estimate: 0 },
-        ],
-        12,
-      );
-      await jobs.planChunks(
-        job.id,
+        0,
         [
           { type: 'Patient', slice: { from: 'p1', to: 'p5' }, estimate: 10 },
           { type: 'Observation', slice: { ids: ['x'] }, estimate: 20 },
         ],
         30,
+        10_000,
       );
-      const planned = await jobs.listChunks(job.id);
-      expect(planned).toEqual([
-        { jobId: job.id, seq: 0, type: 'Patient', slice: { from: 'p1', to: 'p5' }, status: 'pending', attempts: 0, leaseUntil: null, count: 0, error: null },
-        { jobId: job.id, seq: 1, type: 'Observation', slice: { ids: ['x'] }, status: 'pending', attempts: 0, leaseUntil: null, count: 0, error: null },
+      expect(planned).toEqual({ seqs: [1, 2], jobCompleted: false });
+      expect(await jobs.completePlan(job.id, 0, [{ type: 'Patient', slice: null, estimate: 1 }], 1, 10_000)).toBeUndefined();
+      expect((await jobs.listChunks(job.id)).slice(1)).toEqual([
+        { jobId: job.id, seq: 1, type: 'Patient', slice: { from: 'p1', to: 'p5' }, status: 'pending', attempts: 0, leaseUntil: null, count: 0, error: null },
+        { jobId: job.id, seq: 2, type: 'Observation', slice: { ids: ['x'] }, status: 'pending', attempts: 0, leaseUntil: null, count: 0, error: null },
       ]);
       expect((await jobs.getJob(job.id))?.totalResources).toBe(30);
 
-      const c0 = await jobs.claimChunk(1000, 10_000);
-      expect(c0).toMatchObject({ jobId: job.id, seq: 0, status: 'running', attempts: 1, leaseUntil: 11_000 });
-      const c1 = await jobs.claimChunk(1000, 10_000);
-      expect(c1).toMatchObject({ jobId: job.id, seq: 1, status: 'running', attempts: 1, leaseUntil: 11_000 });
-      expect(await jobs.claimChunk(1000, 10_500)).toBeUndefined();
-      expect(await jobs.claimChunk(1000, 11_000)).toBeUndefined();
-      expect(await jobs.renewLease(job.id, 0, 20_000)).toBe(true);
-      // Chunk 1's lease expired: another worker takes it over.
-      expect(await jobs.claimChunk(1000, 11_001)).toMatchObject({ seq: 1, status: 'running', attempts: 2, leaseUntil: 12_001 });
-      expect(await jobs.claimChunk(1000, 11_001)).toBeUndefined();
+      expect(await jobs.claimChunk(job.id, 1, A, 10_000)).toMatchObject({ chunk: { seq: 1, status: 'running', attempts: 1, leaseUntil: 11_000 } });
+      expect(await jobs.claimChunk(job.id, 2, A, 10_000)).toMatchObject({ chunk: { seq: 2, status: 'running', attempts: 1 } });
+      expect(await jobs.claimChunk(job.id, 2, B, 10_500)).toBeUndefined();
+      expect(await jobs.claimChunk(job.id, 9, B, 10_500)).toBeUndefined();
+      expect(await jobs.renewLease(job.id, 1, { owner: 'worker-a', until: 20_000 })).toBe(true);
+      expect(await jobs.renewLease(job.id, 1, { owner: 'worker-b', until: 30_000 })).toBe(false);
+      expect(await jobs.reclaimExpired(11_000)).toEqual([]);
+      // Chunk 2's lease lapsed: it is pending again (for one reclaimer), and another worker takes it over.
+      expect(await jobs.reclaimExpired(11_001)).toEqual([{ jobId: job.id, seq: 2 }]);
+      expect(await jobs.reclaimExpired(11_001)).toEqual([]);
+      expect(await jobs.claimChunk(job.id, 2, B, 11_001)).toMatchObject({ chunk: { seq: 2, status: 'running', attempts: 2, leaseUntil: 12_001 } });
+      expect(await jobs.renewLease(job.id, 2, { owner: 'worker-a', until: 20_000 })).toBe(false);
+      // A lease that lapsed can also be claimed directly.
+      expect(await jobs.claimChunk(job.id, 2, A, 12_002)).toMatchObject({ chunk: { seq: 2, attempts: 3 } });
 
       const files = [
         { id: uniq('file-'), kind: 'output' as const, type: 'Patient', part: 1, objectKey: `${job.id}/Patient-2.ndjson`, count: 2, bytes: 200 },
         { id: uniq('file-'), kind: 'output' as const, type: 'Patient', part: 0, objectKey: `${job.id}/Patient-1.ndjson`, count: 3, bytes: 300 },
       ];
-      expect(await jobs.completeChunk(job.id, 0, files, 5)).toBe(true);
-      expect(await jobs.completeChunk(job.id, 0, files, 5)).toBe(false);
-      expect(await jobs.renewLease(job.id, 0, 30_000)).toBe(false);
-      expect((await jobs.listChunks(job.id))[0]).toMatchObject({ seq: 0, status: 'done', count: 5, leaseUntil: null, error: null });
+      expect(await jobs.completeChunk(job.id, 1, files, 5, 12_000)).toEqual({ recorded: true, jobCompleted: false });
+      expect(await jobs.completeChunk(job.id, 1, files, 5, 12_000)).toEqual({ recorded: false, jobCompleted: false });
+      expect(await jobs.renewLease(job.id, 1, { owner: 'worker-a', until: 30_000 })).toBe(false);
+      expect((await jobs.listChunks(job.id))[1]).toMatchObject({ seq: 1, status: 'done', count: 5, leaseUntil: null, error: null });
       const listed = await jobs.listFiles(job.id);
       expect(listed.map((f) => f.part)).toEqual([0, 1]);
-      expect(listed[0]).toEqual({ ...files[1], jobId: job.id, chunkSeq: 0 });
-      expect(await jobs.getFile(files[0]?.id as string)).toEqual({ ...files[0], jobId: job.id, chunkSeq: 0 });
+      expect(listed[0]).toEqual({ ...files[1], jobId: job.id, chunkSeq: 1 });
+      expect(await jobs.getFile(files[0]?.id as string)).toEqual({ ...files[0], jobId: job.id, chunkSeq: 1 });
       expect(await jobs.getFile('no-such-file')).toBeUndefined();
-      expect((await jobs.getJob(job.id))?.doneResources).toBe(5);
+      // Done counts what was written; the total trades the chunk's estimate (10) for its count (5).
+      expect(await jobs.getJob(job.id)).toMatchObject({ doneResources: 5, totalResources: 25 });
 
-      await jobs.failChunk(job.id, 1, 'boom', true);
-      expect((await jobs.listChunks(job.id))[1]).toMatchObject({ status: 'pending', error: 'boom', leaseUntil: null, attempts: 2 });
-      expect(await jobs.claimChunk(1000, 11_002)).toMatchObject({ seq: 1, attempts: 3 });
-      await jobs.failChunk(job.id, 1, 'fatal', false);
-      expect((await jobs.listChunks(job.id))[1]).toMatchObject({ status: 'failed', error: 'fatal' });
-      expect(await jobs.claimChunk(1000, 99_999)).toBeUndefined();
+      await jobs.failChunk(job.id, 2, 'boom', true);
+      expect((await jobs.listChunks(job.id))[2]).toMatchObject({ status: 'pending', error: 'boom', leaseUntil: null, attempts: 3 });
+      expect(await jobs.claimChunk(job.id, 2, A, 13_000)).toMatchObject({ chunk: { seq: 2, attempts: 4 } });
+      await jobs.failChunk(job.id, 2, 'fatal', false);
+      expect((await jobs.listChunks(job.id))[2]).toMatchObject({ status: 'failed', error: 'fatal' });
+      expect(await jobs.claimChunk(job.id, 2, A, 99_999)).toBeUndefined();
 
-      expect(await jobs.finishJob(job.id, 'failed', 50_000, 'chunk 1 failed')).toBe(true);
+      expect(await jobs.finishJob(job.id, 'failed', 50_000, 'chunk 2 failed')).toBe(true);
       expect(await jobs.finishJob(job.id, 'completed', 60_000)).toBe(false);
-      expect(await jobs.getJob(job.id)).toMatchObject({ status: 'failed', completedAt: 50_000, error: 'chunk 1 failed' });
-      expect(await jobs.completeChunk(job.id, 1, [], 0)).toBe(false);
+      expect(await jobs.getJob(job.id)).toMatchObject({ status: 'failed', completedAt: 50_000, error: 'chunk 2 failed' });
+      expect(await jobs.completeChunk(job.id, 2, [], 0, 60_000)).toEqual({ recorded: false, jobCompleted: false });
+      expect(await jobs.pendingChunks()).not.toContainEqual(expect.objectContaining({ jobId: job.id }));
 
       expect((await jobs.listJobs({ status: 'failed' })).map((j) => j.id)).toContain(job.id);
       expect((await jobs.listJobs({ status: 'in-progress' })).map((j) => j.id)).not.toContain(job.id);
@@ -806,26 +819,61 @@ describe.each(adapters)('store contract: $name', (adapter) => {
       expect(await jobs.getFile(files[0]?.id as string)).toBeUndefined();
     });
 
-    it('claims chunks of the oldest in-progress job first, each chunk by one claimer', async () => {
+    it('completes a job exactly when its last chunk commits, whoever commits it', async () => {
       const jobs = store.jobs;
       const t = uniq('tenant-');
-      const younger = created(await jobs.createJob(newJob(t, uniq('client-'), { createdAt: 2_000 })));
-      const older = created(await jobs.createJob(newJob(t, uniq('client-'), { createdAt: 1_000 })));
       const chunks = (n: number) => Array.from({ length: n }, (_, i) => ({ type: 'Patient', slice: { i }, estimate: 1 }));
-      await jobs.planChunks(younger.id, chunks(6), 6);
-      await jobs.planChunks(older.id, chunks(1), 1);
+      const job = created(await jobs.createJob(newJob(t, uniq('client-'), { chunks: chunks(6) })));
+      for (let seq = 0; seq < 6; seq++) await jobs.claimChunk(job.id, seq, { owner: `w${seq % 2}`, until: 9_000 }, 5_000);
+      const results = await Promise.all(Array.from({ length: 6 }, (_, seq) => jobs.completeChunk(job.id, seq, [], 1, 7_000)));
+      expect(results.filter((r) => r.recorded)).toHaveLength(6);
+      expect(results.filter((r) => r.jobCompleted)).toHaveLength(1);
+      expect(await jobs.getJob(job.id)).toMatchObject({ status: 'completed', completedAt: 7_000, doneResources: 6, totalResources: 6 });
 
-      expect(await jobs.claimChunk(1000, 5_000)).toMatchObject({ jobId: older.id, seq: 0 });
-      const claims = await Promise.all(Array.from({ length: 6 }, () => jobs.claimChunk(1000, 5_000)));
-      expect(claims.map((c) => c?.jobId)).toEqual(Array(6).fill(younger.id));
-      expect(sorted(claims.map((c) => String(c?.seq)))).toEqual(['0', '1', '2', '3', '4', '5']);
-      expect(await jobs.claimChunk(1000, 5_000)).toBeUndefined();
+      // A plan that finds nothing to export completes its job at once.
+      const empty = created(await jobs.createJob(newJob(t, uniq('client-'), { chunks: [{ type: '$plan', slice: { mode: 'plan' }, estimate: 0 }] })));
+      await jobs.claimChunk(empty.id, 0, { owner: 'w', until: 9_000 }, 5_000);
+      expect(await jobs.completePlan(empty.id, 0, [], 0, 8_000)).toEqual({ seqs: [], jobCompleted: true });
+      expect(await jobs.getJob(empty.id)).toMatchObject({ status: 'completed', completedAt: 8_000 });
+    });
 
+    it('claims each chunk for one claimer; releases every lease for a process starting alone', async () => {
+      const jobs = store.jobs;
+      const t = uniq('tenant-');
+      const job = created(await jobs.createJob(newJob(t, uniq('client-'), { chunks: [{ type: 'Patient', slice: {}, estimate: 1 }] })));
+      const claims = await Promise.all(Array.from({ length: 6 }, (_, i) => jobs.claimChunk(job.id, 0, { owner: `w${i}`, until: 1_000_000 }, 5_000)));
+      expect(claims.filter((c) => c !== undefined)).toHaveLength(1);
+      expect(await jobs.releaseAllLeases()).toBeGreaterThanOrEqual(1);
+      expect((await jobs.listChunks(job.id))[0]).toMatchObject({ status: 'pending', leaseUntil: null });
+      expect(await jobs.claimChunk(job.id, 0, { owner: 'w9', until: 1_000_000 }, 5_000)).toMatchObject({ chunk: { attempts: 2 } });
       // A job that is no longer in progress gives no chunks, not even expired ones.
-      expect(await jobs.finishJob(younger.id, 'failed', 5_000, 'stopped')).toBe(true);
-      expect(await jobs.claimChunk(1000, 1_000_000)).toMatchObject({ jobId: older.id, seq: 0, attempts: 2 });
-      expect(await jobs.finishJob(older.id, 'completed', 5_000)).toBe(true);
-      expect(await jobs.claimChunk(1000, 1_000_000)).toBeUndefined();
+      expect(await jobs.finishJob(job.id, 'failed', 5_000, 'stopped')).toBe(true);
+      expect(await jobs.reclaimExpired(2_000_000)).not.toContainEqual({ jobId: job.id, seq: 0 });
+      expect(await jobs.claimChunk(job.id, 0, { owner: 'w9', until: 3_000_000 }, 2_000_000)).toBeUndefined();
+    });
+
+    it('hands out one turn of a shared task per interval', async () => {
+      const task = uniq('task-');
+      expect(await store.jobs.takeTurn(task, 1_000, 500)).toBe(true);
+      expect(await store.jobs.takeTurn(task, 1_200, 500)).toBe(false);
+      const racers = await Promise.all(Array.from({ length: 5 }, () => store.jobs.takeTurn(task, 1_500, 500)));
+      expect(racers.filter(Boolean)).toHaveLength(1);
+      expect(await store.jobs.takeTurn(uniq('task-'), 1_200, 500)).toBe(true);
+    });
+
+    it('tells which of many ids are live at an instant, in one look-up', async () => {
+      const t = uniq('tenant-');
+      clock.now += 1000;
+      await r.writeBatch(t, [patient('a'), patient('b'), patient('c')]);
+      const at = clock.now;
+      clock.now += 1000;
+      await r.deleteResource(t, 'Patient', 'b');
+      await r.writeBatch(t, [patient('d')]);
+      expect(sorted(await r.presentIds(t, 'Patient', ['a', 'b', 'c', 'd', 'zz'], at))).toEqual(['a', 'b', 'c']);
+      const later = await r.snapshotTime(t);
+      expect(sorted(await r.presentIds(t, 'Patient', ['a', 'b', 'c', 'd', 'zz'], later))).toEqual(['a', 'c', 'd']);
+      expect(await r.presentIds(t, 'Observation', ['a'], later)).toEqual([]);
+      await r.refreshStatistics();
     });
   });
 

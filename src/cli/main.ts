@@ -16,14 +16,27 @@ const program = new Command('flatfhir')
 const serve = new Command('serve')
   .description('Start the server (seeds the sandbox tenant on first start)')
   .addOption(new Option('--no-seed', 'do not seed the sandbox tenant'))
-  .action(async (opts: { seed: boolean }) => {
-    const config = commandConfig(serve, opts.seed ? {} : { seedSandbox: false });
+  .addOption(new Option('--no-workers', 'an API node only: run no export chunks here (`flatfhir worker` processes run them)'))
+  .action(async (opts: { seed: boolean; workers: boolean }) => {
+    const config = commandConfig(serve, { ...(opts.seed ? {} : { seedSandbox: false }), ...(opts.workers ? {} : { export: { workers: false } }) });
     const { serve: start } = await import('../main.js');
     await start(config);
   });
-configFlags(serve, ['port', 'host', 'publicBaseUrl', 'trustedProxies', 'logLevel', 'dataDir', 'databaseUrl']);
+configFlags(serve, ['port', 'host', 'publicBaseUrl', 'trustedProxies', 'logLevel', 'dataDir', 'databaseUrl', 'tls.cert', 'tls.key', 'storage.url', 'storage.s3.endpoint', 'storage.s3.region', 'storage.s3.forcePathStyle']);
+
+const worker = new Command('worker')
+  .description('Run an export worker node: takes export chunks from the PostgreSQL queue, no HTTP API (any number of them)')
+  .addHelpText('after', '\nExample:\n  flatfhir worker --database-url postgres://flatfhir@db/flatfhir --data /srv/flatfhir')
+  .action(async () => {
+    const config = commandConfig(worker);
+    if (!config.databaseUrl) throw new Error('flatfhir worker needs a PostgreSQL store shared with the API nodes: give --database-url (or FLATFHIR_DATABASE_URL).');
+    const { runWorker } = await import('../main.js');
+    await runWorker(config);
+  });
+configFlags(worker, ['logLevel', 'dataDir', 'databaseUrl']);
 
 program.addCommand(serve, { isDefault: false });
+program.addCommand(worker);
 program.addCommand(importCommand());
 program.addCommand(generateCommand());
 program.addCommand(tokenCommand());

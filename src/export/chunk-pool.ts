@@ -10,7 +10,14 @@ interface Pending {
   reject: (e: Error) => void;
 }
 
-type Reply = { id: number; result: { files: ChunkFile[]; count: number } } | { id: number; error: string; cancelled: boolean };
+type Reply = { id: number; result: { files: ChunkFile[]; count: number } } | { id: number; error: string; code?: string; cancelled: boolean };
+
+/** An error a thread reported, with the errno or SQLSTATE code it carried. */
+function threadError(message: string, code: string | undefined): Error {
+  const e = new Error(message) as Error & { code?: string };
+  if (code !== undefined) e.code = code;
+  return e;
+}
 
 export interface ChunkPool {
   execute: ChunkExecutor;
@@ -38,11 +45,15 @@ export function createChunkPool(options: { entry: URL; size: number; workerData:
       if (!p) return;
       pending.delete(m.id);
       if ('result' in m) p.resolve(m.result);
-      else p.reject(m.cancelled ? new JobCancelled() : new Error(m.error));
+      else p.reject(m.cancelled ? new JobCancelled() : threadError(m.error, m.code));
       release(w);
     });
-    w.on('error', (e) => {
-      // A crashed thread fails what it was running (the chunk is retried) and is replaced.
+    // A thread that dies (an uncaught error, or it ended) fails what it was running (the chunk is retried) and
+    // is replaced; 'exit' follows 'error', so it is handled once.
+    let gone = false;
+    const lose = (e: Error): void => {
+      if (gone) return;
+      gone = true;
       for (const [id, p] of pending) {
         if (p.worker === w) {
           pending.delete(id);
@@ -51,8 +62,12 @@ export function createChunkPool(options: { entry: URL; size: number; workerData:
       }
       const i = workers.indexOf(w);
       if (i >= 0) workers.splice(i, 1);
+      const j = idle.indexOf(w);
+      if (j >= 0) idle.splice(j, 1);
       if (!closed) release(spawn());
-    });
+    };
+    w.on('error', (e) => lose(e));
+    w.on('exit', (code) => lose(new Error(`export chunk thread exited (code ${code})`)));
     workers.push(w);
     return w;
   };
@@ -83,7 +98,8 @@ export function createChunkPool(options: { entry: URL; size: number; workerData:
     },
     async close() {
       closed = true;
-      await Promise.all(workers.map((w) => w.terminate()));
+      const stopping = [...workers];
+      await Promise.all(stopping.map((w) => w.terminate()));
     },
   };
 }

@@ -12,7 +12,7 @@ import { cancellationCheck } from './worker.js';
 
 const config = workerData as Config;
 const store = await openStore(config);
-const storage = await openStorage(config);
+const storage = await openStorage(config, store.keys);
 
 parentPort?.on('message', (message: { id: number; job: ExportJob; chunk: ExportChunk }) => {
   const { id, job, chunk } = message;
@@ -22,6 +22,9 @@ parentPort?.on('message', (message: { id: number; job: ExportJob; chunk: ExportC
     chunk,
   ).then(
     (result) => parentPort?.postMessage({ id, result }),
-    (e: unknown) => parentPort?.postMessage({ id, error: e instanceof Error ? e.message : String(e), cancelled: e instanceof JobCancelled }),
+    (e: unknown) => {
+      const code = typeof e === 'object' && e !== null && typeof (e as { code?: unknown }).code === 'string' ? (e as { code: string }).code : undefined;
+      parentPort?.postMessage({ id, error: e instanceof Error ? e.message : String(e), ...(code !== undefined ? { code } : {}), cancelled: e instanceof JobCancelled });
+    },
   );
 });

@@ -1,3 +1,5 @@
+import { invalid, notFound } from '../fhir/errors.js';
+import { activeMembers, type GroupMember } from '../fhir/group.js';
 import { isReferenceType } from '../fhir/resource-types.js';
 import type { ExportJob, ResourceStore } from '../store/ports.js';
 import type { ExportParams } from './kickoff.js';
@@ -8,7 +10,76 @@ export type Slice =
   | { mode: 'ids'; after?: string; to?: string }
   | { mode: 'referenced' }
   | { mode: 'deleted' }
-  | { mode: 'warnings' };
+  | { mode: 'warnings' }
+  /** The first chunk of every job: plans the others (so a kick-off answers without planning). */
+  | { mode: 'plan' };
+
+/** The type recorded for the planning chunk (it writes no file). */
+export const PLAN_CHUNK_TYPE = '$plan';
+
+/** The snapshot instant a job reads at. */
+export const jobUntil = (job: ExportJob, params: ExportParams): number =>
+  params.until !== undefined ? Math.min(params.until, job.transactionTime) : job.transactionTime;
+
+const listed = (ids: string[]): string => `${ids.slice(0, 10).map((p) => `Patient/${p}`).join(', ')}${ids.length > 10 ? ', …' : ''}`;
+
+/** A group's members at `at` (throws not-found when the group does not exist then). */
+export async function groupMembers(resources: ResourceStore, tenant: string, groupId: string, at: number): Promise<GroupMember[]> {
+  const stored = await resources.readAt(tenant, 'Group', groupId, at);
+  if (!stored || stored.deleted || !stored.json) throw notFound(`Group/${groupId} was not found.`);
+  return activeMembers(JSON.parse(stored.json) as object, at);
+}
+
+/**
+ * The kick-off's checks that depend on the data (the IG wants them answered at kick-off): the group exists,
+ * listed patients are its members, or exist. Each is one indexed read (the group) or one batched look-up.
+ */
+export async function checkKickoffData(resources: ResourceStore, tenant: string, params: ExportParams, until: number): Promise<void> {
+  if (params.kind === 'group') {
+    const members = await groupMembers(resources, tenant, params.groupId as string, until);
+    if (params.patients) {
+      const ids = new Set(members.map((m) => m.patientId));
+      const outside = params.patients.filter((p) => !ids.has(p));
+      if (outside.length > 0) throw invalid(`Not members of Group/${params.groupId}: ${listed(outside)}.`);
+    }
+  } else if (params.kind === 'patient' && params.patients) {
+    const present = new Set(await resources.presentIds(tenant, 'Patient', params.patients, until));
+    const missing = params.patients.filter((p) => !present.has(p));
+    if (missing.length > 0) throw invalid(`Unknown patients: ${listed(missing)}.`);
+  }
+}
+
+/** The job's patients with whether each gets its full history (a member who joined after `_since`). */
+export async function jobPatients(
+  resources: ResourceStore,
+  job: ExportJob,
+  params: ExportParams,
+  until: number,
+): Promise<{ id: string; fullHistory: boolean }[] | undefined> {
+  if (params.kind === 'system') return undefined;
+  if (params.kind === 'group') {
+    const groupId = params.groupId as string;
+    const members = await groupMembers(resources, job.tenant, groupId, until);
+    let selected: GroupMember[] = members;
+    if (params.patients) {
+      const byId = new Map(members.map((m) => [m.patientId, m]));
+      selected = params.patients.filter((p) => byId.has(p)).map((p) => byId.get(p) as GroupMember);
+    }
+    let before = new Set<string>();
+    if (params.since !== undefined) {
+      const old = await resources.readAt(job.tenant, 'Group', groupId, params.since);
+      if (old && !old.deleted && old.json) before = new Set(activeMembers(JSON.parse(old.json) as object, params.since).map((m) => m.patientId));
+    }
+    return selected.map((m) => ({
+      id: m.patientId,
+      fullHistory: params.since !== undefined && (!before.has(m.patientId) || (m.start !== undefined && m.start > params.since)),
+    }));
+  }
+  if (params.patients) return params.patients.map((id) => ({ id, fullHistory: false }));
+  const ids: { id: string; fullHistory: boolean }[] = [];
+  for await (const batch of resources.scan({ tenant: job.tenant, type: 'Patient', until })) for (const r of batch) ids.push({ id: r.id, fullHistory: false });
+  return ids;
+}
 
 export interface PlannedChunk {
   type: string;

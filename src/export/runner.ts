@@ -60,6 +60,7 @@ function rowsFor(resources: ResourceStore, job: ExportJob, params: ExportParams,
       });
     }
     case 'warnings':
+    case 'plan':
       return (async function* () {})();
   }
 }

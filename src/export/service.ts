@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Caller } from '../auth/access.js';
-import { FhirError, forbidden, internal, invalid, notFound, throttled } from '../fhir/errors.js';
-import { activeMembers, type GroupMember } from '../fhir/group.js';
+import { FhirError, forbidden, internal, notFound, throttled } from '../fhir/errors.js';
+import type { JobQueue } from '../queue/ports.js';
 import type { ObjectStorage } from '../storage/ports.js';
 import type { ExportFile, ExportJob, JobStore, ResourceStore } from '../store/ports.js';
+import type { ExportEvents } from './events.js';
 import { type ExportParams, type KickoffInput, parseKickoff, requestFingerprint } from './kickoff.js';
-import { planExport } from './planner.js';
+import { checkKickoffData, PLAN_CHUNK_TYPE, type Slice } from './planner.js';
 import { purgeDeletedJob } from './runner.js';
 import { advisedRetryAfter, createStatusViewCache, formatProgress } from './status-view.js';
 
@@ -24,9 +25,10 @@ export interface ExportServiceDeps {
   jobs: JobStore;
   storage: ObjectStorage;
   log: Logger;
+  /** Where a new job's planning chunk is sent (any worker plans it). */
+  queue: JobQueue;
   settings: ExportSettings;
-  /** Called when a job has chunks to run (wakes the in-process worker). */
-  onPlanned?: () => void;
+  events?: ExportEvents;
   now?: () => number;
 }
 
@@ -63,7 +65,7 @@ const MIN_IN_PROGRESS_MS = 1000;
 
 export function createExportService(deps: ExportServiceDeps): ExportService {
   const now = deps.now ?? Date.now;
-  const { resources, jobs, storage, settings } = deps;
+  const { resources, jobs, storage, queue, settings } = deps;
   const views = createStatusViewCache();
 
   async function ownedJob(tenant: string, jobId: string, caller: Caller): Promise<ExportJob> {
@@ -75,56 +77,6 @@ export function createExportService(deps: ExportServiceDeps): ExportService {
     return job;
   }
 
-  async function livePatientIds(tenant: string, until: number): Promise<string[]> {
-    const ids: string[] = [];
-    for await (const batch of resources.scan({ tenant, type: 'Patient', until })) for (const r of batch) ids.push(r.id);
-    return ids;
-  }
-
-  /** The job's patients with whether each gets its full history (a member who joined after `_since`). */
-  async function jobPatients(
-    req: KickoffRequest,
-    params: ExportParams,
-    until: number,
-  ): Promise<{ id: string; fullHistory: boolean }[] | undefined> {
-    if (params.kind === 'system') return undefined;
-    if (params.kind === 'group') {
-      const stored = await resources.readAt(req.tenant, 'Group', req.groupId as string, until);
-      if (!stored || stored.deleted || !stored.json) throw notFound(`Group/${req.groupId} was not found.`);
-      const members = activeMembers(JSON.parse(stored.json) as object, until);
-      let selected: GroupMember[] = members;
-      if (params.patients) {
-        const byId = new Map(members.map((m) => [m.patientId, m]));
-        const outside = params.patients.filter((p) => !byId.has(p));
-        if (outside.length > 0) {
-          throw invalid(`Not members of Group/${req.groupId}: ${outside.slice(0, 10).map((p) => `Patient/${p}`).join(', ')}${outside.length > 10 ? ', …' : ''}.`);
-        }
-        selected = params.patients.map((p) => byId.get(p) as GroupMember);
-      }
-      let before = new Set<string>();
-      if (params.since !== undefined) {
-        const old = await resources.readAt(req.tenant, 'Group', req.groupId as string, params.since);
-        if (old && !old.deleted && old.json) before = new Set(activeMembers(JSON.parse(old.json) as object, params.since).map((m) => m.patientId));
-      }
-      return selected.map((m) => ({
-        id: m.patientId,
-        fullHistory: params.since !== undefined && (!before.has(m.patientId) || (m.start !== undefined && m.start > params.since)),
-      }));
-    }
-    if (params.patients) {
-      const missing: string[] = [];
-      for (const id of params.patients) {
-        const r = await resources.readAt(req.tenant, 'Patient', id, until);
-        if (!r || r.deleted) missing.push(id);
-      }
-      if (missing.length > 0) {
-        throw invalid(`Unknown patients: ${missing.slice(0, 10).map((p) => `Patient/${p}`).join(', ')}${missing.length > 10 ? ', …' : ''}.`);
-      }
-      return params.patients.map((id) => ({ id, fullHistory: false }));
-    }
-    return (await livePatientIds(req.tenant, until)).map((id) => ({ id, fullHistory: false }));
-  }
-
   return {
     async kickoff(req) {
       const at = now();
@@ -132,7 +84,8 @@ export function createExportService(deps: ExportServiceDeps): ExportService {
       params.fhirBase = req.fhirBase;
       const transactionTime = await resources.snapshotTime(req.tenant);
       const until = params.until !== undefined ? Math.min(params.until, transactionTime) : transactionTime;
-      const patients = await jobPatients(req, params, until);
+      // Only the checks the IG wants answered at kick-off run here (each one indexed read); the job plans itself.
+      await checkKickoffData(resources, req.tenant, params, until);
       const requestHash = requestFingerprint(params);
       if (settings.rejectDuplicates) {
         const previous = await jobs.findByRequestHash(req.tenant, req.caller.clientId, requestHash);
@@ -155,7 +108,7 @@ export function createExportService(deps: ExportServiceDeps): ExportService {
         transactionTime,
         createdAt: at,
         expiresAt: at + settings.retentionSeconds * 1000,
-        ...(patients ? { patients } : {}),
+        chunks: [{ type: PLAN_CHUNK_TYPE, slice: { mode: 'plan' } satisfies Slice, estimate: 0 }],
       });
       if ('conflict' in created) {
         throw throttled(
@@ -164,25 +117,15 @@ export function createExportService(deps: ExportServiceDeps): ExportService {
         );
       }
       const job = created.job;
+      const log = deps.log.child({ jobId: job.id, tenant: req.tenant });
       try {
-        const chunks = await planExport({
-          job,
-          params,
-          until,
-          ...(patients ? { patients: patients.map((p) => p.id).sort() } : {}),
-          resources,
-          chunkResources: settings.chunkResources,
-        });
-        const total = chunks.reduce((n, c) => n + c.estimate, 0);
-        await jobs.planChunks(job.id, chunks, total);
-        if (chunks.length === 0) await jobs.finishJob(job.id, 'completed', now());
-        else deps.onPlanned?.();
+        await queue.send([{ jobId: job.id, seq: 0 }]);
       } catch (e) {
-        deps.log.error({ err: e, jobId: job.id, tenant: req.tenant }, 'planning the export failed');
-        await jobs.finishJob(job.id, 'failed', now(), 'Planning the export failed.');
-        throw internal('The export could not be planned.', e);
+        // The job is stored; the workers' start-up and lease checks queue its pending chunk again.
+        log.error({ err: e }, 'queueing the export job failed');
       }
-      deps.log.info({ jobId: job.id, tenant: req.tenant, kind: params.kind, types: params.types.length }, 'export job accepted');
+      log.info({ kind: params.kind, types: params.types.length }, 'export job accepted');
+      deps.events?.jobAccepted?.(job);
       return job;
     },
 

@@ -1,9 +1,12 @@
-import { Readable } from 'node:stream';
+import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
+import type { JobQueue, QueueConsumer, QueueItem } from '../queue/ports.js';
 import type { ObjectStorage } from '../storage/ports.js';
-import type { ExportChunk, ExportJob, JobStore, ResourceStore } from '../store/ports.js';
+import type { ExportChunk, ExportJob, JobStore, Lease, ResourceStore } from '../store/ports.js';
+import { type ExportEvents, failureMessage, failureReason } from './events.js';
 import type { ExportParams } from './kickoff.js';
-import { type ChunkFile, type ChunkLimits, JobCancelled, objectPrefix, outcomeLine, purgeDeletedJob, runChunk } from './runner.js';
+import { jobPatients, jobUntil, planExport, type Slice } from './planner.js';
+import { type ChunkFile, type ChunkLimits, JobCancelled, objectPrefix, purgeDeletedJob, runChunk } from './runner.js';
 
 /** Runs one chunk somewhere (this thread, or a worker thread); rejects with JobCancelled when the job stopped. */
 export type ChunkExecutor = (job: ExportJob, chunk: ExportChunk) => Promise<{ files: ChunkFile[]; count: number }>;
@@ -12,34 +15,50 @@ export interface ExportWorkerDeps {
   jobs: JobStore;
   resources: ResourceStore;
   storage: ObjectStorage;
+  queue: JobQueue;
   log: Logger;
+  events?: ExportEvents;
   now?: () => number;
   /** Where chunks run (worker threads); by default, and for jobs with _typeFilter, on this thread. */
   execute?: ChunkExecutor;
   settings: ChunkLimits & {
     concurrency: number;
+    chunkResources: number;
     leaseSeconds: number;
+    heartbeatSeconds: number;
     maxChunkAttempts: number;
     sweepIntervalSeconds: number;
   };
+  /**
+   * This process is the only one running chunks on its store (the embedded SQLite server): at start, every
+   * lease left running belongs to a previous run of it and is reclaimed at once.
+   */
+  soleWorker?: boolean;
 }
 
 export interface ExportWorker {
-  start(): void;
-  /** Stops claiming chunks and waits for the running ones to finish. */
+  start(): Promise<void>;
+  /** Stops taking chunks and waits for the running ones to finish. */
   stop(): Promise<void>;
-  /** Wakes idle loops (a job was just planned). */
-  wake(): void;
-  /** Deletes expired jobs and their files now. */
+  /** Deletes expired jobs and their files now (whichever process's turn it is). */
   sweep(): Promise<number>;
 }
 
-const IDLE_POLL_MS = 500;
+/** A chunk's lease was taken over by another worker (this one stalled past it): its result is dropped. */
+class LeaseLost extends Error {
+  constructor() {
+    super('chunk lease lost');
+  }
+}
 
-/** A check, at most once a second, that throws JobCancelled once the job is no longer in progress. */
-export function cancellationCheck(jobs: JobStore, jobId: string, now: () => number = Date.now): () => Promise<void> {
+/**
+ * A check, at most once a second, that throws JobCancelled once the job is no longer in progress (deleted,
+ * or finished by another worker) or LeaseLost once `lost()` says so.
+ */
+export function cancellationCheck(jobs: JobStore, jobId: string, now: () => number = Date.now, lost: () => boolean = () => false): () => Promise<void> {
   let lastCheck = now();
   return async () => {
+    if (lost()) throw new LeaseLost();
     if (now() - lastCheck < 1000) return;
     lastCheck = now();
     const current = await jobs.getJob(jobId);
@@ -47,115 +66,143 @@ export function cancellationCheck(jobs: JobStore, jobId: string, now: () => numb
   };
 }
 
+const SWEEP_TASK = 'export-retention-sweep';
+
 /**
- * Runs export chunks: each of `concurrency` loops claims a chunk (leased, so a crashed process's chunks are taken
- * over once the lease lapses), runs it and records its files; the last chunk of a job completes the job.
+ * The export worker: takes chunks from the queue (any chunk of any job; the first chunk of a job plans the
+ * rest), claims each in the store under a lease kept alive by a heartbeat, runs it, and records its files; the
+ * commit of a job's last chunk completes the job, whoever ran it. A chunk whose attempts run out fails its
+ * job. Every few seconds the worker puts chunks whose lease lapsed (their worker died) back on the queue.
  * Nothing about a job lives only in memory.
  */
 export function createExportWorker(deps: ExportWorkerDeps): ExportWorker {
   const now = deps.now ?? Date.now;
   const leaseMs = deps.settings.leaseSeconds * 1000;
-  let running = false;
-  let loops: Promise<void>[] = [];
-  let wakers: (() => void)[] = [];
-  let sweepTimer: NodeJS.Timeout | undefined;
-  const runHere: ChunkExecutor = (job, chunk) =>
+  const heartbeatMs = Math.min(deps.settings.heartbeatSeconds * 1000, Math.max(250, leaseMs / 3));
+  const owner = randomUUID();
+  let consumer: QueueConsumer | undefined;
+  let timers: NodeJS.Timeout[] = [];
+  const lease = (): Lease => ({ owner, until: now() + leaseMs });
+
+  const runHere = (job: ExportJob, chunk: ExportChunk, lost: () => boolean): Promise<{ files: ChunkFile[]; count: number }> =>
     runChunk(
       {
         resources: deps.resources,
         storage: deps.storage,
         limits: deps.settings,
-        checkCancelled: cancellationCheck(deps.jobs, job.id, now),
+        checkCancelled: cancellationCheck(deps.jobs, job.id, now, lost),
       },
       job,
       chunk,
     );
   // Chunks of a job with _typeFilter run on this thread: evaluating FHIR search loads the R4 definitions (hundreds
   // of MB), which this thread already holds from validating the kick-off; a worker thread would load them again.
-  const execute: ChunkExecutor = (job, chunk) =>
-    deps.execute && Object.keys((job.params as ExportParams).typeFilters).length === 0 ? deps.execute(job, chunk) : runHere(job, chunk);
+  const execute = (job: ExportJob, chunk: ExportChunk, lost: () => boolean): Promise<{ files: ChunkFile[]; count: number }> =>
+    deps.execute && Object.keys((job.params as ExportParams).typeFilters).length === 0 ? deps.execute(job, chunk) : runHere(job, chunk, lost);
 
-  const idle = (): Promise<void> =>
-    new Promise((resolve) => {
-      const timer = setTimeout(done, IDLE_POLL_MS);
-      function done(): void {
-        clearTimeout(timer);
-        wakers = wakers.filter((w) => w !== done);
-        resolve();
-      }
-      wakers.push(done);
+  /** Plans a job: its patients into the store, its chunks after the planning chunk. Returns the chunks to queue. */
+  async function plan(job: ExportJob, chunk: ExportChunk, log: Logger): Promise<void> {
+    const params = job.params as ExportParams;
+    const until = jobUntil(job, params);
+    const patients = await jobPatients(deps.resources, job, params, until);
+    if (patients && patients.length > 0) await deps.jobs.setJobPatients(job.id, patients);
+    const chunks = await planExport({
+      job,
+      params,
+      until,
+      ...(patients ? { patients: patients.map((p) => p.id).sort() } : {}),
+      resources: deps.resources,
+      chunkResources: deps.settings.chunkResources,
     });
-
-  async function maybeFinish(jobId: string): Promise<void> {
-    const chunks = await deps.jobs.listChunks(jobId);
-    if (chunks.every((c) => c.status === 'done')) {
-      if (await deps.jobs.finishJob(jobId, 'completed', now())) deps.log.info({ jobId }, 'export job completed');
-    }
+    const total = chunks.reduce((n, c) => n + c.estimate, 0);
+    const planned = await deps.jobs.completePlan(job.id, chunk.seq, chunks, total, now());
+    if (!planned) return;
+    log.info({ chunks: chunks.length, estimate: total, patients: patients?.length }, 'export job planned');
+    if (planned.jobCompleted) finished(job, log);
+    await deps.queue.send(planned.seqs.map((seq) => ({ jobId: job.id, seq })));
   }
 
-  async function process(chunk: ExportChunk): Promise<void> {
-    const job = await deps.jobs.getJob(chunk.jobId);
-    if (!job || job.status !== 'in-progress') return;
-    const log = deps.log.child({ jobId: job.id, tenant: job.tenant });
-    const renew = setInterval(() => {
-      deps.jobs.renewLease(job.id, chunk.seq, now() + leaseMs).catch((e: unknown) => log.warn({ err: e }, 'lease renewal failed'));
-    }, Math.max(250, leaseMs / 3));
+  function finished(job: ExportJob, log: Logger): void {
+    log.info('export job completed');
+    deps.events?.jobCompleted?.(job);
+  }
+
+  async function failed(job: ExportJob, chunk: ExportChunk, e: unknown, log: Logger): Promise<void> {
+    const reason = failureReason(e);
+    const what = (chunk.slice as Slice).mode === 'plan' ? 'Planning the export' : `Exporting ${chunk.type} (part ${chunk.seq})`;
+    const retry = chunk.attempts < deps.settings.maxChunkAttempts;
+    deps.events?.chunkFailed?.({ jobId: job.id, type: chunk.type, reason, final: !retry });
+    if (retry) {
+      log.warn({ err: e, seq: chunk.seq, attempt: chunk.attempts }, 'export chunk failed; will retry');
+      await deps.jobs.failChunk(job.id, chunk.seq, failureMessage(reason, what), true);
+      await deps.queue.send([{ jobId: job.id, seq: chunk.seq }]);
+      return;
+    }
+    log.error({ err: e, seq: chunk.seq, reason }, 'export chunk failed for good; the job fails');
+    await deps.jobs.failChunk(job.id, chunk.seq, failureMessage(reason, what), false);
+    // The whole job fails (its status answers an OperationOutcome): a manifest without this chunk's resources
+    // would look complete to a client that does not read the error files. Its slot is free from here on.
+    if (await deps.jobs.finishJob(job.id, 'failed', now(), failureMessage(reason, what))) deps.events?.jobFailed?.(job, reason);
+  }
+
+  /** Handles one queue item: claim, run under a heartbeat, record. Resolves unless the store is unreachable. */
+  async function handle(item: QueueItem): Promise<void> {
+    const claimed = await deps.jobs.claimChunk(item.jobId, item.seq, lease(), now());
+    // Done, running elsewhere under a live lease, or its job stopped: a repeated delivery, nothing to do.
+    if (!claimed) return;
+    const { job, chunk } = claimed;
+    const log = deps.log.child({ jobId: job.id, tenant: job.tenant, seq: chunk.seq, type: chunk.type });
+    let lost = false;
+    const heartbeat = setInterval(() => {
+      deps.jobs.renewLease(job.id, chunk.seq, lease()).then(
+        (held) => {
+          if (!held && !lost) {
+            lost = true;
+            log.warn('export chunk lease lost; another worker redoes the chunk');
+          }
+        },
+        (e: unknown) => log.warn({ err: e }, 'export chunk lease renewal failed'),
+      );
+    }, heartbeatMs);
+    const started = now();
     try {
-      const result = await execute(job, chunk);
-      const recorded = await deps.jobs.completeChunk(job.id, chunk.seq, result.files, result.count);
-      if (!recorded) {
-        // The job was deleted meanwhile (or the chunk was finished by another worker whose lease we outlived).
+      if ((chunk.slice as Slice).mode === 'plan') {
+        await plan(job, chunk, log);
+        return;
+      }
+      log.debug({ attempt: chunk.attempts }, 'export chunk started');
+      const result = await execute(job, chunk, () => lost);
+      if (lost) return;
+      const recorded = await deps.jobs.completeChunk(job.id, chunk.seq, result.files, result.count, now());
+      if (!recorded.recorded) {
+        // The job was deleted meanwhile (or the chunk finished by another worker that took over the lease).
         const current = await deps.jobs.getJob(job.id);
         if (!current || current.status === 'deleted') await deps.storage.deletePrefix(objectPrefix(job.id));
         return;
       }
-      await maybeFinish(job.id);
+      const bytes = result.files.reduce((n, f) => n + f.bytes, 0);
+      log.debug({ resources: result.count, bytes, ms: now() - started }, 'export chunk done');
+      deps.events?.chunkCompleted?.({ jobId: job.id, type: chunk.type, resources: result.count, bytes, durationMs: now() - started });
+      if (recorded.jobCompleted) finished(job, log);
     } catch (e) {
+      if (e instanceof LeaseLost) return;
       if (e instanceof JobCancelled) {
-        await deps.storage.deletePrefix(objectPrefix(job.id));
+        const current = await deps.jobs.getJob(job.id);
+        if (!current || current.status === 'deleted') await deps.storage.deletePrefix(objectPrefix(job.id));
         return;
       }
-      const message = e instanceof Error ? e.message : String(e);
-      if (chunk.attempts < deps.settings.maxChunkAttempts) {
-        log.warn({ err: e, seq: chunk.seq, attempt: chunk.attempts }, 'export chunk failed; will retry');
-        await deps.jobs.failChunk(job.id, chunk.seq, message, true);
-        return;
-      }
-      log.error({ err: e, seq: chunk.seq }, 'export chunk failed for good');
-      // Record the failure as an error file so the manifest reports it, and let the job complete.
-      const key = `${objectPrefix(job.id)}${String(chunk.seq).padStart(4, '0')}-failed.ndjson`;
-      const line = outcomeLine('error', 'exception', `Exporting ${chunk.type} (part ${chunk.seq}) failed; its resources are missing from this export.`);
-      const written = await deps.storage.put(key, Readable.from([`${line}\n`]));
-      await deps.jobs.completeChunk(
-        job.id,
-        chunk.seq,
-        [{ id: `${job.id}-failed-${chunk.seq}`, kind: 'error', type: 'OperationOutcome', part: 0, objectKey: key, count: 1, bytes: written.bytes }],
-        0,
-      );
-      await maybeFinish(job.id);
+      await failed(job, chunk, e, log);
     } finally {
-      clearInterval(renew);
+      clearInterval(heartbeat);
     }
   }
 
-  async function loop(): Promise<void> {
-    while (running) {
-      let chunk: ExportChunk | undefined;
-      try {
-        chunk = await deps.jobs.claimChunk(leaseMs, now());
-      } catch (e) {
-        deps.log.error({ err: e }, 'claiming an export chunk failed');
-      }
-      if (!chunk) {
-        await idle();
-        continue;
-      }
-      try {
-        await process(chunk);
-      } catch (e) {
-        deps.log.error({ err: e, jobId: chunk.jobId }, 'export chunk processing failed');
-      }
-    }
+  /** Puts chunks whose lease lapsed back on the queue (each by exactly one process). */
+  async function reclaim(): Promise<void> {
+    const expired = await deps.jobs.reclaimExpired(now());
+    if (expired.length === 0) return;
+    deps.log.warn({ chunks: expired.length, jobIds: [...new Set(expired.map((c) => c.jobId))] }, 'export chunk leases lapsed; chunks queued again');
+    await deps.queue.send(expired);
   }
 
   async function sweep(): Promise<number> {
@@ -168,26 +215,39 @@ export function createExportWorker(deps: ExportWorkerDeps): ExportWorker {
   }
 
   return {
-    start() {
-      if (running) return;
-      running = true;
-      loops = Array.from({ length: deps.settings.concurrency }, () => loop());
-      const runSweep = (): void => {
-        sweep().catch((e: unknown) => deps.log.error({ err: e }, 'sweeping expired exports failed'));
+    async start() {
+      if (consumer) return;
+      if (deps.soleWorker) {
+        const released = await deps.jobs.releaseAllLeases();
+        if (released > 0) deps.log.info({ chunks: released }, 'export chunks of the previous run reclaimed');
+      }
+      // The in-process queue starts empty, and a durable one may have lost an item sent just before a crash:
+      // every pending chunk is queued (again); a repeated delivery is a no-op.
+      const pending = await deps.jobs.pendingChunks();
+      if (pending.length > 0) await deps.queue.send(pending);
+      consumer = deps.queue.consume(handle, {
+        concurrency: deps.settings.concurrency,
+        onError: (e, item) => deps.log.error({ err: e, ...(item ? { jobId: item.jobId, seq: item.seq } : {}) }, 'export queue item failed'),
+      });
+      const every = (ms: number, task: () => Promise<unknown>, what: string): void => {
+        const run = (): void => {
+          task().catch((e: unknown) => deps.log.error({ err: e }, `${what} failed`));
+        };
+        const timer = setInterval(run, ms);
+        timer.unref();
+        timers.push(timer);
+        run();
       };
-      runSweep();
-      sweepTimer = setInterval(runSweep, deps.settings.sweepIntervalSeconds * 1000);
-      sweepTimer.unref();
+      every(heartbeatMs, reclaim, 'reclaiming lapsed export chunk leases');
+      // One sweeper at a time, whichever process: the store hands out one turn per interval.
+      const sweepMs = deps.settings.sweepIntervalSeconds * 1000;
+      every(Math.min(sweepMs, 60_000), async () => (await deps.jobs.takeTurn(SWEEP_TASK, now(), sweepMs)) && sweep(), 'sweeping expired exports');
     },
     async stop() {
-      running = false;
-      if (sweepTimer) clearInterval(sweepTimer);
-      for (const w of [...wakers]) w();
-      await Promise.all(loops);
-      loops = [];
-    },
-    wake() {
-      for (const w of [...wakers]) w();
+      for (const t of timers) clearInterval(t);
+      timers = [];
+      await consumer?.stop();
+      consumer = undefined;
     },
     sweep,
   };

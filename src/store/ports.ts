@@ -86,6 +86,16 @@ export interface ResourceStore {
   idBoundaries(tenant: string, type: string, until: number, step: number): Promise<string[]>;
   /** Counts of live resources per type. */
   countByType(tenant: string): Promise<Record<string, number>>;
+  /**
+   * Of `ids`, those of live resources of `type` at the instant `at` (current or from history), in no particular
+   * order; one indexed look-up per id, in one round trip (kick-off checks of listed patients).
+   */
+  presentIds(tenant: string, type: string, ids: string[], at: number): Promise<string[]>;
+  /**
+   * Refreshes the database's planner statistics after a large write (the end of an import): PostgreSQL
+   * ANALYZEs the resource tables, SQLite runs `PRAGMA optimize`. Failures are not reported (only an optimisation).
+   */
+  refreshStatistics(): Promise<void>;
 }
 
 export type JobStatus = 'in-progress' | 'completed' | 'failed' | 'deleted';
@@ -143,29 +153,92 @@ export interface ExportFile {
   bytes: number;
 }
 
+/** A chunk to plan: its type, slice and estimated resources (the job total is the sum of the estimates). */
+export interface PlannedChunkRow {
+  type: string;
+  slice: unknown;
+  estimate: number;
+}
+
 export interface NewJob extends Omit<ExportJob, 'status' | 'completedAt' | 'doneResources' | 'error' | 'totalResources'> {
   /** The job's patients (group members or listed patients), with whether each gets its full history. */
   patients?: { id: string; fullHistory: boolean }[];
+  /** The job's first chunks, numbered from 0 (an export starts with the one chunk that plans the rest). */
+  chunks?: PlannedChunkRow[];
 }
 
+/** Names one chunk (what the JobQueue carries). */
+export interface ChunkRef {
+  jobId: string;
+  seq: number;
+}
+
+/** Who holds a chunk's lease, and until when (epoch ms). */
+export interface Lease {
+  owner: string;
+  until: number;
+}
+
+/**
+ * Export jobs, their chunks and files. Chunks are leased: a worker claims one (status running, lease owner and
+ * expiry), renews the lease while it runs (a heartbeat), and records its result; a lease that lapses (the worker
+ * died) lets the chunk be claimed again. Every rule that must hold across processes (one in-progress job per
+ * client, one claimer per chunk, a job completed exactly when its last chunk commits) holds inside the database,
+ * so any number of processes may share one store.
+ */
 export interface JobStore {
   /**
-   * Creates the job unless the client already has one in progress for the tenant (returns that one instead,
-   * as `{ conflict }`), atomically.
+   * Creates the job (with `patients` and the initial `chunks`, pending) unless the client already has one in
+   * progress for the tenant (returns that one instead, as `{ conflict }`), atomically.
    */
   createJob(job: NewJob): Promise<{ job: ExportJob } | { conflict: ExportJob }>;
   getJob(id: string): Promise<ExportJob | undefined>;
   /** Jobs of a client not deleted, with this request hash (duplicate-request rejection). */
   findByRequestHash(tenant: string, clientId: string, requestHash: string): Promise<ExportJob | undefined>;
+  /** Jobs matching every given condition, oldest first (created, then id). */
   listJobs(filter: { status?: JobStatus; expiredBefore?: number }): Promise<ExportJob[]>;
-  /** Sets planned chunks (replacing any) and the job total, atomically. */
-  planChunks(jobId: string, chunks: { type: string; slice: unknown; estimate: number }[], total: number): Promise<void>;
+  /** Adds patients to a job (those already there are kept as they are); idempotent. */
+  setJobPatients(jobId: string, patients: { id: string; fullHistory: boolean }[]): Promise<void>;
+  /**
+   * Records a planning chunk's result, atomically: marks chunk `seq` done, appends `chunks` (pending, numbered
+   * after the job's existing chunks) and sets the job total. Completes the job (at `at`) when no chunk is left
+   * to run. Returns the new chunks' numbers, or undefined (nothing changed) when the job is no longer in
+   * progress or the chunk was done already.
+   */
+  completePlan(jobId: string, seq: number, chunks: PlannedChunkRow[], total: number, at: number): Promise<{ seqs: number[]; jobCompleted: boolean } | undefined>;
+  /** The job's chunks in seq order. */
   listChunks(jobId: string): Promise<ExportChunk[]>;
-  /** Takes the next pending chunk (or a running one whose lease expired) of any in-progress job. */
-  claimChunk(leaseMs: number, now: number): Promise<ExportChunk | undefined>;
-  renewLease(jobId: string, seq: number, leaseUntil: number): Promise<boolean>;
-  /** Marks a chunk done and records its files and count, atomically; false if the job is no longer in progress. */
-  completeChunk(jobId: string, seq: number, files: Omit<ExportFile, 'jobId' | 'chunkSeq'>[], count: number): Promise<boolean>;
+  /**
+   * Claims one chunk of an in-progress job when it is pending, or running under a lease that lapsed before
+   * `now`: it becomes running under `lease`, its attempts counted. Of concurrent claims exactly one succeeds.
+   * Returns the chunk with its job, or undefined (done, failed, leased, job not in progress, unknown).
+   */
+  claimChunk(jobId: string, seq: number, lease: Lease, now: number): Promise<{ job: ExportJob; chunk: ExportChunk } | undefined>;
+  /** Extends a running chunk's lease while `lease.owner` still holds it; false when it holds it no longer. */
+  renewLease(jobId: string, seq: number, lease: Lease): Promise<boolean>;
+  /**
+   * Makes running chunks of in-progress jobs whose lease lapsed before `now` pending again and returns them
+   * (each to exactly one caller), so they can be queued again.
+   */
+  reclaimExpired(now: number): Promise<ChunkRef[]>;
+  /** Makes every running chunk pending again (a sole process starting: its previous run's leases are dead). */
+  releaseAllLeases(): Promise<number>;
+  /** Pending chunks of in-progress jobs, oldest job first, then seq (to queue again after a restart). */
+  pendingChunks(): Promise<ChunkRef[]>;
+  /**
+   * Marks a chunk done and records its files and count, atomically; the job's done count grows by `count` and
+   * its total by `count` less the chunk's estimate (so at the end total = done). The job completes (at `at`)
+   * in the same transaction when this was its last chunk not done. `recorded` is false (nothing changed) when
+   * the job is no longer in progress or the chunk was done already.
+   */
+  completeChunk(
+    jobId: string,
+    seq: number,
+    files: Omit<ExportFile, 'jobId' | 'chunkSeq'>[],
+    count: number,
+    at: number,
+  ): Promise<{ recorded: boolean; jobCompleted: boolean }>;
+  /** Records a chunk's failure: pending again (`retry`) or failed for good; its lease is released. */
   failChunk(jobId: string, seq: number, error: string, retry: boolean): Promise<void>;
   /** Sets status (and completedAt/error) when the job is still in progress; returns whether it changed. */
   finishJob(jobId: string, status: 'completed' | 'failed', at: number, error?: string): Promise<boolean>;
@@ -175,6 +248,11 @@ export interface JobStore {
   purgeJob(jobId: string): Promise<void>;
   listFiles(jobId: string): Promise<ExportFile[]>;
   getFile(fileId: string): Promise<ExportFile | undefined>;
+  /**
+   * A turn at a periodic task shared by every process of the store (e.g. the retention sweep): true for at
+   * most one caller per `intervalMs`, whichever process asks first once the previous turn's interval is over.
+   */
+  takeTurn(task: string, now: number, intervalMs: number): Promise<boolean>;
 }
 
 export interface RegisteredClient {
@@ -200,11 +278,45 @@ export interface ClientStore {
   useJti(clientId: string, jti: string, expiresAt: number, now: number): Promise<boolean>;
 }
 
+/** An access-token signing key as stored: its private JWK (the public key is derived from it). */
+export interface StoredSigningKey {
+  kid: string;
+  alg: string;
+  createdAt: number;
+  privateJwk: Record<string, unknown>;
+}
+
+/**
+ * The secrets every process of a deployment shares: the access-token signing keys and named secrets (the
+ * download-URL secret), so that any API process verifies the tokens and URLs another one issued. PostgreSQL keeps
+ * them in tables of the store's schema; the embedded store keeps them in files under the data directory's `keys/`
+ * (mode 0600 in a 0700 folder), where earlier versions kept them. Nothing here is ever logged.
+ */
+export interface KeyStore {
+  /**
+   * The signing keys, oldest first (by createdAt, then kid). When there are none, stores `first()` and returns it:
+   * processes starting at once agree on one key (one of them wins, the others get its key).
+   */
+  signingKeys(first: () => Promise<StoredSigningKey>): Promise<StoredSigningKey[]>;
+  /** A cheap value that changes whenever the key set changes ('' while there is none), to notice a rotation. */
+  signingKeysVersion(): Promise<string>;
+  /** Adds a key and removes the keys with the given ids, atomically: readers see the set before or after. */
+  replaceSigningKeys(add: StoredSigningKey, retire: string[]): Promise<void>;
+  /**
+   * The named secret (`[a-z0-9-]+`). When absent, stores `create()` and returns it: concurrent callers agree on one
+   * value.
+   */
+  secret(name: string, create: () => Buffer): Promise<Buffer>;
+}
+
 /** Everything one database gives. */
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
   readonly resources: ResourceStore;
   readonly jobs: JobStore;
   readonly clients: ClientStore;
+  readonly keys: KeyStore;
+  /** Resolves when the database answers and every migration of this version is applied; rejects with the reason. */
+  check(): Promise<void>;
   close(): Promise<void>;
 }

@@ -31,7 +31,7 @@ export async function startServer(overrides: ConfigInput = {}, options: { worker
   await runtime.app.listen({ port: 0, host: '127.0.0.1' });
   const address = runtime.app.server.address();
   const origin = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
-  if (options.worker !== false) runtime.worker.start();
+  if (options.worker !== false) await runtime.worker.start();
   return {
     runtime,
     origin,

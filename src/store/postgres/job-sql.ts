@@ -1,4 +1,4 @@
-import type { ExportFile, JobStatus, NewJob } from '../ports.js';
+import type { ExportFile, JobStatus, Lease, NewJob, PlannedChunkRow } from '../ports.js';
 import { newJobValues } from '../rows.js';
 import { Params, type Sql } from './db.js';
 
@@ -47,13 +47,16 @@ export function listJobs(filter: { status?: JobStatus; expiredBefore?: number })
   };
 }
 
-export const deleteChunks = (jobId: string): Sql => ({ text: 'DELETE FROM chunks WHERE job_id = $1', values: [jobId] });
-
-export const insertChunks = (jobId: string, chunks: { type: string; slice: unknown; estimate: number }[]): Sql => ({
+export const insertChunks = (jobId: string, firstSeq: number, chunks: PlannedChunkRow[]): Sql => ({
   text: `INSERT INTO chunks (job_id, seq, type, slice, status, estimate)
-    SELECT $1, u.seq - 1, u.type, u.slice, 'pending', u.estimate
-    FROM unnest($2::text[], $3::text[], $4::bigint[]) WITH ORDINALITY AS u(type, slice, estimate, seq)`,
-  values: [jobId, chunks.map((c) => c.type), chunks.map((c) => JSON.stringify(c.slice)), chunks.map((c) => c.estimate)],
+    SELECT $1, $2::int + u.seq - 1, u.type, u.slice, 'pending', u.estimate
+    FROM unnest($3::text[], $4::text[], $5::bigint[]) WITH ORDINALITY AS u(type, slice, estimate, seq)`,
+  values: [jobId, firstSeq, chunks.map((c) => c.type), chunks.map((c) => JSON.stringify(c.slice)), chunks.map((c) => c.estimate)],
+});
+
+export const nextSeq = (jobId: string): Sql => ({
+  text: 'SELECT COALESCE(max(seq), -1) + 1 AS next FROM chunks WHERE job_id = $1',
+  values: [jobId],
 });
 
 export const setTotal = (jobId: string, total: number): Sql => ({
@@ -64,32 +67,63 @@ export const setTotal = (jobId: string, total: number): Sql => ({
 export const listChunks = (jobId: string): Sql => ({ text: 'SELECT * FROM chunks WHERE job_id = $1 ORDER BY seq', values: [jobId] });
 
 /**
- * Takes the next pending chunk (or a running one whose lease expired) of any in-progress job, oldest job
- * first. SKIP LOCKED lets concurrent workers claim different chunks without waiting on each other.
+ * Claims one chunk of an in-progress job (pending, or running under a lapsed lease). The WHERE clause is
+ * checked again on the locked row, so of concurrent claims exactly one updates it.
  */
-export const claimChunk = (leaseUntil: number, now: number): Sql => ({
-  text: `UPDATE chunks c SET status = 'running', attempts = c.attempts + 1, lease_until = $1::bigint
-    FROM (
-      SELECT c2.job_id, c2.seq FROM chunks c2 JOIN jobs j ON j.id = c2.job_id
-      WHERE j.status = 'in-progress'
-        AND (c2.status = 'pending' OR (c2.status = 'running' AND c2.lease_until < $2::bigint))
-      ORDER BY j.created_at, c2.seq
-      LIMIT 1
-      FOR UPDATE OF c2 SKIP LOCKED
-    ) pick
-    WHERE c.job_id = pick.job_id AND c.seq = pick.seq
+export const claimChunk = (jobId: string, seq: number, lease: Lease, now: number): Sql => ({
+  text: `UPDATE chunks c SET status = 'running', attempts = c.attempts + 1, lease_until = $4::bigint, lease_owner = $3
+    FROM jobs j
+    WHERE c.job_id = $1 AND c.seq = $2 AND j.id = c.job_id AND j.status = 'in-progress'
+      AND (c.status = 'pending' OR (c.status = 'running' AND c.lease_until < $5::bigint))
     RETURNING c.*`,
-  values: [leaseUntil, now],
+  values: [jobId, seq, lease.owner, lease.until, now],
 });
 
-export const renewLease = (jobId: string, seq: number, leaseUntil: number): Sql => ({
-  text: "UPDATE chunks SET lease_until = $3 WHERE job_id = $1 AND seq = $2 AND status = 'running'",
-  values: [jobId, seq, leaseUntil],
+export const reclaimExpired = (now: number): Sql => ({
+  text: `UPDATE chunks c SET status = 'pending', lease_until = NULL, lease_owner = NULL
+    FROM jobs j
+    WHERE c.status = 'running' AND c.lease_until < $1::bigint AND j.id = c.job_id AND j.status = 'in-progress'
+    RETURNING c.job_id, c.seq`,
+  values: [now],
+});
+
+export const releaseAllLeases = (): Sql => ({
+  text: "UPDATE chunks SET status = 'pending', lease_until = NULL, lease_owner = NULL WHERE status = 'running'",
+  values: [],
+});
+
+export const pendingChunks = (): Sql => ({
+  text: `SELECT c.job_id, c.seq FROM chunks c JOIN jobs j ON j.id = c.job_id
+    WHERE c.status = 'pending' AND j.status = 'in-progress' ORDER BY j.created_at, j.id, c.seq`,
+  values: [],
+});
+
+export const remainingChunks = (jobId: string): Sql => ({
+  text: "SELECT count(*) AS n FROM chunks WHERE job_id = $1 AND status <> 'done'",
+  values: [jobId],
+});
+
+export const completeJob = (jobId: string, at: number): Sql => ({
+  text: "UPDATE jobs SET status = 'completed', completed_at = $2 WHERE id = $1 AND status = 'in-progress'",
+  values: [jobId, at],
+});
+
+export const takeTurn = (task: string, now: number, intervalMs: number): Sql => ({
+  text: `INSERT INTO turns AS t (task, next_at) VALUES ($1, $2::bigint + $3::bigint)
+    ON CONFLICT (task) DO UPDATE SET next_at = EXCLUDED.next_at WHERE t.next_at <= $2::bigint
+    RETURNING task`,
+  values: [task, now, intervalMs],
+});
+
+export const renewLease = (jobId: string, seq: number, lease: Lease): Sql => ({
+  text: "UPDATE chunks SET lease_until = $4 WHERE job_id = $1 AND seq = $2 AND status = 'running' AND lease_owner = $3",
+  values: [jobId, seq, lease.owner, lease.until],
 });
 
 export const markChunkDone = (jobId: string, seq: number, count: number): Sql => ({
-  text: `UPDATE chunks SET status = 'done', count = $3, lease_until = NULL, error = NULL
-    WHERE job_id = $1 AND seq = $2 AND status <> 'done'`,
+  text: `UPDATE chunks SET status = 'done', count = $3, lease_until = NULL, lease_owner = NULL, error = NULL
+    WHERE job_id = $1 AND seq = $2 AND status <> 'done'
+    RETURNING estimate`,
   values: [jobId, seq, count],
 });
 
@@ -116,13 +150,13 @@ export const insertFiles = (jobId: string, seq: number, files: Omit<ExportFile, 
   ],
 });
 
-export const addDone = (jobId: string, count: number): Sql => ({
-  text: 'UPDATE jobs SET done = done + $2 WHERE id = $1',
-  values: [jobId, count],
+export const addDone = (jobId: string, count: number, estimate: number): Sql => ({
+  text: 'UPDATE jobs SET done = done + $2::bigint, total = GREATEST(total + $2::bigint - $3::bigint, 0) WHERE id = $1',
+  values: [jobId, count, estimate],
 });
 
 export const failChunk = (jobId: string, seq: number, error: string, retry: boolean): Sql => ({
-  text: 'UPDATE chunks SET status = $3, error = $4, lease_until = NULL WHERE job_id = $1 AND seq = $2',
+  text: 'UPDATE chunks SET status = $3, error = $4, lease_until = NULL, lease_owner = NULL WHERE job_id = $1 AND seq = $2',
   values: [jobId, seq, retry ? 'pending' : 'failed', error],
 });
 

@@ -150,4 +150,33 @@ export const POSTGRES_MIGRATIONS: { version: number; name: string; sql: string }
       CREATE INDEX used_jti_by_expiry ON used_jti (expires_at);
     `,
   },
+  {
+    version: 4,
+    name: 'chunk lease owners and shared turns',
+    sql: `
+      ALTER TABLE chunks ADD COLUMN lease_owner TEXT;
+      CREATE TABLE turns (
+        task TEXT PRIMARY KEY,
+        next_at BIGINT NOT NULL
+      );
+    `,
+  },
+  {
+    version: 5,
+    name: 'shared keys',
+    sql: `
+      CREATE TABLE signing_keys (
+        kid TEXT COLLATE "C" PRIMARY KEY,
+        alg TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        private_jwk TEXT NOT NULL
+      );
+
+      CREATE TABLE secrets (
+        name TEXT COLLATE "C" PRIMARY KEY,
+        value TEXT NOT NULL,
+        created_at BIGINT NOT NULL
+      );
+    `,
+  },
 ];

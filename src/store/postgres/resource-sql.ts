@@ -151,6 +151,15 @@ export const idBoundaries = (tenant: string, type: string, until: number, step: 
   values: [tenant, type, until, step],
 });
 
+/** Of `ids`, those live at `at`: a current version written by then, or a history version valid then. */
+export const presentIds = (tenant: string, type: string, ids: string[], at: number): Sql => ({
+  text: `SELECT u.id FROM unnest($3::text[]) AS u(id)
+    WHERE EXISTS (SELECT 1 FROM resources r WHERE r.tenant = $1 AND r.type = $2 AND r.id = u.id AND r.deleted = false AND r.last_updated <= $4::bigint)
+       OR EXISTS (SELECT 1 FROM resource_history r WHERE r.tenant = $1 AND r.type = $2 AND r.id = u.id AND r.deleted = false
+                  AND r.last_updated <= $4::bigint AND r.valid_to > $4::bigint)`,
+  values: [tenant, type, ids, at],
+});
+
 type Table = 'resources' | 'resource_history';
 
 /** Versions current at `until`: current rows written by then, or history rows valid at that instant. */

@@ -249,4 +249,17 @@ export class PostgresResourceStore implements ResourceStore {
     for (const row of await query<{ type: string; n: number }>(this.pool, sql.countByType(tenant))) out[row.type] = row.n;
     return out;
   }
+
+  async presentIds(tenant: string, type: string, ids: string[], at: number): Promise<string[]> {
+    const present: string[] = [];
+    for (let i = 0; i < ids.length; i += 5000) {
+      const rows = await query<{ id: string }>(this.pool, sql.presentIds(tenant, type, ids.slice(i, i + 5000), at));
+      present.push(...rows.map((r) => r.id));
+    }
+    return present;
+  }
+
+  async refreshStatistics(): Promise<void> {
+    await query(this.pool, sql.analyze()).catch(() => undefined);
+  }
 }

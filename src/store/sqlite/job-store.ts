@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import type { ExportChunk, ExportFile, ExportJob, JobStatus, JobStore, NewJob } from '../ports.js';
+import type { ChunkRef, ExportChunk, ExportFile, ExportJob, JobStatus, JobStore, Lease, NewJob, PlannedChunkRow } from '../ports.js';
 import { type ChunkRow, type FileRow, type JobRow, newJobValues, toChunk, toFile, toJob } from '../rows.js';
 
 export class SqliteJobStore implements JobStore {
@@ -20,6 +20,13 @@ export class SqliteJobStore implements JobStore {
         if (job.patients) {
           const add = db.prepare('INSERT OR IGNORE INTO job_patients (job_id, patient_id, full_history) VALUES (?, ?, ?)');
           for (const p of job.patients) add.run(job.id, p.id, p.fullHistory ? 1 : 0);
+        }
+        if (job.chunks) {
+          this.insertChunks(job.id, 0, job.chunks);
+          db.prepare('UPDATE jobs SET total = ? WHERE id = ?').run(
+            job.chunks.reduce((n, c) => n + c.estimate, 0),
+            job.id,
+          );
         }
         return { job: toJob(db.prepare('SELECT * FROM jobs WHERE id = ?').get(job.id) as JobRow) };
       })
@@ -51,51 +58,106 @@ export class SqliteJobStore implements JobStore {
       where.push('expires_at < ?');
       params.push(filter.expiredBefore);
     }
-    const sql = `SELECT * FROM jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at`;
+    const sql = `SELECT * FROM jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at, id`;
     return (this.db.prepare(sql).all(...params) as JobRow[]).map(toJob);
   }
 
-  async planChunks(jobId: string, chunks: { type: string; slice: unknown; estimate: number }[], total: number): Promise<void> {
+  private insertChunks(jobId: string, first: number, chunks: PlannedChunkRow[]): void {
+    const add = this.db.prepare("INSERT INTO chunks (job_id, seq, type, slice, status, estimate) VALUES (?, ?, ?, ?, 'pending', ?)");
+    chunks.forEach((c, i) => add.run(jobId, first + i, c.type, JSON.stringify(c.slice), c.estimate));
+  }
+
+  /** Completes the job when none of its chunks is left to run (inside the caller's transaction). */
+  private completeIfDone(jobId: string, at: number): boolean {
+    const left = this.db.prepare("SELECT count(*) FROM chunks WHERE job_id = ? AND status != 'done'").pluck().get(jobId) as number;
+    if (left > 0) return false;
+    return this.db.prepare("UPDATE jobs SET status = 'completed', completed_at = ? WHERE id = ? AND status = 'in-progress'").run(at, jobId).changes > 0;
+  }
+
+  async setJobPatients(jobId: string, patients: { id: string; fullHistory: boolean }[]): Promise<void> {
     const db = this.db;
+    const add = db.prepare('INSERT OR IGNORE INTO job_patients (job_id, patient_id, full_history) VALUES (?, ?, ?)');
     db.transaction(() => {
-      db.prepare('DELETE FROM chunks WHERE job_id = ?').run(jobId);
-      const add = db.prepare("INSERT INTO chunks (job_id, seq, type, slice, status, estimate) VALUES (?, ?, ?, ?, 'pending', ?)");
-      chunks.forEach((c, seq) => add.run(jobId, seq, c.type, JSON.stringify(c.slice), c.estimate));
-      db.prepare('UPDATE jobs SET total = ? WHERE id = ?').run(total, jobId);
+      for (const p of patients) add.run(jobId, p.id, p.fullHistory ? 1 : 0);
     }).immediate();
+  }
+
+  async completePlan(
+    jobId: string,
+    seq: number,
+    chunks: PlannedChunkRow[],
+    total: number,
+    at: number,
+  ): Promise<{ seqs: number[]; jobCompleted: boolean } | undefined> {
+    const db = this.db;
+    return db
+      .transaction((): { seqs: number[]; jobCompleted: boolean } | undefined => {
+        if (!db.prepare("SELECT 1 FROM jobs WHERE id = ? AND status = 'in-progress'").get(jobId)) return undefined;
+        const r = db
+          .prepare("UPDATE chunks SET status = 'done', lease_until = NULL, lease_owner = NULL, error = NULL WHERE job_id = ? AND seq = ? AND status != 'done'")
+          .run(jobId, seq);
+        if (r.changes === 0) return undefined;
+        const first = db.prepare('SELECT COALESCE(max(seq), -1) + 1 FROM chunks WHERE job_id = ?').pluck().get(jobId) as number;
+        this.insertChunks(jobId, first, chunks);
+        db.prepare('UPDATE jobs SET total = ? WHERE id = ?').run(total, jobId);
+        return { seqs: chunks.map((_, i) => first + i), jobCompleted: this.completeIfDone(jobId, at) };
+      })
+      .immediate();
   }
 
   async listChunks(jobId: string): Promise<ExportChunk[]> {
     return (this.db.prepare('SELECT * FROM chunks WHERE job_id = ? ORDER BY seq').all(jobId) as ChunkRow[]).map(toChunk);
   }
 
-  async claimChunk(leaseMs: number, now: number): Promise<ExportChunk | undefined> {
+  async claimChunk(jobId: string, seq: number, lease: Lease, now: number): Promise<{ job: ExportJob; chunk: ExportChunk } | undefined> {
     const db = this.db;
     return db
-      .transaction((): ExportChunk | undefined => {
-        const row = db
+      .transaction((): { job: ExportJob; chunk: ExportChunk } | undefined => {
+        const job = db.prepare("SELECT * FROM jobs WHERE id = ? AND status = 'in-progress'").get(jobId) as JobRow | undefined;
+        if (!job) return undefined;
+        const r = db
           .prepare(
-            `SELECT c.* FROM chunks c JOIN jobs j ON j.id = c.job_id
-             WHERE j.status = 'in-progress' AND (c.status = 'pending' OR (c.status = 'running' AND c.lease_until < ?))
-             ORDER BY j.created_at, c.seq LIMIT 1`,
+            `UPDATE chunks SET status = 'running', attempts = attempts + 1, lease_until = ?, lease_owner = ?
+             WHERE job_id = ? AND seq = ? AND (status = 'pending' OR (status = 'running' AND lease_until < ?))`,
           )
-          .get(now) as ChunkRow | undefined;
-        if (!row) return undefined;
-        db.prepare("UPDATE chunks SET status = 'running', attempts = attempts + 1, lease_until = ? WHERE job_id = ? AND seq = ?").run(
-          now + leaseMs,
-          row.job_id,
-          row.seq,
-        );
-        return toChunk({ ...row, status: 'running', attempts: row.attempts + 1, lease_until: now + leaseMs });
+          .run(lease.until, lease.owner, jobId, seq, now);
+        if (r.changes === 0) return undefined;
+        const chunk = db.prepare('SELECT * FROM chunks WHERE job_id = ? AND seq = ?').get(jobId, seq) as ChunkRow;
+        return { job: toJob(job), chunk: toChunk(chunk) };
       })
       .immediate();
   }
 
-  async renewLease(jobId: string, seq: number, leaseUntil: number): Promise<boolean> {
+  async renewLease(jobId: string, seq: number, lease: Lease): Promise<boolean> {
     const r = this.db
-      .prepare("UPDATE chunks SET lease_until = ? WHERE job_id = ? AND seq = ? AND status = 'running'")
-      .run(leaseUntil, jobId, seq);
+      .prepare("UPDATE chunks SET lease_until = ? WHERE job_id = ? AND seq = ? AND status = 'running' AND lease_owner = ?")
+      .run(lease.until, jobId, seq, lease.owner);
     return r.changes > 0;
+  }
+
+  async reclaimExpired(now: number): Promise<ChunkRef[]> {
+    const rows = this.db
+      .prepare(
+        `UPDATE chunks SET status = 'pending', lease_until = NULL, lease_owner = NULL
+         WHERE status = 'running' AND lease_until < ? AND job_id IN (SELECT id FROM jobs WHERE status = 'in-progress')
+         RETURNING job_id, seq`,
+      )
+      .all(now) as { job_id: string; seq: number }[];
+    return rows.map((r) => ({ jobId: r.job_id, seq: r.seq }));
+  }
+
+  async releaseAllLeases(): Promise<number> {
+    return this.db.prepare("UPDATE chunks SET status = 'pending', lease_until = NULL, lease_owner = NULL WHERE status = 'running'").run().changes;
+  }
+
+  async pendingChunks(): Promise<ChunkRef[]> {
+    const rows = this.db
+      .prepare(
+        `SELECT c.job_id, c.seq FROM chunks c JOIN jobs j ON j.id = c.job_id
+         WHERE c.status = 'pending' AND j.status = 'in-progress' ORDER BY j.created_at, j.id, c.seq`,
+      )
+      .all() as { job_id: string; seq: number }[];
+    return rows.map((r) => ({ jobId: r.job_id, seq: r.seq }));
   }
 
   async completeChunk(
@@ -103,30 +165,34 @@ export class SqliteJobStore implements JobStore {
     seq: number,
     files: Omit<ExportFile, 'jobId' | 'chunkSeq'>[],
     count: number,
-  ): Promise<boolean> {
+    at: number,
+  ): Promise<{ recorded: boolean; jobCompleted: boolean }> {
     const db = this.db;
     return db
-      .transaction((): boolean => {
+      .transaction((): { recorded: boolean; jobCompleted: boolean } => {
+        const unchanged = { recorded: false, jobCompleted: false };
         const job = db.prepare("SELECT status FROM jobs WHERE id = ? AND status = 'in-progress'").get(jobId);
-        if (!job) return false;
-        const r = db
-          .prepare("UPDATE chunks SET status = 'done', count = ?, lease_until = NULL, error = NULL WHERE job_id = ? AND seq = ? AND status != 'done'")
-          .run(count, jobId, seq);
-        if (r.changes === 0) return false;
+        if (!job) return unchanged;
+        const done = db
+          .prepare(
+            "UPDATE chunks SET status = 'done', count = ?, lease_until = NULL, lease_owner = NULL, error = NULL WHERE job_id = ? AND seq = ? AND status != 'done' RETURNING estimate",
+          )
+          .get(count, jobId, seq) as { estimate: number } | undefined;
+        if (!done) return unchanged;
         db.prepare('DELETE FROM files WHERE job_id = ? AND chunk_seq = ?').run(jobId, seq);
         const add = db.prepare(
           'INSERT INTO files (id, job_id, chunk_seq, kind, type, part, object_key, count, bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
         );
         for (const f of files) add.run(f.id, jobId, seq, f.kind, f.type, f.part, f.objectKey, f.count, f.bytes);
-        db.prepare('UPDATE jobs SET done = done + ? WHERE id = ?').run(count, jobId);
-        return true;
+        db.prepare('UPDATE jobs SET done = done + ?, total = max(total + ? - ?, 0) WHERE id = ?').run(count, count, done.estimate, jobId);
+        return { recorded: true, jobCompleted: this.completeIfDone(jobId, at) };
       })
       .immediate();
   }
 
   async failChunk(jobId: string, seq: number, error: string, retry: boolean): Promise<void> {
     this.db
-      .prepare('UPDATE chunks SET status = ?, error = ?, lease_until = NULL WHERE job_id = ? AND seq = ?')
+      .prepare('UPDATE chunks SET status = ?, error = ?, lease_until = NULL, lease_owner = NULL WHERE job_id = ? AND seq = ?')
       .run(retry ? 'pending' : 'failed', error, jobId, seq);
   }
 
@@ -164,5 +230,16 @@ export class SqliteJobStore implements JobStore {
   async getFile(fileId: string): Promise<ExportFile | undefined> {
     const row = this.db.prepare('SELECT * FROM files WHERE id = ?').get(fileId) as FileRow | undefined;
     return row ? toFile(row) : undefined;
+  }
+
+  async takeTurn(task: string, now: number, intervalMs: number): Promise<boolean> {
+    const row = this.db
+      .prepare(
+        `INSERT INTO turns (task, next_at) VALUES (?, ?)
+         ON CONFLICT (task) DO UPDATE SET next_at = excluded.next_at WHERE turns.next_at <= ?
+         RETURNING task`,
+      )
+      .get(task, now + intervalMs, now);
+    return row !== undefined;
   }
 }

@@ -139,4 +139,15 @@ export const SQLITE_MIGRATIONS: { version: number; name: string; sql: string }[]
       ) STRICT, WITHOUT ROWID;
     `,
   },
+  {
+    version: 4,
+    name: 'chunk lease owners and shared turns',
+    sql: `
+      ALTER TABLE chunks ADD COLUMN lease_owner TEXT;
+      CREATE TABLE turns (
+        task TEXT PRIMARY KEY,
+        next_at INTEGER NOT NULL
+      ) STRICT;
+    `,
+  },
 ];

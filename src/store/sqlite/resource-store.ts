@@ -291,4 +291,21 @@ export class SqliteResourceStore implements ResourceStore {
     for (const row of this.statements.countByType.all(tenant) as { type: string; n: number }[]) out[row.type] = row.n;
     return out;
   }
+
+  async presentIds(tenant: string, type: string, ids: string[], at: number): Promise<string[]> {
+    const present: string[] = [];
+    for (const id of ids) {
+      const r = await this.readAt(tenant, type, id, at);
+      if (r && !r.deleted) present.push(id);
+    }
+    return present;
+  }
+
+  async refreshStatistics(): Promise<void> {
+    try {
+      this.db.pragma('optimize');
+    } catch {
+      // Only an optimisation.
+    }
+  }
 }

@@ -1,0 +1,158 @@
+/**
+ * API nodes and worker nodes as separate processes over one PostgreSQL (and one shared export directory): a
+ * worker SIGKILLed mid-export, an API node restarted mid-export, concurrent kick-offs at two API nodes, and a
+ * token and file URLs from one API node used on the other.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openPostgresStore } from '../src/store/postgres/index.js';
+import { createTestClient, getAccessToken, type TestClient } from './helpers/auth.js';
+import { type Cohort, writeCohort } from './helpers/cohort.js';
+import { freshSchema, TEST_DATABASE_URL } from './helpers/postgres.js';
+import { type FlatfhirProcess, killAll, startFlatfhir } from './helpers/processes.js';
+import { auth, download, KICKOFF_HEADERS, type ManifestJson, parseNdjson } from './helpers/server.js';
+
+const TENANT = 'scale-tenant';
+const PATIENTS = 3000;
+const schema = freshSchema('scale');
+const databaseUrl = `${TEST_DATABASE_URL}?schema=${schema.name}`;
+let dataDir: string;
+let client: TestClient;
+let cohort: Cohort;
+
+/** Small chunks (many of them), short leases: a dead worker's chunk is taken over within seconds. */
+const ENV = {
+  FLATFHIR_EXPORT_CHUNK_RESOURCES: '400',
+  FLATFHIR_EXPORT_LEASE_SECONDS: '3',
+  FLATFHIR_EXPORT_HEARTBEAT_SECONDS: '1',
+  FLATFHIR_EXPORT_QUEUE_POLL_MS: '200',
+  FLATFHIR_EXPORT_THREADS: '0',
+  FLATFHIR_EXPORT_CONCURRENCY: '2',
+};
+
+const api = (): Promise<FlatfhirProcess> =>
+  startFlatfhir(['serve', '--data', dataDir, '--database-url', databaseUrl, '--port', '0', '--no-seed', '--no-workers'], ENV);
+const worker = (): Promise<FlatfhirProcess> => startFlatfhir(['worker', '--data', dataDir, '--database-url', databaseUrl], ENV);
+const tokenUrl = (origin: string): string => `${origin}/tenants/${TENANT}/protocols/oauth2/profiles/smart-v1/token`;
+
+async function kickoff(origin: string, token: string): Promise<string> {
+  const r = await fetch(`${origin}/r4/${TENANT}/Group/${cohort.groupId}/$export?_type=Patient,Observation,Condition`, {
+    headers: { ...KICKOFF_HEADERS, ...auth(token) },
+  });
+  expect(r.status).toBe(202);
+  return new URL(r.headers.get('content-location') as string).pathname;
+}
+
+/** Polls until `done` says so; returns the last response. */
+async function poll(url: string, token: string, done: (r: Response, progress: string) => boolean, timeoutMs = 120_000): Promise<Response> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const r = await fetch(url, { headers: auth(token) });
+    if (done(r, r.headers.get('x-progress') ?? '')) return r;
+    await r.arrayBuffer();
+    if (Date.now() > deadline) throw new Error(`${url} did not get there within ${timeoutMs} ms`);
+    await new Promise((res) => setTimeout(res, 100));
+  }
+}
+
+const percent = (progress: string): number => Number(/^(\d+)%/.exec(progress)?.[1] ?? 0);
+
+/** Downloads every output file; checks each type's lines are exactly the expected ones, none twice. */
+async function checkExport(manifest: ManifestJson, token: string): Promise<void> {
+  expect(manifest.error).toEqual([]);
+  const ids = new Map<string, string[]>();
+  for (const o of manifest.output) {
+    const lines = parseNdjson((await download(o.url, token)).text);
+    expect(lines).toHaveLength(o.count as number);
+    ids.set(o.type, [...(ids.get(o.type) ?? []), ...lines.map((l) => l['id'] as string)]);
+  }
+  for (const [type, n] of Object.entries(cohort.expected)) {
+    const list = ids.get(type) ?? [];
+    expect(list, type).toHaveLength(n);
+    expect(new Set(list).size, type).toBe(n);
+  }
+}
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), 'flatfhir-scale-'));
+  const store = await openPostgresStore(TEST_DATABASE_URL, { schema: schema.name });
+  cohort = await writeCohort(store.resources, TENANT, PATIENTS);
+  await store.resources.refreshStatistics();
+  client = await createTestClient(store.clients, TENANT);
+  await store.close();
+}, 180_000);
+
+afterAll(async () => {
+  await killAll();
+  await schema.drop();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+describe('API nodes and worker nodes on PostgreSQL', () => {
+  it('completes a Group export with exactly the expected lines although a worker is SIGKILLed midway', async () => {
+    const node = await api();
+    const [w1, w2] = await Promise.all([worker(), worker()]);
+    const token = await getAccessToken(tokenUrl(node.origin), client);
+    const started = Date.now();
+    const status = `${node.origin}${await kickoff(node.origin, token)}`;
+    const kickoffMs = Date.now() - started;
+    const midway = await poll(status, token, (r, p) => r.status !== 202 || percent(p) >= 10);
+    expect(midway.status).toBe(202);
+    await w1?.kill('SIGKILL');
+    const done = await poll(status, token, (r) => r.status !== 202);
+    expect(done.status).toBe(200);
+    await checkExport((await done.json()) as ManifestJson, token);
+    expect(kickoffMs).toBeLessThan(10_000);
+    await w2?.kill('SIGTERM');
+    await node.kill('SIGTERM');
+  }, 240_000);
+
+  it('carries on when the API node restarts during an export', async () => {
+    const first = await api();
+    const w = await worker();
+    let token = await getAccessToken(tokenUrl(first.origin), client);
+    const path = await kickoff(first.origin, token);
+    const midway = await poll(`${first.origin}${path}`, token, (r, p) => r.status !== 202 || percent(p) >= 5);
+    expect(midway.status).toBe(202);
+    await first.kill('SIGKILL');
+    const second = await api();
+    token = await getAccessToken(tokenUrl(second.origin), client);
+    const done = await poll(`${second.origin}${path}`, token, (r) => r.status !== 202);
+    expect(done.status).toBe(200);
+    await checkExport((await done.json()) as ManifestJson, token);
+    expect((await fetch(`${second.origin}${path}`, { method: 'DELETE', headers: auth(token) })).status).toBe(202);
+    await w.kill('SIGTERM');
+    await second.kill('SIGTERM');
+  }, 240_000);
+
+  it('accepts exactly one of many concurrent kick-offs of one client at two API nodes; a token and file URLs of one node work on the other', async () => {
+    const [a, b] = await Promise.all([api(), api()]);
+    const w = await worker();
+    // Both nodes share the data directory (signing keys, download-URL secret, export files).
+    const token = await getAccessToken(tokenUrl(a?.origin as string), client);
+    const url = (origin: string) => `${origin}/r4/${TENANT}/Group/${cohort.groupId}/$export?_type=Patient`;
+    const answers = await Promise.all(
+      Array.from({ length: 16 }, (_, i) => fetch(url(i % 2 ? (a?.origin as string) : (b?.origin as string)), { headers: { ...KICKOFF_HEADERS, ...auth(token) } })),
+    );
+    const statuses = answers.map((r) => r.status);
+    expect(statuses.filter((s) => s === 202)).toHaveLength(1);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(15);
+    const accepted = answers.find((r) => r.status === 202) as Response;
+    const path = new URL(accepted.headers.get('content-location') as string).pathname;
+    for (const r of answers) await r.arrayBuffer();
+
+    // Polled and downloaded through node b with node a's token.
+    const done = await poll(`${b?.origin}${path}`, token, (r) => r.status !== 202);
+    expect(done.status).toBe(200);
+    const manifest = (await done.json()) as ManifestJson;
+    const file = manifest.output[0] as { url: string; count: number };
+    expect(file.url.startsWith(b?.origin as string)).toBe(true);
+    const onA = file.url.replace(b?.origin as string, a?.origin as string);
+    expect(parseNdjson((await download(onA, token)).text)).toHaveLength(file.count);
+    expect(parseNdjson((await download(file.url, token)).text)).toHaveLength(file.count);
+    await w.kill('SIGTERM');
+    await Promise.all([a?.kill('SIGTERM'), b?.kill('SIGTERM')]);
+  }, 240_000);
+});
