@@ -2,7 +2,8 @@
  * The composition root: reads config, builds adapters (store/open.ts and storage/open.ts choose them, for the
  * export worker threads' entry too), wires services, starts HTTP and the export worker.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import type { Server as TlsServer } from 'node:tls';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { type Logger, pino } from 'pino';
@@ -16,6 +17,7 @@ import { createExportWorker, type ExportWorker } from './export/worker.js';
 import { prepareResource } from './fhir/prepare.js';
 import { buildApp } from './http/app.js';
 import { fhirBase } from './http/context.js';
+import { readTlsCredentials, reloadTls, type TlsCredentials } from './http/tls.js';
 import { importPaths } from './import/importer.js';
 import { openQueue } from './queue/open.js';
 import type { JobQueue } from './queue/ports.js';
@@ -53,6 +55,17 @@ export interface Runtime {
   exportCounts: ExportCounts;
   app: FastifyInstance;
   close(): Promise<void>;
+}
+
+/**
+ * Creates the data directory (mode 0700: it holds patient data and keys) in every mode, the PostgreSQL one
+ * included, and removes what an interrupted sandbox seeding left behind.
+ */
+export async function prepareDataDir(dataDir: string): Promise<void> {
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  for (const entry of await readdir(dataDir)) {
+    if (entry.startsWith('.seed-')) await rm(join(dataDir, entry), { recursive: true, force: true });
+  }
 }
 
 /** Combines the counters every runtime keeps with an observer given from outside (metrics). */
@@ -96,15 +109,19 @@ function buildWorker(
 }
 
 /** Builds everything a server process runs, without listening yet (the worker is started by the caller). */
-export async function createRuntime(config: Config, options: { log?: Logger; store?: Store; events?: ExportEvents } = {}): Promise<Runtime> {
+export async function createRuntime(
+  config: Config,
+  options: { log?: Logger; store?: Store; events?: ExportEvents; tls?: TlsCredentials } = {},
+): Promise<Runtime> {
   const log = options.log ?? createLogger(config);
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   const store = options.store ?? (await openStore(config));
-  const storage = await openStorage(config);
+  const storage = await openStorage(config, store.keys);
   const queue = await openQueue(config, (e) => log.error({ err: e }, 'export queue error'));
   const { events, counts } = observe(options.events);
   const auth = await createAuthService({
     config,
-    dataDir: config.dataDir,
+    keys: store.keys,
     clients: store.clients,
     tenants: () => store.resources.listTenants(),
     log: log.child({ component: 'auth' }),
@@ -119,7 +136,7 @@ export async function createRuntime(config: Config, options: { log?: Logger; sto
     events,
     settings: config.export,
   });
-  const app = await buildApp({ config, store, storage, auth, exports, log });
+  const app = await buildApp({ config, store, storage, auth, exports, log, ...(options.tls ? { tls: options.tls } : {}) });
   return {
     config,
     log,
@@ -136,15 +153,20 @@ export async function createRuntime(config: Config, options: { log?: Logger; sto
       await worker.stop();
       await queue.close();
       await pool?.close();
+      await storage.close();
       await store.close();
     },
   };
 }
 
-/** Seeds the sandbox tenant (population and the two groups of the vendor docs) when it does not exist yet. */
+/**
+ * Seeds the sandbox tenant (population and the two groups of the vendor docs) unless it is complete. The groups
+ * are written last, so they mark a finished seeding: a start interrupted half-way seeds again on the next start
+ * (the population is deterministic and re-importing it changes nothing).
+ */
 export async function seedSandbox(config: Config, store: Store, log: Logger): Promise<boolean> {
-  const tenants = await store.resources.listTenants();
-  if (tenants.includes(SANDBOX_TENANT)) return false;
+  const marker = await store.resources.read(SANDBOX_TENANT, 'Group', SANDBOX_GROUP_LARGE);
+  if (marker && !marker.deleted) return false;
   const dir = await mkdtemp(join(config.dataDir, '.seed-'));
   try {
     log.info({ patients: config.sandboxPatients }, 'seeding the sandbox tenant');
@@ -177,12 +199,27 @@ export async function seedSandbox(config: Config, store: Store, log: Logger): Pr
 /** Starts a server: seeds the sandbox on first start, listens, runs the worker, stops cleanly on SIGTERM/SIGINT. */
 export async function serve(config: Config): Promise<Runtime> {
   const log = createLogger(config);
+  await prepareDataDir(config.dataDir);
   const store = await openStore(config);
   if (config.seedSandbox) await seedSandbox(config, store, log);
-  const runtime = await createRuntime(config, { log, store });
+  const tlsFiles = config.tls.cert && config.tls.key ? { cert: config.tls.cert, key: config.tls.key } : undefined;
+  const tls = tlsFiles ? await readTlsCredentials(tlsFiles) : undefined;
+  const runtime = await createRuntime(config, { log, store, ...(tls ? { tls } : {}) });
   const address = await runtime.app.listen({ port: config.port, host: config.host });
   const port = runtime.app.server.address();
-  const origin = config.publicBaseUrl?.replace(/\/+$/, '') ?? `http://${config.host}:${typeof port === 'object' && port ? port.port : config.port}`;
+  const scheme = tls ? 'https' : 'http';
+  const origin = config.publicBaseUrl?.replace(/\/+$/, '') ?? `${scheme}://${config.host}:${typeof port === 'object' && port ? port.port : config.port}`;
+  if (tlsFiles) {
+    // SIGHUP re-reads the certificate and key (after a renewal); a file that does not load keeps the current pair.
+    process.on('SIGHUP', () => {
+      readTlsCredentials(tlsFiles)
+        .then((credentials) => {
+          reloadTls(runtime.app.server as unknown as TlsServer, credentials);
+          log.info('TLS certificate reloaded');
+        })
+        .catch((e: unknown) => log.error({ err: e }, 'TLS certificate reload failed; the current certificate stays'));
+    });
+  }
   const tenants = await store.resources.listTenants();
   if (tenants.includes(SANDBOX_TENANT)) {
     const clientFile = join(config.dataDir, 'sandbox-client.json');
@@ -219,8 +256,9 @@ export async function serve(config: Config): Promise<Runtime> {
 /** A worker node: runs export chunks from the shared queue, no HTTP API; stops cleanly on SIGTERM/SIGINT. */
 export async function runWorker(config: Config): Promise<{ worker: ExportWorker; exportCounts: ExportCounts; close(): Promise<void> }> {
   const log = createLogger(config);
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   const store = await openStore(config);
-  const storage = await openStorage(config);
+  const storage = await openStorage(config, store.keys);
   const queue = await openQueue(config, (e) => log.error({ err: e }, 'export queue error'));
   const { events, counts } = observe(undefined);
   const { worker, pool } = buildWorker(config, { store, storage, queue, log, events });
@@ -231,6 +269,7 @@ export async function runWorker(config: Config): Promise<{ worker: ExportWorker;
     await worker.stop();
     await queue.close();
     await pool?.close();
+    await storage.close();
     await store.close();
   };
   let stopping = false;

@@ -6,13 +6,16 @@ import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ensureSandboxClient, sandboxClientFile, type SandboxClientFile } from '../src/auth/sandbox-client.js';
 import { createAuthService } from '../src/auth/service.js';
-import { rotateSigningKey, signingKeyFile } from '../src/auth/signing-keys.js';
+import { rotateSigningKey } from '../src/auth/signing-keys.js';
 import { loadConfig } from '../src/config/index.js';
 import { openSqliteStore } from '../src/store/sqlite/index.js';
+import { FileKeyStore } from '../src/store/sqlite/key-files.js';
 import { createTestClient, getAccessToken, startAuthServer, type TestClient } from './helpers/auth.js';
 
 const T = 'tenant-keys';
 let dir: string;
+const signingKeyFile = (dataDir: string): string => join(dataDir, 'keys', 'signing-keys.json');
+const fileKeys = (dataDir: string): FileKeyStore => new FileKeyStore(join(dataDir, 'keys'));
 
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), 'flatfhir-keys-'));
@@ -25,7 +28,7 @@ const newService = async (dataDir: string, now?: () => number) => {
   const store = openSqliteStore(join(dataDir, 'other.sqlite'));
   const auth = await createAuthService({
     config: loadConfig({ dataDir, port: 0, logLevel: 'silent' }, {}),
-    dataDir,
+    keys: store.keys,
     clients: store.clients,
     tenants: async () => [T],
     log: pino({ level: 'silent' }),
@@ -77,7 +80,7 @@ describe('access-token signing keys', () => {
       const oldToken = await getAccessToken(server.tokenUrl(T), c);
       const oldKid = decodeProtectedHeader(oldToken).kid;
 
-      const { kid: newKid } = await rotateSigningKey(dir);
+      const { kid: newKid } = await rotateSigningKey(fileKeys(dir));
       expect(newKid).not.toBe(oldKid);
       const newToken = await getAccessToken(server.tokenUrl(T), c);
       expect(decodeProtectedHeader(newToken).kid).toBe(newKid);
@@ -103,9 +106,9 @@ describe('access-token signing keys', () => {
   it('rotation retires keys replaced long ago', async () => {
     await newService(dir).then((s) => s.close());
     const first = ((JSON.parse(await readFile(signingKeyFile(dir), 'utf8')) as { keys: { kid: string }[] }).keys[0] as { kid: string }).kid;
-    const second = await rotateSigningKey(dir);
+    const second = await rotateSigningKey(fileKeys(dir));
     expect(second.retired).toEqual([]);
-    const third = await rotateSigningKey(dir, { now: () => Date.now() + 2 * 24 * 3600 * 1000 });
+    const third = await rotateSigningKey(fileKeys(dir), { now: () => Date.now() + 2 * 24 * 3600 * 1000 });
     expect(third.retired).toEqual([first]);
     const kids = (JSON.parse(await readFile(signingKeyFile(dir), 'utf8')) as { keys: { kid: string }[] }).keys.map((k) => k.kid);
     expect(kids).toEqual([second.kid, third.kid]);

@@ -86,7 +86,11 @@ const readPatient = (tenant: string, accessToken?: string): Promise<Response> =>
   });
 
 beforeAll(async () => {
-  server = await startAuthServer({ tenants: [T, T2] });
+  // This suite fails many token requests on purpose: the failure throttle is tested on a server of its own below.
+  server = await startAuthServer({
+    tenants: [T, T2],
+    config: { auth: { failedTokenRequestsPerMinute: 10_000, failedTokenRequestsPerAddressPerMinute: 10_000 } },
+  });
   jwksHost = await startJwksHost();
   tokenUrl = server.tokenUrl(T);
   client = await createTestClient(server.store.clients, T);
@@ -503,6 +507,52 @@ describe('access control', () => {
 });
 
 describe('token endpoint: rate limit', () => {
+  it('throttles a burst of failed token requests per client and per address, before verifying anything', async () => {
+    const limited = await startAuthServer({
+      tenants: [T],
+      config: { auth: { failedTokenRequestsPerMinute: 3, failedTokenRequestsPerAddressPerMinute: 5 } },
+    });
+    try {
+      const url = limited.tokenUrl(T);
+      const a = await createTestClient(limited.store.clients, T);
+      const b = await createTestClient(limited.store.clients, T);
+      const c = await createTestClient(limited.store.clients, T);
+      const { privateKey: wrongKey } = await generateKeyPair('ES384');
+      const bad = async (who: TestClient) => postForm(url, tokenForm(await signAssertion(who, url, { key: wrongKey })));
+      const good = async (who: TestClient) => postForm(url, tokenForm(await signAssertion(who, url)));
+
+      // client a: three bad signatures are answered as such, then a is throttled, even with a good assertion
+      for (let i = 0; i < 3; i++) expect((await bad(a)).status).toBe(401);
+      for (const res of [await bad(a), await good(a)]) {
+        expect(res.status).toBe(429);
+        expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+        expect(res.headers.get('cache-control')).toBe('no-store');
+        expect(((await res.json()) as OAuthBody).error).toBe('slow_down');
+      }
+      // a throttled request is not a new failure; client b still gets its answers and its token...
+      expect((await good(b)).status).toBe(200);
+      for (let i = 0; i < 2; i++) expect((await bad(b)).status).toBe(401);
+      // ...until the address has failed five times: then every client from it waits
+      expect((await good(c)).status).toBe(429);
+      // garbage that names no client counts against the address too
+      expect((await postForm(url, tokenForm('not-a-jwt'))).status).toBe(429);
+    } finally {
+      await limited.close();
+    }
+  });
+
+  it('lets a client that behaves take far more tokens than it needs by default', async () => {
+    const defaults = await startAuthServer({ tenants: [T] });
+    try {
+      const url = defaults.tokenUrl(T);
+      const c = await createTestClient(defaults.store.clients, T);
+      // the SMART Bulk Data Tester takes about 130 tokens in a minute and a half
+      for (let i = 0; i < 150; i++) expect((await postForm(url, tokenForm(await signAssertion(c, url)))).status).toBe(200);
+    } finally {
+      await defaults.close();
+    }
+  });
+
   it('answers too many token requests from one client with 429 slow_down and Retry-After', async () => {
     const limited = await startAuthServer({ tenants: [T], config: { auth: { tokenRequestsPerMinute: 2 } } });
     try {

@@ -4,7 +4,7 @@
  * code. Against flatfhir with the sandbox client file (the README quick start) and against the stand-in vendor.
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -118,6 +118,9 @@ describe('flatfhir export', () => {
     expect(c.stderr()).toContain('in progress');
     const files = await readdir(out);
     expect(files).toContain('manifest.json');
+    // patient data: a 0700 folder of 0600 files
+    expect((await stat(out)).mode & 0o777).toBe(0o700);
+    for (const f of files) expect((await stat(join(out, f))).mode & 0o777, f).toBe(0o600);
     expect(files).toContain('Patient.000.ndjson');
     const ids = parseNdjson(await readFile(join(out, 'Patient.000.ndjson'), 'utf8')).map((p) => p['id']);
     expect(ids.sort()).toEqual(GROUP_MEMBERS);

@@ -268,4 +268,38 @@ describe('kick-off rate limit', () => {
       await limited.close();
     }
   });
+
+  it('does not count rejected kick-offs against the allowance', async () => {
+    const limited = await startServer({ auth: { kickoffsPerMinute: 2 } }, { worker: false });
+    try {
+      await seed(limited, TENANT);
+      const client = await limited.client(TENANT);
+      const base = limited.base(TENANT);
+      const headers = { ...KICKOFF_HEADERS, ...auth(client.token) };
+      const rejected: [string, RequestInit, number][] = [
+        [`${base}/Group/grp-main/$export?_type=NoSuchType`, { headers }, 400],
+        [`${base}/Group/no-such-group/$export`, { headers }, 404],
+        [`${base}/Group/grp-main/$export`, { headers: { ...headers, accept: 'text/html' } }, 406],
+        [`${base}/Patient/$export`, { method: 'POST', headers: { ...headers, 'content-type': 'text/plain' }, body: 'x' }, 415],
+        [`${base}/Group/grp-main/$export?_outputFormat=text/csv`, { headers }, 400],
+      ];
+      for (let round = 0; round < 4; round++) {
+        for (const [url, init, status] of rejected) expect((await fetch(url, init)).status).toBe(status);
+      }
+      // twenty refusals later, both accepted kick-offs of the allowance are still there
+      const url = `${base}/Group/grp-main/$export?_type=Patient`;
+      const first = await fetch(url, { headers });
+      expect(first.status).toBe(202);
+      // one export in progress per client: a second one is refused (429) and that costs nothing either
+      expect((await fetch(url, { headers })).status).toBe(429);
+      await fetch(first.headers.get('content-location') as string, { method: 'DELETE', headers: auth(client.token) });
+      const second = await fetch(url, { headers });
+      expect(second.status).toBe(202);
+      await fetch(second.headers.get('content-location') as string, { method: 'DELETE', headers: auth(client.token) });
+      const third = await fetch(url, { headers });
+      await expectOutcome(third, 429, 'throttled', /Too many export kick-offs/);
+    } finally {
+      await limited.close();
+    }
+  });
 });

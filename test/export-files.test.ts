@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -42,6 +42,22 @@ describe('output files', () => {
     const ids = (byType.get('Observation') ?? []).map((o) => o['id']);
     expect(new Set(ids).size).toBe(ids.length);
     expect(ids.length).toBe(GROUP_MEMBERS.length * 3 + 1);
+  });
+
+  it('hold patient data, so they and the store are 0600 files in 0700 folders', async () => {
+    const { token } = await server.client(TENANT);
+    const { statusUrl } = await runExport(server, token, `${server.base(TENANT)}/Group/grp-main/$export?_type=Patient`);
+    const mode = async (p: string): Promise<number> => (await stat(p)).mode & 0o777;
+    const jobDir = join(server.dataDir, 'exports', 'jobs', statusUrl.split('/').pop() as string);
+    for (const dir of [join(server.dataDir, 'exports'), join(server.dataDir, 'exports', 'jobs'), jobDir, join(server.dataDir, 'keys')]) {
+      expect(await mode(dir), dir).toBe(0o700);
+    }
+    const files = await readdir(jobDir);
+    expect(files.length).toBeGreaterThan(0);
+    for (const f of files) expect(await mode(join(jobDir, f)), f).toBe(0o600);
+    for (const f of (await readdir(server.dataDir)).filter((f) => f.startsWith('flatfhir.sqlite'))) {
+      expect(await mode(join(server.dataDir, f)), f).toBe(0o600);
+    }
   });
 
   it('expire with their job after the retention, and the sweeper deletes them and their storage', async () => {

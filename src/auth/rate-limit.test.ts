@@ -29,6 +29,26 @@ describe('createRateLimiter', () => {
     expect(limiter.take('a').ok).toBe(true);
   });
 
+  it('peeks without taking, and takes back a refunded unit', () => {
+    const t = 0;
+    const limiter = createRateLimiter({ limit: 2, windowMs: 60_000, now: () => t });
+    expect(limiter.peek('a')).toEqual({ ok: true });
+    expect(limiter.take('a').ok).toBe(true);
+    expect(limiter.take('a').ok).toBe(true);
+    expect(limiter.peek('a')).toEqual({ ok: false, retryAfterSeconds: 30 });
+    limiter.refund('a');
+    expect(limiter.peek('a')).toEqual({ ok: true });
+    expect(limiter.take('a').ok).toBe(true);
+    expect(limiter.take('a').ok).toBe(false);
+    // a refund never raises a bucket above its limit
+    limiter.refund('b');
+    for (let i = 0; i < 2; i++) limiter.refund('a');
+    limiter.refund('a');
+    expect(limiter.take('a').ok).toBe(true);
+    expect(limiter.take('a').ok).toBe(true);
+    expect(limiter.take('a').ok).toBe(false);
+  });
+
   it('rejects nonsense options', () => {
     expect(() => createRateLimiter({ limit: 0, windowMs: 1000 })).toThrow();
     expect(() => createRateLimiter({ limit: 1, windowMs: 0 })).toThrow();

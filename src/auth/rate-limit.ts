@@ -8,6 +8,10 @@ export type RateLimitResult = { ok: true } | { ok: false; retryAfterSeconds: num
 export interface RateLimiter {
   /** Takes one unit for `key`; when none is left, says how many whole seconds until the next one. */
   take(key: string): RateLimitResult;
+  /** What `take` would answer now, without taking anything. */
+  peek(key: string): RateLimitResult;
+  /** Gives back one unit taken for `key` (the request it was taken for turned out to cost nothing). */
+  refund(key: string): void;
 }
 
 export interface RateLimiterOptions {
@@ -46,6 +50,12 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
     }
   };
 
+  const answer = (b: Bucket | undefined): RateLimitResult => {
+    if (!b || b.tokens >= 1) return { ok: true };
+    const waitMs = (1 - b.tokens) / perMs;
+    return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000)) };
+  };
+
   return {
     take(key) {
       const t = now();
@@ -56,12 +66,20 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
         buckets.set(key, b);
       }
       refill(b, t);
-      if (b.tokens >= 1) {
-        b.tokens -= 1;
-        return { ok: true };
-      }
-      const waitMs = (1 - b.tokens) / perMs;
-      return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000)) };
+      const result = answer(b);
+      if (result.ok) b.tokens -= 1;
+      return result;
+    },
+    peek(key) {
+      const b = buckets.get(key);
+      if (b) refill(b, now());
+      return answer(b);
+    },
+    refund(key) {
+      const b = buckets.get(key);
+      if (!b) return;
+      refill(b, now());
+      b.tokens = Math.min(limit, b.tokens + 1);
     },
   };
 }

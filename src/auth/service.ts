@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { errors as joseErrors, type JWTPayload, jwtVerify, SignJWT } from 'jose';
+import { decodeJwt, errors as joseErrors, type JWTPayload, jwtVerify, SignJWT } from 'jose';
 import type { Logger } from 'pino';
 import { type Config, publicOrigin } from '../config/index.js';
 import { FhirError, forbidden, unauthorized } from '../fhir/errors.js';
-import type { ClientStore } from '../store/ports.js';
+import type { ClientStore, KeyStore } from '../store/ports.js';
 import type { AccessControl, Caller } from './access.js';
 import { verifyClientAssertion } from './client-assertion.js';
 import { ASSERTION_ALGS, JwksCache, type JwksCacheOptions } from './jwks.js';
 import { invalidClient, invalidRequest, invalidScope, OAuthError } from './oauth-error.js';
-import { createRateLimiter } from './rate-limit.js';
+import { createRateLimiter, type RateLimitResult } from './rate-limit.js';
 import { grantScopes, parseGrantedScopes, scopesAllowRead } from './scopes.js';
 import { SIGNING_ALG, SigningKeyRing } from './signing-keys.js';
 
@@ -19,8 +19,8 @@ export interface AuthDeps {
   tenants: () => Promise<string[]>;
   log: Logger;
   now?: () => number;
-  /** Where the signing key set lives (`<dataDir>/keys/signing-keys.json`); defaults to `config.dataDir`. */
-  dataDir?: string;
+  /** Where the signing key set lives (the store's KeyStore, shared by every process on it). */
+  keys: KeyStore;
   /** Fetching registered JWKS URLs: timeout, size limit, caching (and a fetch to use instead of the global one). */
   jwks?: JwksCacheOptions;
 }
@@ -40,6 +40,8 @@ export interface TokenRequest {
   /** The origin clients see (the advertised token URL, the assertion's `aud`, is built from it). */
   origin: string;
   params: Record<string, string[]>;
+  /** The caller's address (failed requests are throttled per address as well as per client). */
+  address?: string;
 }
 
 export interface TokenResponse {
@@ -84,9 +86,11 @@ export async function createAuthService(deps: AuthDeps): Promise<AuthService> {
   const now = deps.now ?? Date.now;
   const skew = config.auth.clockSkewSeconds;
   const lifetime = Math.min(300, config.auth.tokenLifetimeSeconds);
-  const keys = await SigningKeyRing.open(deps.dataDir ?? config.dataDir, now);
+  const keys = await SigningKeyRing.open(deps.keys, now);
   const jwks = new JwksCache({ now, ...deps.jwks });
   const tokenLimiter = createRateLimiter({ limit: config.auth.tokenRequestsPerMinute, windowMs: 60_000, now });
+  const failuresPerClient = createRateLimiter({ limit: config.auth.failedTokenRequestsPerMinute, windowMs: 60_000, now });
+  const failuresPerAddress = createRateLimiter({ limit: config.auth.failedTokenRequestsPerAddressPerMinute, windowMs: 60_000, now });
 
   // Tenants are rarely removed: a tenant once seen is trusted for a minute, an unknown one is looked up each time.
   const knownTenants = new Map<string, number>();
@@ -115,7 +119,54 @@ export async function createAuthService(deps: AuthDeps): Promise<AuthService> {
     };
   }
 
+  const slowDown = (limit: Extract<RateLimitResult, { ok: false }>, what: string): OAuthError =>
+    new OAuthError('slow_down', `Too many ${what}; retry in ${limit.retryAfterSeconds} s.`, {
+      headers: { 'retry-after': String(limit.retryAfterSeconds) },
+    });
+
+  /** The client a token request names (unverified: the assertion's `iss`, else `client_id`), for throttling failures. */
+  function claimedClient(params: Record<string, string[]>): string | undefined {
+    const assertion = params['client_assertion']?.[0];
+    if (assertion) {
+      try {
+        const iss = decodeJwt(assertion).iss;
+        if (typeof iss === 'string' && iss !== '') return iss.slice(0, 200);
+      } catch {
+        // not a JWT: only the address and client_id count
+      }
+    }
+    const id = params['client_id']?.[0];
+    return id ? id.slice(0, 200) : undefined;
+  }
+
+  /**
+   * The token endpoint. A failed request (any error but a rate limit) counts against the client it names and the
+   * address it came from; while either is over its failure allowance, its requests are refused (429 `slow_down`)
+   * before any verification, which slows guessing. A successful request counts against the client's own, far
+   * larger allowance.
+   */
   async function issueToken(request: TokenRequest): Promise<TokenResponse> {
+    const claimed = claimedClient(request.params);
+    const keys = [
+      ...(request.address !== undefined ? [{ limiter: failuresPerAddress, key: request.address }] : []),
+      ...(claimed !== undefined ? [{ limiter: failuresPerClient, key: `${request.tenant}\n${claimed}` }] : []),
+    ];
+    for (const { limiter, key } of keys) {
+      const state = limiter.peek(key);
+      if (!state.ok) {
+        log.warn({ tenant: request.tenant }, 'token request: too many failed requests');
+        throw slowDown(state, 'failed token requests');
+      }
+    }
+    try {
+      return await issueVerifiedToken(request);
+    } catch (e) {
+      if (!(e instanceof OAuthError && e.error === 'slow_down')) for (const { limiter, key } of keys) limiter.take(key);
+      throw e;
+    }
+  }
+
+  async function issueVerifiedToken(request: TokenRequest): Promise<TokenResponse> {
     const { tenant, origin, params } = request;
     const grantType = required(params, 'grant_type');
     if (grantType !== 'client_credentials') {
@@ -144,9 +195,7 @@ export async function createAuthService(deps: AuthDeps): Promise<AuthService> {
     const limit = tokenLimiter.take(client.clientId);
     if (!limit.ok) {
       log.warn({ tenant, clientId: client.clientId }, 'token request: rate limited');
-      throw new OAuthError('slow_down', `Too many token requests; retry in ${limit.retryAfterSeconds} s.`, {
-        headers: { 'retry-after': String(limit.retryAfterSeconds) },
-      });
+      throw slowDown(limit, 'token requests');
     }
 
     const expiresAt = (verified.exp + skew) * 1000;

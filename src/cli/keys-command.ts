@@ -1,17 +1,25 @@
 import { Command } from 'commander';
 import { rotateSigningKey } from '../auth/signing-keys.js';
-import { commandConfig, configFlags } from './shared.js';
+import { commandConfig, openStoreFor, storeOptions } from './shared.js';
 
-/** `flatfhir keys rotate`: adds a new access-token signing key; tokens signed by the old ones stay valid. */
+/**
+ * `flatfhir keys rotate`: adds a new access-token signing key to the store's key set (PostgreSQL: shared by every
+ * process; embedded: the data directory's); tokens signed by the old ones stay valid.
+ */
 export function keysCommand(): Command {
   const keys = new Command('keys').description('Manage the keys the server signs access tokens with');
   const rotate = keys
     .command('rotate')
     .description('Add a new signing key and sign with it from now on (running servers pick it up); older keys verify until their tokens expire')
     .action(async () => {
-      const { kid, retired } = await rotateSigningKey(commandConfig(rotate).dataDir);
-      process.stdout.write(`${JSON.stringify({ kid, retired })}\n`);
+      const store = await openStoreFor(commandConfig(rotate));
+      try {
+        const { kid, retired } = await rotateSigningKey(store.keys);
+        process.stdout.write(`${JSON.stringify({ kid, retired })}\n`);
+      } finally {
+        await store.close();
+      }
     });
-  configFlags(rotate, ['dataDir']);
+  storeOptions(rotate);
   return keys;
 }

@@ -73,7 +73,7 @@ const isSigningKey = (k: BulkExportClientOptions['privateKey']): k is SigningKey
 
 async function writeJsonAtomically(path: string, value: unknown): Promise<void> {
   const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
-  await writeFile(tmp, `${JSON.stringify(value, null, 2)}\n`);
+  await writeFile(tmp, `${JSON.stringify(value, null, 2)}\n`, { mode: 0o600 });
   await rename(tmp, path);
 }
 
@@ -216,7 +216,8 @@ export class BulkExportClient extends ExportEmitter {
     let phase: Phase = 'discovery';
     let statusUrl: string | undefined;
     try {
-      await mkdir(outDir, { recursive: true });
+      // Exported files hold patient data: a folder only its user enters, files only that user reads.
+      await mkdir(outDir, { recursive: true, mode: 0o700 });
       const tokens = await this.tokenSource(ctx);
       phase = 'token';
       await tokens.token(ctx.signal);

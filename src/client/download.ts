@@ -182,7 +182,7 @@ export async function downloadFile(ctx: ClientContext, options: DownloadOptions)
     }
 
     ctx.events.emit('file-start', { file, attempt, offset: append ? offset : 0, ...(totalBytes !== undefined ? { totalBytes } : {}) });
-    const handle = await open(part, append ? 'a' : 'w');
+    const handle = await open(part, append ? 'a' : 'w', 0o600);
     let bytes = append ? offset : 0;
     let lastProgress = 0;
     try {

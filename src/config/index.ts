@@ -59,6 +59,70 @@ const schema = z.object({
     description: 'Seed the sandbox tenant, its groups and client on first start (`serve --no-seed` turns it off).',
   }),
   sandboxPatients: opt(int(10).default(120), { env: ['FLATFHIR_SANDBOX_PATIENTS'], description: 'Patients generated for the sandbox tenant.' }),
+  tls: z
+    .object({
+      cert: opt(z.string().min(1).optional(), {
+        env: ['FLATFHIR_TLS_CERT'],
+        flag: '--tls-cert <file>',
+        description: 'PEM certificate (chain) file: flatfhir serves HTTPS itself (TLS 1.2 or newer), re-reading the files on SIGHUP.',
+      }),
+      key: opt(z.string().min(1).optional(), {
+        env: ['FLATFHIR_TLS_KEY'],
+        flag: '--tls-key <file>',
+        description: 'PEM private key file of the certificate, with `tls.cert`.',
+      }),
+    })
+    .prefault({})
+    .refine((t) => (t.cert === undefined) === (t.key === undefined), { message: 'tls.cert and tls.key go together' }),
+  storage: z
+    .object({
+      url: opt(z.string().regex(/^s3:\/\/[A-Za-z0-9._-]+(\/[^?#]*)?$/, 'expected s3://bucket or s3://bucket/prefix').optional(), {
+        env: ['FLATFHIR_STORAGE'],
+        flag: '--storage <url>',
+        description:
+          's3://bucket/prefix keeps export files in an S3-compatible object store (AWS S3, Ceph RGW, SeaweedFS, Garage, MinIO); absent: files under the data directory (`exports/`).',
+      }),
+      s3: z
+        .object({
+          endpoint: opt(z.string().url().optional(), {
+            env: ['FLATFHIR_S3_ENDPOINT'],
+            flag: '--s3-endpoint <url>',
+            description: 'The S3 endpoint (for stores other than AWS S3, e.g. http://minio:9000); absent: AWS S3 of the region.',
+          }),
+          presignEndpoint: opt(z.string().url().optional(), {
+            env: ['FLATFHIR_S3_PRESIGN_ENDPOINT'],
+            description: 'The endpoint download URLs are signed for, when clients reach the store at another address than flatfhir does; default the endpoint.',
+          }),
+          region: opt(z.string().min(1).default('us-east-1'), {
+            env: ['FLATFHIR_S3_REGION', 'AWS_REGION'],
+            flag: '--s3-region <region>',
+            description: 'The S3 region (signatures name it; S3-compatible stores mostly accept us-east-1).',
+          }),
+          forcePathStyle: opt(bool.default(false), {
+            env: ['FLATFHIR_S3_FORCE_PATH_STYLE'],
+            flag: '--s3-path-style',
+            description: 'Path-style addressing (http://endpoint/bucket/key) instead of virtual-hosted (http://bucket.endpoint/key); most self-hosted stores need it.',
+          }),
+          accessKeyId: opt(z.string().min(1).optional(), {
+            env: ['FLATFHIR_S3_ACCESS_KEY_ID'],
+            description: 'Access key id; absent: the AWS SDK default credential chain (AWS_ACCESS_KEY_ID, shared files, SSO, container or instance roles).',
+          }),
+          secretAccessKey: opt(z.string().min(1).optional(), {
+            env: ['FLATFHIR_S3_SECRET_ACCESS_KEY'],
+            description: 'Secret access key, with `storage.s3.accessKeyId`.',
+            secret: true,
+          }),
+          partSizeMb: opt(int(5).max(5120).default(8), {
+            env: ['FLATFHIR_S3_PART_SIZE_MB'],
+            description: 'Part size of multipart uploads in MiB (an export file larger than this is uploaded in parts).',
+          }),
+        })
+        .prefault({}),
+    })
+    .prefault({})
+    .refine((s) => (s.s3.accessKeyId === undefined) === (s.s3.secretAccessKey === undefined), {
+      message: 'storage.s3.accessKeyId and storage.s3.secretAccessKey go together',
+    }),
   export: z
     .object({
       concurrency: opt(int(1).default(2), { env: ['FLATFHIR_EXPORT_CONCURRENCY'], description: 'Export chunks run at once by one process.' }),
@@ -111,8 +175,24 @@ const schema = z.object({
       }),
       tokenLifetimeSeconds: opt(int(1).max(300).default(300), { env: ['FLATFHIR_TOKEN_LIFETIME_SECONDS'], description: 'Access token lifetime (at most 300).' }),
       clockSkewSeconds: opt(int(0).default(60), { env: ['FLATFHIR_CLOCK_SKEW_SECONDS'], description: 'Clock skew allowed on client assertions.' }),
-      tokenRequestsPerMinute: opt(int(1).default(60), { env: ['FLATFHIR_TOKEN_REQUESTS_PER_MINUTE'], description: 'Token requests per client per minute.' }),
-      kickoffsPerMinute: opt(int(1).default(30), { env: ['FLATFHIR_KICKOFFS_PER_MINUTE'], description: 'Export kick-offs per client per minute.' }),
+      // Rate limits are token buckets: "N per minute" allows N at once, then one every 60/N seconds. Per process.
+      tokenRequestsPerMinute: opt(int(1).default(300), {
+        env: ['FLATFHIR_TOKEN_REQUESTS_PER_MINUTE'],
+        description: 'Successful token requests per client per minute (a client needs one per token lifetime); beyond it, 429 `slow_down`.',
+      }),
+      failedTokenRequestsPerMinute: opt(int(1).default(30), {
+        env: ['FLATFHIR_FAILED_TOKEN_REQUESTS_PER_MINUTE'],
+        description:
+          'Failed token requests (bad signature, unknown client, replayed `jti`…) per client per minute; beyond it, every token request naming that client answers 429 `slow_down` until the allowance refills.',
+      }),
+      failedTokenRequestsPerAddressPerMinute: opt(int(1).default(60), {
+        env: ['FLATFHIR_FAILED_TOKEN_REQUESTS_PER_ADDRESS_PER_MINUTE'],
+        description: 'Failed token requests per source address per minute; beyond it, every token request from that address answers 429 `slow_down`.',
+      }),
+      kickoffsPerMinute: opt(int(1).default(60), {
+        env: ['FLATFHIR_KICKOFFS_PER_MINUTE'],
+        description: 'Accepted export kick-offs per client per minute; a rejected kick-off (4xx) costs nothing. Beyond it, 429 with `Retry-After`.',
+      }),
     })
     .prefault({}),
 });

@@ -1,7 +1,7 @@
 import { configOptions, type OptionInfo } from './index.js';
 
 /** Sections by the key's first part; keys without a group are server and store options. */
-const SECTIONS: Record<string, string> = { '': 'Server and store', export: 'Export', auth: 'Authorization' };
+const SECTIONS: Record<string, string> = { '': 'Server and store', tls: 'TLS', storage: 'Object storage', export: 'Export', auth: 'Authorization' };
 const sectionOf = (key: string): string => (key.includes('.') ? (key.split('.')[0] as string) : '');
 
 function formatDefault(o: OptionInfo): string {

@@ -12,7 +12,7 @@ import { cancellationCheck } from './worker.js';
 
 const config = workerData as Config;
 const store = await openStore(config);
-const storage = await openStorage(config);
+const storage = await openStorage(config, store.keys);
 
 parentPort?.on('message', (message: { id: number; job: ExportJob; chunk: ExportChunk }) => {
   const { id, job, chunk } = message;

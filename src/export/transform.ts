@@ -1,6 +1,8 @@
 import { readDefinition } from '../fhir/known-types.js';
 
-export const SUBSETTED = { system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationValue', code: 'SUBSETTED', display: 'subsetted' };
+/** The tag of a resource subsetted by `_elements`: exactly this Coding (testers compare it whole). */
+export const SUBSETTED = { system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationValue', code: 'SUBSETTED' };
+
 /** Attachment content types DocumentReference and DiagnosticReport keep, as the vendor docs say. */
 export const KEPT_ATTACHMENT_TYPES = ['text/xml', 'text/html', 'application/xhtml+xml'];
 

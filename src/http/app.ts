@@ -7,9 +7,11 @@ import { downloadRoutes } from './routes/downloads.js';
 import { exportRoutes } from './routes/export.js';
 import { fhirReadRoutes } from './routes/fhir-read.js';
 import { metadataRoutes } from './routes/metadata.js';
+import { tlsOptions } from './tls.js';
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
+    ...(deps.tls ? { https: tlsOptions(deps.tls) } : {}),
     loggerInstance: deps.log as FastifyBaseLogger,
     bodyLimit: 16 * 1024 * 1024,
     trustProxy: deps.config.publicBaseUrl !== undefined,

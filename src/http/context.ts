@@ -10,6 +10,7 @@ import { type Config, publicOrigin } from '../config/index.js';
 import type { ExportService } from '../export/service.js';
 import type { ObjectStorage } from '../storage/ports.js';
 import type { Store } from '../store/ports.js';
+import type { TlsCredentials } from './tls.js';
 
 export interface AppDeps {
   config: Config;
@@ -18,6 +19,8 @@ export interface AppDeps {
   auth: AuthService;
   exports: ExportService;
   log: Logger;
+  /** Serve HTTPS with this certificate (TLS 1.2 at least) instead of HTTP. */
+  tls?: TlsCredentials;
   /** Further route plugins. */
   plugins?: FastifyPluginAsync[];
   now?: () => number;

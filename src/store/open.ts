@@ -17,5 +17,5 @@ export async function openStore(config: Pick<Config, 'databaseUrl' | 'dataDir'>)
     url.searchParams.delete('schema');
     return openPostgresStore(url.toString(), schema ? { schema } : {});
   }
-  return openSqliteStore(join(config.dataDir, 'flatfhir.sqlite'));
+  return openSqliteStore(join(config.dataDir, 'flatfhir.sqlite'), { keysDir: join(config.dataDir, 'keys') });
 }

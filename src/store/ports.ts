@@ -278,11 +278,45 @@ export interface ClientStore {
   useJti(clientId: string, jti: string, expiresAt: number, now: number): Promise<boolean>;
 }
 
+/** An access-token signing key as stored: its private JWK (the public key is derived from it). */
+export interface StoredSigningKey {
+  kid: string;
+  alg: string;
+  createdAt: number;
+  privateJwk: Record<string, unknown>;
+}
+
+/**
+ * The secrets every process of a deployment shares: the access-token signing keys and named secrets (the
+ * download-URL secret), so that any API process verifies the tokens and URLs another one issued. PostgreSQL keeps
+ * them in tables of the store's schema; the embedded store keeps them in files under the data directory's `keys/`
+ * (mode 0600 in a 0700 folder), where earlier versions kept them. Nothing here is ever logged.
+ */
+export interface KeyStore {
+  /**
+   * The signing keys, oldest first (by createdAt, then kid). When there are none, stores `first()` and returns it:
+   * processes starting at once agree on one key (one of them wins, the others get its key).
+   */
+  signingKeys(first: () => Promise<StoredSigningKey>): Promise<StoredSigningKey[]>;
+  /** A cheap value that changes whenever the key set changes ('' while there is none), to notice a rotation. */
+  signingKeysVersion(): Promise<string>;
+  /** Adds a key and removes the keys with the given ids, atomically: readers see the set before or after. */
+  replaceSigningKeys(add: StoredSigningKey, retire: string[]): Promise<void>;
+  /**
+   * The named secret (`[a-z0-9-]+`). When absent, stores `create()` and returns it: concurrent callers agree on one
+   * value.
+   */
+  secret(name: string, create: () => Buffer): Promise<Buffer>;
+}
+
 /** Everything one database gives. */
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
   readonly resources: ResourceStore;
   readonly jobs: JobStore;
   readonly clients: ClientStore;
+  readonly keys: KeyStore;
+  /** Resolves when the database answers and every migration of this version is applied; rejects with the reason. */
+  check(): Promise<void>;
   close(): Promise<void>;
 }

@@ -175,7 +175,7 @@ export async function startAuthServer(options: AuthTestServerOptions = {}): Prom
   const log: Logger = pino({ level: 'silent' });
   const auth = await createAuthService({
     config,
-    dataDir,
+    keys: store.keys,
     clients: store.clients,
     tenants: () => store.resources.listTenants(),
     log,

@@ -29,8 +29,9 @@ function parseForm(contentType: string | undefined, body: unknown): Record<strin
  * - `GET /r4/:tenant/.well-known/smart-configuration`: no auth, always `application/json`; unknown tenant → 403
  *   OperationOutcome (as `/metadata` does).
  * - `POST /tenants/:tenant/protocols/oauth2/profiles/smart-v1/token` (the vendor's path): every answer, errors
- *   included, is RFC 6749 JSON with `Cache-Control: no-store` and `Pragma: no-cache`; rate limiting answers
- *   `429 {"error":"slow_down"}` with `Retry-After`. The body is read raw in this scope (whatever parsers the app
+ *   included, is RFC 6749 JSON with `Cache-Control: no-store` and `Pragma: no-cache`; rate limiting (failed
+ *   requests per client and per address, successful ones per client) answers `429 {"error":"slow_down"}` with
+ *   `Retry-After`. The body is read raw in this scope (whatever parsers the app
  *   has), so that a JSON body is `invalid_request` rather than an OperationOutcome.
  */
 export function authRoutes(deps: AppDeps): FastifyPluginAsync {
@@ -58,7 +59,7 @@ export function authRoutes(deps: AppDeps): FastifyPluginAsync {
       scope.post<{ Params: { tenant: string } }>(TOKEN_PATH, async (request, reply) => {
         const params = parseForm(request.headers['content-type'], request.body);
         const origin = requestOrigin(deps.config, request);
-        const token = await deps.auth.issueToken({ tenant: request.params.tenant, origin, params });
+        const token = await deps.auth.issueToken({ tenant: request.params.tenant, origin, params, address: request.ip });
         return reply.headers(NO_STORE).type('application/json').send(token);
       });
 

@@ -25,7 +25,10 @@ export function exportRoutes(deps: AppDeps): FastifyPluginAsync {
     const kickoffs = createRateLimiter({ limit: deps.config.auth.kickoffsPerMinute, windowMs: 60_000, ...(deps.now ? { now: deps.now } : {}) });
     const kickoff = async (request: FastifyRequest, reply: FastifyReply, kind: ExportKind, groupId?: string): Promise<FastifyReply> => {
       const caller = await authenticate(deps, request);
-      const allowed = kickoffs.take(`${caller.tenant}:${caller.clientId}`);
+      // Only accepted kick-offs count: a refused one (4xx) is given back, so a client that gets its requests
+      // wrong does not use up its allowance (one export in progress per client already bounds real work).
+      const limitKey = `${caller.tenant}:${caller.clientId}`;
+      const allowed = kickoffs.take(limitKey);
       if (!allowed.ok) throw throttled('Too many export kick-offs from this client; try again later.', allowed.retryAfterSeconds);
       const tenant = (request.params as TenantParams).tenant;
       const origin = requestOrigin(deps.config, request);
@@ -45,6 +48,9 @@ export function exportRoutes(deps: AppDeps): FastifyPluginAsync {
         caller,
         requestUrl: `${origin}${request.method === 'POST' ? request.url.split('?')[0] : request.url}`,
         fhirBase: base,
+      }).catch((e: unknown) => {
+        kickoffs.refund(limitKey);
+        throw e;
       });
       return reply.code(202).header('content-location', `${base}/bulk-export/jobs/${job.id}`).send();
     };

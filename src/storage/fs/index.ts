@@ -1,24 +1,10 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { access, constants, mkdir, open, rename, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { DOWNLOAD_PATH, type ObjectStorage } from '../ports.js';
-
-const KEY = /^[A-Za-z0-9][A-Za-z0-9._\-/]{0,300}$/;
-
-/** Loads (or creates on first use) the secret that signs download URLs. */
-export async function loadSigningSecret(file: string): Promise<Buffer> {
-  try {
-    return Buffer.from((await readFile(file, 'utf8')).trim(), 'base64');
-  } catch {
-    const secret = randomBytes(32);
-    await mkdir(dirname(file), { recursive: true });
-    await writeFile(file, secret.toString('base64'), { mode: 0o600, flag: 'wx' }).catch(async () => undefined);
-    return Buffer.from((await readFile(file, 'utf8')).trim(), 'base64');
-  }
-}
+import { DOWNLOAD_PATH, isValidObjectKey, type ObjectStorage } from '../ports.js';
 
 /** Objects as files under a root directory; downloads served by flatfhir under a signed, expiring URL. */
 export class FsObjectStorage implements ObjectStorage {
@@ -29,7 +15,7 @@ export class FsObjectStorage implements ObjectStorage {
   }
 
   private path(key: string): string {
-    if (!KEY.test(key) || key.split('/').some((p) => p === '..' || p === '.' || p === '')) throw new Error(`Invalid object key ${key}`);
+    if (!isValidObjectKey(key)) throw new Error(`Invalid object key ${key}`);
     const p = join(this.root, key);
     if (!p.startsWith(this.root + sep)) throw new Error(`Invalid object key ${key}`);
     return p;
@@ -37,9 +23,10 @@ export class FsObjectStorage implements ObjectStorage {
 
   async put(key: string, body: Readable | AsyncIterable<Buffer | string>): Promise<{ bytes: number }> {
     const target = this.path(key);
-    await mkdir(dirname(target), { recursive: true });
+    // Export files hold patient data: 0600 files in 0700 folders.
+    await mkdir(dirname(target), { recursive: true, mode: 0o700 });
     const temp = `${target}.${randomBytes(6).toString('hex')}.tmp`;
-    const out = createWriteStream(temp);
+    const out = createWriteStream(temp, { mode: 0o600 });
     try {
       await pipeline(body instanceof Readable ? body : Readable.from(body), out);
       const handle = await open(temp, 'r');
@@ -99,4 +86,11 @@ export class FsObjectStorage implements ObjectStorage {
     const given = Buffer.from(signature);
     return expected.length === given.length && timingSafeEqual(expected, given);
   }
+
+  async check(): Promise<void> {
+    await mkdir(this.root, { recursive: true });
+    await access(this.root, constants.W_OK);
+  }
+
+  async close(): Promise<void> {}
 }

@@ -4,6 +4,7 @@ import type { Store } from '../ports.js';
 import { checkSchemaName, poolConfig } from './db.js';
 import { PostgresClientStore } from './client-store.js';
 import { PostgresJobStore } from './job-store.js';
+import { PostgresKeyStore } from './key-store.js';
 import { POSTGRES_MIGRATIONS } from './migrations.js';
 import { PostgresResourceStore } from './resource-store.js';
 
@@ -76,6 +77,13 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
     resources: new PostgresResourceStore(pool, now),
     jobs: new PostgresJobStore(pool),
     clients: new PostgresClientStore(pool),
+    keys: new PostgresKeyStore(pool),
+    async check() {
+      const { rows } = await pool.query<{ version: number }>('SELECT version FROM schema_migrations');
+      const applied = new Set(rows.map((r) => r.version));
+      const missing = POSTGRES_MIGRATIONS.filter((m) => !applied.has(m.version)).map((m) => m.version);
+      if (missing.length > 0) throw new Error(`migrations not applied: ${missing.join(', ')}`);
+    },
     async close() {
       await pool.end();
     },

@@ -161,4 +161,22 @@ export const POSTGRES_MIGRATIONS: { version: number; name: string; sql: string }
       );
     `,
   },
+  {
+    version: 5,
+    name: 'shared keys',
+    sql: `
+      CREATE TABLE signing_keys (
+        kid TEXT COLLATE "C" PRIMARY KEY,
+        alg TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        private_jwk TEXT NOT NULL
+      );
+
+      CREATE TABLE secrets (
+        name TEXT COLLATE "C" PRIMARY KEY,
+        value TEXT NOT NULL,
+        created_at BIGINT NOT NULL
+      );
+    `,
+  },
 ];

@@ -1,9 +1,10 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Store } from '../ports.js';
 import { SqliteClientStore } from './client-store.js';
 import { SqliteJobStore } from './job-store.js';
+import { FileKeyStore } from './key-files.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 import { SqliteResourceStore } from './resource-store.js';
 
@@ -32,9 +33,17 @@ export function migrateSqlite(db: Database.Database): number[] {
   return ran;
 }
 
-/** Opens (creating and migrating) the embedded SQLite store at `file`. */
-export function openSqliteStore(file: string, options: { now?: () => number } = {}): Store {
-  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+/**
+ * Opens (creating and migrating) the embedded SQLite store at `file`. Its keys live in files under `keysDir`
+ * (default: `keys/` beside the database file, the data directory's).
+ */
+export function openSqliteStore(file: string, options: { now?: () => number; keysDir?: string } = {}): Store {
+  if (file !== ':memory:') {
+    // It holds patient data: a folder of its own user only, and a file only that user reads (the -wal and -shm
+    // files SQLite makes beside it take the database file's mode).
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    closeSync(openSync(file, 'a', 0o600));
+  }
   const db = new Database(file);
   configure(db);
   migrateSqlite(db);
@@ -50,6 +59,12 @@ export function openSqliteStore(file: string, options: { now?: () => number } = 
     resources: new SqliteResourceStore(db, openReader, now),
     jobs: new SqliteJobStore(db),
     clients: new SqliteClientStore(db),
+    keys: new FileKeyStore(options.keysDir ?? join(dirname(file), 'keys')),
+    async check() {
+      const applied = new Set(db.prepare('SELECT version FROM schema_migrations').pluck().all() as number[]);
+      const missing = SQLITE_MIGRATIONS.filter((m) => !applied.has(m.version)).map((m) => m.version);
+      if (missing.length > 0) throw new Error(`migrations not applied: ${missing.join(', ')}`);
+    },
     async close() {
       db.close();
     },
