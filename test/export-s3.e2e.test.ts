@@ -49,7 +49,7 @@ const location = async (url: string, token: string): Promise<string> => {
 
 /** Runs an export on one of the servers, its worker running meanwhile. */
 async function exportOn(server: TestServer, token: string, url: string): Promise<Awaited<ReturnType<typeof runExport>>> {
-  server.runtime.worker.start();
+  await server.runtime.worker.start();
   try {
     return await runExport(server, token, url);
   } finally {
