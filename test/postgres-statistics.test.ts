@@ -37,6 +37,11 @@ describe('PostgreSQL statistics', () => {
     const timed = async () => {
       const started = Date.now();
       const result = await runExport(server, token, url);
+      // Progress counts what is downloaded, referenced resources and Provenance included: at the end the job's
+      // total equals its done count and the manifest's lines.
+      const job = await server.runtime.store.jobs.getJob(result.statusUrl.split('/').pop() as string);
+      const lines = result.manifest.output.reduce((n, o) => n + (o.count ?? 0), 0);
+      expect([job?.doneResources, job?.totalResources]).toEqual([lines, lines]);
       await fetch(result.statusUrl, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } });
       return { ms: Date.now() - started, provenance: result.byType.get('Provenance')?.length, practitioners: result.byType.get('Practitioner')?.length };
     };
