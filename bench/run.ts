@@ -5,6 +5,9 @@
  *   import   [--patients N]   import throughput (resources/s) and the importing process's peak RSS
  *   export   [--patients N]   raw store-to-file baseline vs a full Group export end to end, server peak RSS
  *   synthea  [--copies N]     synthea-100 imported N times with prefixed ids, system export end to end
+ *   polls    [--patients N] [--pollers P]
+ *                             status-poll latency (p50/p99) of P concurrent pollers during a Group export, and the
+ *                             export's duration against the same export with no pollers
  *   all                       import and export at the default size
  *   --threads N               export worker threads of the server (default: the server's default)
  */
@@ -25,7 +28,13 @@ const SYNTHEA = join(ROOT, 'test', 'fixtures', 'synthea-100');
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
-  options: { threads: { type: 'string' }, patients: { type: 'string', default: '1000' }, copies: { type: 'string', default: '10' }, seed: { type: 'string', default: 'bench' } },
+  options: {
+    threads: { type: 'string' },
+    patients: { type: 'string', default: '1000' },
+    copies: { type: 'string', default: '10' },
+    seed: { type: 'string', default: 'bench' },
+    pollers: { type: 'string', default: '100' },
+  },
 });
 const patients = Number(values.patients);
 const copies = Number(values.copies);
@@ -194,16 +203,22 @@ async function exportEndToEnd(origin: string, tenant: string, path: string, clie
   return { resources, bytes, seconds, files: manifest.output.length, completed };
 }
 
-async function benchExport(n: number): Promise<void> {
+/** A data directory holding the population of `n` patients in tenant `bench`, with a Group of all of them. */
+async function exportData(n: number): Promise<string> {
   const dir = await population(n);
   const data = join(CACHE, `export-data-${n}-${values.seed}`);
-  const tenant = 'bench';
   if (!existsSync(join(data, '.complete'))) {
     await rm(data, { recursive: true, force: true });
     await mkdir(data, { recursive: true });
-    await child(['bench/import-child.mjs', join(data, 'flatfhir.sqlite'), dir, tenant, 'all-patients-group']);
+    await child(['bench/import-child.mjs', join(data, 'flatfhir.sqlite'), dir, 'bench', 'all-patients-group']);
     await writeFile(join(data, '.complete'), '');
   }
+  return data;
+}
+
+async function benchExport(n: number): Promise<void> {
+  const data = await exportData(n);
+  const tenant = 'bench';
   // (a) raw baseline: every stored row of the export's scope read from the store and written to one file.
   const raw = await child<{ resources: number; bytes: number; seconds: number }>(['bench/raw-baseline-child.ts', join(data, 'flatfhir.sqlite'), tenant, 'all-patients']);
   // (b) the full Group export through the server.
@@ -267,6 +282,104 @@ async function benchSynthea(n: number): Promise<void> {
   }
 }
 
+interface PollFigures {
+  /** Kick-off to the job's completion, as the store recorded it. */
+  exportSeconds: number;
+  polls: number;
+  latenciesMs: number[];
+  retryAfter: Set<string>;
+}
+
+/** One GET of a status URL over a keep-alive agent; resolves with the status code and Retry-After. */
+function poll(url: string, headers: Record<string, string>, agent: http.Agent): Promise<{ status: number; retryAfter: string | undefined }> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, { headers, agent }, (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'] }));
+        res.on('error', reject);
+      })
+      .on('error', reject);
+  });
+}
+
+const percentile = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
+
+/**
+ * Kicks off a Group export of every patient and runs `pollers` concurrent pollers on its status URL until the
+ * store records the job complete. `mode`: 'fixed' polls every 100 ms whatever the server advises; 'advised'
+ * waits the advised Retry-After between polls.
+ */
+async function pollScenario(origin: string, token: string, data: string, pollers: number, mode: 'fixed' | 'advised'): Promise<PollFigures> {
+  const { default: Database } = await import('better-sqlite3');
+  const db = new Database(join(data, 'flatfhir.sqlite'), { readonly: true, fileMustExist: true });
+  const headers = { authorization: `Bearer ${token}`, accept: 'application/json' };
+  const agent = new http.Agent({ keepAlive: true, maxSockets: pollers + 1 });
+  try {
+    const kick = await fetch(`${origin}/r4/bench/Group/all-patients/$export`, { headers: { ...headers, accept: 'application/fhir+json', prefer: 'respond-async' } });
+    if (kick.status !== 202) throw new Error(`kick-off failed: ${kick.status} ${await kick.text()}`);
+    const statusUrl = kick.headers.get('content-location') as string;
+    const jobId = statusUrl.split('/').pop() as string;
+    const job = db.prepare('SELECT created_at, completed_at, status FROM jobs WHERE id = ?');
+    const finished = (): { created_at: number; completed_at: number | null; status: string } =>
+      job.get(jobId) as { created_at: number; completed_at: number | null; status: string };
+    let done = false;
+    const latenciesMs: number[] = [];
+    const retryAfter = new Set<string>();
+    const loops = Array.from({ length: pollers }, async () => {
+      // Staggered start, so the pollers do not move in lockstep.
+      await new Promise((r) => setTimeout(r, Math.random() * 100));
+      while (!done) {
+        const t0 = process.hrtime.bigint();
+        const r = await poll(statusUrl, headers, agent);
+        latenciesMs.push(Number(process.hrtime.bigint() - t0) / 1e6);
+        if (r.retryAfter) retryAfter.add(r.retryAfter);
+        if (r.status !== 202) break;
+        const wait = mode === 'fixed' ? 100 : Number(r.retryAfter ?? 1) * 1000;
+        await new Promise((res) => setTimeout(res, wait));
+      }
+    });
+    for (;;) {
+      const row = finished();
+      if (row.status !== 'in-progress') {
+        if (row.status !== 'completed' || row.completed_at === null) throw new Error(`the export ended ${row.status}`);
+        done = true;
+        await Promise.all(loops);
+        await fetch(statusUrl, { method: 'DELETE', headers });
+        return { exportSeconds: (row.completed_at - row.created_at) / 1000, polls: latenciesMs.length, latenciesMs, retryAfter };
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  } finally {
+    agent.destroy();
+    db.close();
+  }
+}
+
+async function benchPolls(n: number, pollers: number): Promise<void> {
+  const data = await exportData(n);
+  const { proc, origin } = await startServer(data);
+  try {
+    const clientFile = join(data, 'bench-client.json');
+    await child(['bench/client-child.ts', join(data, 'flatfhir.sqlite'), 'bench', clientFile]);
+    const t = await token(origin, 'bench', clientFile);
+    await pollScenario(origin, t, data, 1, 'fixed'); // warm-up
+    const alone = await pollScenario(origin, t, data, 1, 'fixed');
+    const fixed = await pollScenario(origin, t, data, pollers, 'fixed');
+    const advised = await pollScenario(origin, t, data, pollers, 'advised');
+    const line = (name: string, f: PollFigures): string => {
+      const sorted = [...f.latenciesMs].sort((a, b) => a - b);
+      return `  ${name.padEnd(44)} export ${fmt(f.exportSeconds, 2)} s (${fmt(f.exportSeconds / alone.exportSeconds, 2)}× alone), ${fmt(f.polls)} polls, p50 ${fmt(percentile(sorted, 50), 1)} ms, p99 ${fmt(percentile(sorted, 99), 1)} ms, Retry-After ${[...f.retryAfter].sort((a, b) => Number(a) - Number(b)).join(',') || '-'}`;
+    };
+    console.log(`\nstatus polls during a Group export of ${fmt(n)} patients`);
+    console.log(line('baseline: one poller every 100 ms', alone));
+    console.log(line(`${pollers} pollers every 100 ms (ignoring Retry-After)`, fixed));
+    console.log(line(`${pollers} pollers honouring Retry-After`, advised));
+  } finally {
+    proc.kill('SIGTERM');
+  }
+}
+
 const which = positionals[0] ?? 'all';
 {
   // The import child and the server run the compiled build, as users run them.
@@ -276,7 +389,8 @@ const which = positionals[0] ?? 'all';
 if (which === 'import' || which === 'all') await benchImport(patients);
 if (which === 'export' || which === 'all') await benchExport(patients);
 if (which === 'synthea') await benchSynthea(copies);
-if (!['import', 'export', 'synthea', 'all'].includes(which)) {
-  console.error(`unknown benchmark "${which}": use import, export, synthea or all`);
+if (which === 'polls') await benchPolls(patients, Number(values.pollers));
+if (!['import', 'export', 'synthea', 'polls', 'all'].includes(which)) {
+  console.error(`unknown benchmark "${which}": use import, export, synthea, polls or all`);
   process.exit(2);
 }

@@ -5,7 +5,7 @@
 import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import type { Server as TlsServer } from 'node:tls';
 import { join } from 'node:path';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { type Logger, pino } from 'pino';
 import { ensureSandboxClient } from './auth/sandbox-client.js';
 import { type AuthService, createAuthService } from './auth/service.js';
@@ -16,7 +16,7 @@ import { createExportService, type ExportService } from './export/service.js';
 import { createExportWorker, type ExportWorker } from './export/worker.js';
 import { prepareResource } from './fhir/prepare.js';
 import { buildApp } from './http/app.js';
-import { fhirBase } from './http/context.js';
+import { fhirBase, listeningOrigin } from './http/context.js';
 import { type MonitoringServer, startMonitoringServer } from './http/monitoring-server.js';
 import type { MonitoringDeps } from './http/routes/monitoring.js';
 import { readTlsCredentials, reloadTls, type TlsCredentials } from './http/tls.js';
@@ -75,6 +75,8 @@ export interface Runtime {
   app: FastifyInstance;
   metrics: PrometheusMetrics;
   readiness: Readiness;
+  /** The origin clients see: the configured public base URL, else the address the app listens on. */
+  origin(): string;
   close(): Promise<void>;
 }
 
@@ -170,7 +172,7 @@ function buildWorker(
 /** Builds everything a server process runs, without listening yet (the worker is started by the caller). */
 export async function createRuntime(
   config: Config,
-  options: { log?: Logger; store?: Store; events?: ExportEvents; tls?: TlsCredentials; requestContext?: RequestContext } = {},
+  options: { log?: Logger; store?: Store; events?: ExportEvents; tls?: TlsCredentials; plugins?: FastifyPluginAsync[]; requestContext?: RequestContext } = {},
 ): Promise<Runtime> {
   const requestContext = options.requestContext ?? createRequestContext();
   const log = options.log ?? createLogger(config, undefined, requestContext);
@@ -203,7 +205,20 @@ export async function createRuntime(
     events,
     settings: config.export,
   });
-  const app = await buildApp({ config, store, storage, auth, exports, log, metrics, monitoring, requestContext, ...(options.tls ? { tls: options.tls } : {}) });
+  const app = await buildApp({
+    config,
+    store,
+    storage,
+    auth,
+    exports,
+    log,
+    metrics,
+    monitoring,
+    requestContext,
+    ...(options.tls ? { tls: options.tls } : {}),
+    ...(options.plugins ? { plugins: options.plugins } : {}),
+  });
+  const origin = (): string => listeningOrigin(config, app.server);
   return {
     config,
     log,
@@ -217,6 +232,7 @@ export async function createRuntime(
     app,
     metrics,
     readiness,
+    origin,
     async close() {
       await app.close();
       await worker.stop();
@@ -281,9 +297,7 @@ export async function serve(config: Config): Promise<Runtime> {
       : undefined;
   if (monitor) log.info({ host: config.monitoring.host, port: monitor.port }, 'monitoring listening');
   const address = await runtime.app.listen({ port: config.port, host: config.host });
-  const port = runtime.app.server.address();
-  const scheme = tls ? 'https' : 'http';
-  const origin = config.publicBaseUrl?.replace(/\/+$/, '') ?? `${scheme}://${config.host}:${typeof port === 'object' && port ? port.port : config.port}`;
+  const origin = runtime.origin();
   if (tlsFiles) {
     // SIGHUP re-reads the certificate and key (after a renewal); a file that does not load keeps the current pair.
     process.on('SIGHUP', () => {

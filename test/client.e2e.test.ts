@@ -1,6 +1,7 @@
 /**
  * The bulk data client against a real flatfhir server (ephemeral port, fixture population), through a recording
- * proxy that sees every request of an export (flatfhir writes the proxy's origin into every URL it hands out) and
+ * proxy that sees every request of an export (the server's public origin is the proxy's, so every URL it hands out
+ * leads through the proxy) and
  * injects faults: a download cut mid-file, a 429 and a transient error while polling, slow downloads past a
  * 2-second token.
  */
@@ -27,7 +28,8 @@ let proxy: Proxy;
 let work: string;
 /** The credentials of the latest client newClient made (the server shows a job only to the client that started it). */
 let lastCredentials: TestClient;
-const tokenOf = (c: TestClient): Promise<string> => getAccessToken(server.tokenUrl(TENANT), c);
+const tokenOf = (c: TestClient): Promise<string> =>
+  getAccessToken(server.tokenUrl(TENANT), c, 'system/*.rs', server.runtime.auth.tokenUrl(server.runtime.origin(), TENANT));
 
 async function loadFixture(s: TestServer): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'flatfhir-client-fixture-'));
@@ -96,9 +98,10 @@ function expectCleanProtocol(requests: RecordedRequest[]): void {
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), 'flatfhir-client-'));
   // Small files: several per type, so that downloads run in parallel.
-  server = await startServer({ export: { maxFileResources: 3 } });
+  proxy = await startProxy();
+  server = await startServer({ publicBaseUrl: proxy.origin, export: { maxFileResources: 3 } });
+  proxy.target = server.origin;
   await loadFixture(server);
-  proxy = await startProxy(server.origin);
 });
 
 beforeEach(() => {
@@ -398,9 +401,10 @@ describe('token renewal', () => {
   let slowProxy: Proxy;
 
   beforeAll(async () => {
-    shortServer = await startServer({ auth: { tokenLifetimeSeconds: 2 }, export: { maxFileResources: 2 } });
+    slowProxy = await startProxy();
+    shortServer = await startServer({ publicBaseUrl: slowProxy.origin, auth: { tokenLifetimeSeconds: 2 }, export: { maxFileResources: 2 } });
+    slowProxy.target = shortServer.origin;
     await loadFixture(shortServer);
-    slowProxy = await startProxy(shortServer.origin);
   });
 
   afterAll(async () => {

@@ -81,6 +81,12 @@ describe('kick-off validation', () => {
     ['_typeFilter=Condition', /_typeFilter/],
     ['_typeFilter=Condition%3Fsubject.name%3Dx', /chained/],
     ['_type=', /empty/],
+    ['_since=2024-02-30T00:00:00Z', /_since.*not a valid FHIR instant/],
+    ['_since=2023-02-29T00:00:00Z', /_since/],
+    ['_since=2024-01-01T24:00:00Z', /_since/],
+    ['_until=2024-02-30T00:00:00Z', /_until.*not a valid FHIR instant/],
+    ['_until=2024-04-31T00:00:00%2B01:00', /_until/],
+    ['_typeFilter=Condition%3Fonset-date%3Dge2024-02-30', /2024-02-30/],
   ])('answers 400 to %s', async (query, diagnostics) => {
     await expectOutcome(await kick(`${base}/Group/grp-main/$export?${query}`), 400, 'invalid', diagnostics);
   });
@@ -97,6 +103,15 @@ describe('kick-off validation', () => {
     expect(JSON.stringify(warnings)).toMatch(/foo/);
     expect(JSON.stringify(warnings)).toMatch(/Foo/);
     await fetch(statusUrl, { method: 'DELETE', headers: auth(token) });
+  });
+  it('refuses an impossible instant in a POST Parameters body', async () => {
+    const body = { resourceType: 'Parameters', parameter: [{ name: '_since', valueInstant: '2024-02-30T00:00:00Z' }] };
+    await expectOutcome(
+      await kick(`${base}/Patient/$export`, { 'content-type': 'application/fhir+json' }, { method: 'POST', body: JSON.stringify(body) }),
+      400,
+      'invalid',
+      /_since "2024-02-30T00:00:00Z"/,
+    );
   });
   it('refuses more patients than the configured maximum', async () => {
     const body = { resourceType: 'Parameters', parameter: ['pat-1', 'pat-2', 'pat-3', 'pat-4'].map((p) => ({ name: 'patient', valueReference: { reference: `Patient/${p}` } })) };

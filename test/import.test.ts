@@ -155,6 +155,81 @@ describe('import', () => {
   });
 });
 
+describe('import of damaged and inconsistent input', () => {
+  const patients = (n: number, from = 0): string => Array.from({ length: n }, (_, i) => `${JSON.stringify({ resourceType: 'Patient', id: `p${from + i}` })}\n`).join('');
+
+  it('names the file and the line reached of a truncated .ndjson.gz, and keeps the lines before it', async () => {
+    const whole = gzipSync(patients(2000));
+    const file = join(dir, 'cut.ndjson.gz');
+    await writeFile(file, whole.subarray(0, Math.floor(whole.length * 0.6)));
+    const other = join(dir, 'other.ndjson');
+    await writeFile(other, patients(1, 5000));
+    const result = await importPaths({ resources: store.resources, tenant: 't', paths: [file, other], maxGroupMembers: 10, batchSize: 100 });
+    expect(result.rejectedCount).toBe(1);
+    const [r] = result.rejected;
+    expect(r?.file).toBe(file);
+    expect(r?.message).toMatch(/gzip data is truncated or corrupt.*unexpected end of file.*stopped at line \d+/);
+    const reached = Number(r?.line);
+    expect(reached).toBeGreaterThan(100);
+    expect(reached).toBeLessThan(2000);
+    // Every line before the one reached was imported, and so was the next file.
+    expect(result.accepted).toBe(reached);
+    expect((await store.resources.countByType('t'))['Patient']).toBe(reached);
+    expect(await store.resources.read('t', 'Patient', 'p5000')).toBeDefined();
+  });
+
+  it('reports a Bundle entry whose urn:uuid reference resolves to nothing, with file, entry and reference', async () => {
+    const bundle = join(dir, 'dangling.json');
+    await writeFile(
+      bundle,
+      JSON.stringify({
+        resourceType: 'Bundle',
+        type: 'transaction',
+        entry: [
+          { fullUrl: 'urn:uuid:11111111-1111-1111-1111-111111111111', resource: { resourceType: 'Patient', id: 'p' } },
+          { fullUrl: 'urn:uuid:22222222-2222-2222-2222-222222222222', resource: { resourceType: 'Condition', subject: { reference: 'urn:uuid:11111111-1111-1111-1111-111111111111' } } },
+          {
+            fullUrl: 'urn:uuid:33333333-3333-3333-3333-333333333333',
+            resource: { resourceType: 'Observation', status: 'final', code: { text: 'x' }, subject: { reference: 'urn:uuid:11111111-1111-1111-1111-111111111111' }, performer: [{ reference: 'urn:uuid:99999999-9999-9999-9999-999999999999' }] },
+          },
+        ],
+      }),
+    );
+    const result = await importPaths({ resources: store.resources, tenant: 't', paths: [bundle], maxGroupMembers: 10 });
+    expect(result.rejected).toEqual([
+      { file: bundle, line: 'entry[2]', message: 'reference "urn:uuid:99999999-9999-9999-9999-999999999999" (Observation.performer) resolves to no entry of the Bundle' },
+    ]);
+    expect(await store.resources.countByType('t')).toEqual({ Patient: 1, Condition: 1 });
+  });
+
+  it('reports the same resource twice in one file, keeps the first, and its counts add up to the lines', async () => {
+    const file = join(dir, 'dups.ndjson');
+    const lines = [
+      JSON.stringify({ resourceType: 'Patient', id: 'a', gender: 'male' }),
+      JSON.stringify({ resourceType: 'Patient', id: 'b' }),
+      JSON.stringify({ resourceType: 'Patient', id: 'a', gender: 'female' }),
+      ...Array.from({ length: 5 }, (_, i) => JSON.stringify({ resourceType: 'Patient', id: `c${i}` })),
+      JSON.stringify({ resourceType: 'Patient', id: 'b' }),
+    ];
+    await writeFile(file, `${lines.join('\n')}\n`);
+    // A batch size of 3: the second "b" comes in another batch than the first.
+    const result = await importPaths({ resources: store.resources, tenant: 't', paths: [file], maxGroupMembers: 10, batchSize: 3 });
+    expect(result.rejected).toEqual([
+      { file, line: 3, message: 'Patient/a appears again in this file (first at line 1); this occurrence is skipped' },
+      { file, line: 9, message: 'Patient/b appears again in this file (first at line 2); this occurrence is skipped' },
+    ]);
+    const c = result.counts['Patient'];
+    expect((c?.created ?? 0) + (c?.updated ?? 0) + (c?.unchanged ?? 0) + result.rejectedCount).toBe(lines.length);
+    expect(c).toEqual({ created: 7, updated: 0, unchanged: 0, deleted: 0 });
+    expect(JSON.parse((await store.resources.read('t', 'Patient', 'a'))?.json ?? '{}').gender).toBe('male');
+    // The same in a Bundle.
+    const bundle = join(dir, 'dups.json');
+    await writeFile(bundle, JSON.stringify({ resourceType: 'Bundle', type: 'collection', entry: [{ resource: { resourceType: 'Patient', id: 'x' } }, { resource: { resourceType: 'Patient', id: 'x' } }] }));
+    const b = await importPaths({ resources: store.resources, tenant: 't', paths: [bundle], maxGroupMembers: 10 });
+    expect(b.rejected).toEqual([{ file: bundle, line: 'entry[1]', message: 'Patient/x appears again in this file (first at entry[0]); this occurrence is skipped' }]);
+  });
+});
+
 describe('flatfhir import (command)', () => {
   it('prints counts per type and exits 2 when something was rejected', async () => {
     const file = join(dir, 'in.ndjson');
@@ -166,6 +241,15 @@ describe('flatfhir import (command)', () => {
     expect((error as { code: number }).code).toBe(2);
     expect((error as { stdout: string }).stdout).toMatch(/Patient\s+1\s+0\s+0/);
     expect((error as { stderr: string }).stderr).toContain(`rejected ${file}:2: malformed JSON`);
+    // A truncated gzip file: still exit 2, naming the file and the line.
+    const cut = join(dir, 'cut.ndjson.gz');
+    const whole = gzipSync(Array.from({ length: 500 }, (_, i) => `${JSON.stringify({ resourceType: 'Patient', id: `q${i}` })}\n`).join(''));
+    await writeFile(cut, whole.subarray(0, whole.length - 20));
+    const truncated = await run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'import', '--tenant', 't', '--data', join(dir, 'data'), cut], {
+      cwd: join(import.meta.dirname, '..'),
+    }).catch((e: { code: number; stdout: string; stderr: string }) => e);
+    expect((truncated as { code: number }).code).toBe(2);
+    expect((truncated as { stderr: string }).stderr).toMatch(new RegExp(`rejected ${cut}:\\d+: the gzip data is truncated or corrupt`));
   });
 });
 

@@ -1,5 +1,4 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importPaths } from '../src/import/importer.js';
 import { openSqliteStore } from '../src/store/sqlite/index.js';
 import { createTestClient, getAccessToken, type TestClient } from './helpers/auth.js';
-import { auth, download, KICKOFF_HEADERS, type ManifestJson } from './helpers/server.js';
+import { crashTrial, openTrialBed, referenceRun } from './helpers/crash-trials.js';
+import { auth, KICKOFF_HEADERS, type ManifestJson } from './helpers/server.js';
 
 const TENANT = 'restart-tenant';
 const SYNTHEA = join(import.meta.dirname, 'fixtures', 'synthea-100');
@@ -53,16 +53,6 @@ async function poll(statusUrl: string, token: string, until: (r: Response, progr
   }
 }
 
-/** Every file of a manifest: type, count and a hash of its bytes, in manifest order. */
-async function fingerprint(manifest: ManifestJson, token: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const o of manifest.output) {
-    const { text } = await download(o.url, token);
-    out.push(`${o.type} ${o.count} ${createHash('sha256').update(text).digest('hex')}`);
-  }
-  return out;
-}
-
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'flatfhir-restart-'));
   const store = openSqliteStore(join(dataDir, 'flatfhir.sqlite'));
@@ -76,43 +66,33 @@ afterAll(async () => {
   await rm(dataDir, { recursive: true, force: true });
 });
 
-describe('a server killed mid-export', () => {
-  it('resumes the job after restart and produces exactly the files of an uninterrupted run', async () => {
-    const first = await startProcess();
-    const tokenUrl = (origin: string) => `${origin}/tenants/${TENANT}/protocols/oauth2/profiles/smart-v1/token`;
-    let token = await getAccessToken(tokenUrl(first.origin), client);
-    const kick = await fetch(`${first.origin}/r4/${TENANT}/$export`, { headers: { ...KICKOFF_HEADERS, ...auth(token) } });
-    expect(kick.status).toBe(202);
-    const statusPath = new URL(kick.headers.get('content-location') as string).pathname;
-    // Wait until some chunks are done but not all, then kill the process without warning.
-    const midway = await poll(`${first.origin}${statusPath}`, token, (r, progress) => r.status !== 202 || !progress.startsWith('0%'));
-    expect(midway.status).toBe(202);
-    first.child.kill('SIGKILL');
-    await new Promise((r) => first.child.once('exit', r));
+/** Crash trials in CI: a few random kill points per store (scripts/crash-trials.ts runs many). */
+const TRIALS = Number(process.env['CRASH_TRIALS'] ?? 1);
 
-    const second = await startProcess();
-    token = await getAccessToken(tokenUrl(second.origin), client);
-    const done = await poll(`${second.origin}${statusPath}`, token, (r) => r.status !== 202);
-    expect(done.status).toBe(200);
-    const resumed = (await done.json()) as ManifestJson;
-    const resumedFiles = await fingerprint(resumed, token);
-    expect((await fetch(`${second.origin}${statusPath}`, { method: 'DELETE', headers: auth(token) })).status).toBe(202);
+describe.each(['sqlite', 'postgres'] as const)('a %s server killed at random points of an export', (kind) => {
+  it(`resumes the job after each restart with exactly the files of an uninterrupted run (${TRIALS} trials)`, async () => {
+    const bed = await openTrialBed(kind);
+    try {
+      const server = await bed.start();
+      const reference = await referenceRun(bed, server);
+      await server.kill('SIGTERM');
+      expect(reference.files.length).toBeGreaterThan(20);
+      const seed = Number(process.env['CRASH_SEED'] ?? Date.now());
+      let x = seed;
+      const random = (): number => ((x = (x * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+      for (let i = 0; i < TRIALS; i++) {
+        // Anywhere from right after kick-off (planning) to the end of a run as long as the reference.
+        const killAt = Math.round(random() * reference.ms);
+        const result = await crashTrial(bed, reference, killAt);
+        expect(result.differences, `seed ${seed}, trial ${i}, killed after ${killAt} ms`).toEqual([]);
+      }
+    } finally {
+      await bed.close();
+    }
+  }, 400_000);
+});
 
-    // The same export, uninterrupted.
-    const again = await fetch(`${second.origin}/r4/${TENANT}/$export`, { headers: { ...KICKOFF_HEADERS, ...auth(token) } });
-    const againPath = new URL(again.headers.get('content-location') as string).pathname;
-    const clean = (await (await poll(`${second.origin}${againPath}`, token, (r) => r.status !== 202)).json()) as ManifestJson;
-    const cleanFiles = await fingerprint(clean, token);
-
-    expect(resumedFiles.length).toBeGreaterThan(20);
-    expect(resumedFiles).toEqual(cleanFiles);
-    const total = resumed.output.reduce((n, o) => n + (o.count ?? 0), 0);
-    // Synthea-100's exportable types (Claim, ExplanationOfBenefit and ImagingStudy are not exported; shared
-    // resources only as referenced).
-    expect(total).toBe(clean.output.reduce((n, o) => n + (o.count ?? 0), 0));
-    expect(resumed.error).toEqual([]);
-  }, 180_000);
-
+describe('a server process', () => {
   it('runs a _typeFilter export with worker threads without running out of memory', async () => {
     const { child, origin } = await startProcess();
     const token = await getAccessToken(`${origin}/tenants/${TENANT}/protocols/oauth2/profiles/smart-v1/token`, client);

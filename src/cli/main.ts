@@ -22,7 +22,7 @@ const serve = new Command('serve')
     const { serve: start } = await import('../main.js');
     await start(config);
   });
-configFlags(serve, ['port', 'host', 'publicBaseUrl', 'logLevel', 'dataDir', 'databaseUrl', 'tls.cert', 'tls.key', 'monitoring.host', 'monitoring.port', 'storage.url', 'storage.s3.endpoint', 'storage.s3.region', 'storage.s3.forcePathStyle']);
+configFlags(serve, ['port', 'host', 'publicBaseUrl', 'trustedProxies', 'logLevel', 'dataDir', 'databaseUrl', 'tls.cert', 'tls.key', 'monitoring.host', 'monitoring.port', 'storage.url', 'storage.s3.endpoint', 'storage.s3.region', 'storage.s3.forcePathStyle']);
 
 const worker = new Command('worker')
   .description('Run an export worker node: takes export chunks from the PostgreSQL queue, no HTTP API (any number of them)')

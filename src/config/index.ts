@@ -7,6 +7,7 @@
  * environment, explicit overrides (CLI flags, tests).
  */
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
@@ -28,6 +29,19 @@ export interface OptionMeta {
 
 const opt = <T extends z.ZodType>(schema: T, meta: OptionMeta): T => schema.meta({ ...meta }) as T;
 const int = (min: number) => z.coerce.number().int().min(min);
+/** A reverse proxy's address: an IP address, a CIDR range, or one of proxy-addr's names (loopback, linklocal, uniquelocal). */
+function isProxyAddress(entry: string): boolean {
+  if (['loopback', 'linklocal', 'uniquelocal'].includes(entry)) return true;
+  const [address = '', prefix, ...rest] = entry.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
+}
+const proxyList = z
+  .union([z.array(z.string()), z.string().transform((s) => s.split(','))])
+  .transform((list) => list.map((a) => a.trim()).filter((a) => a !== ''))
+  .refine((list) => list.every(isProxyAddress), { message: 'each entry must be an IP address, a CIDR range, loopback, linklocal or uniquelocal' });
 const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1')]);
 
 const schema = z.object({
@@ -44,10 +58,17 @@ const schema = z.object({
     description: 'postgres://… selects the PostgreSQL store (`?schema=name` picks a schema, default public); absent: the embedded SQLite store under the data directory.',
     secret: true,
   }),
-  publicBaseUrl: opt(z.string().url().optional(), {
+  publicBaseUrl: opt(z.string().url().regex(/^https?:\/\//i, 'must be an http:// or https:// URL').optional(), {
     env: ['FLATFHIR_PUBLIC_BASE_URL'],
     flag: '--public-url <url>',
-    description: 'The origin clients see (behind a reverse proxy); default http://host:port. Token `aud` is checked against it.',
+    description:
+      'The origin clients see (behind a reverse proxy); default http://host:port of the listening address. Every URL the server answers (manifests, file redirects, discovery) and the token `aud` check use it, never the request\'s Host header.',
+  }),
+  trustedProxies: opt(proxyList.default([]), {
+    env: ['FLATFHIR_TRUSTED_PROXIES'],
+    flag: '--trusted-proxies <addresses>',
+    description:
+      'Reverse proxies (comma-separated IP addresses or CIDR ranges, or loopback) whose X-Forwarded-For and X-Forwarded-Proto are honoured; from any other peer they are ignored. None by default.',
   }),
   logLevel: opt(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'), {
     env: ['FLATFHIR_LOG_LEVEL', 'LOG_LEVEL'],
@@ -327,9 +348,13 @@ export function loadConfig(overrides: ConfigInput = {}, env: NodeJS.ProcessEnv =
   return deepFreeze({ ...parsed.data, dataDir: resolve(parsed.data.dataDir) });
 }
 
-/** The origin clients see (no trailing slash). */
-export function publicOrigin(config: Config, listeningPort?: number): string {
+/**
+ * The origin clients see (no trailing slash): the configured public base URL, else the listening address
+ * (`listeningPort` once the server listens, which matters for port 0). Never derived from a request.
+ */
+export function publicOrigin(config: Pick<Config, 'publicBaseUrl' | 'host' | 'port'> & { tls?: { cert?: string | undefined } }, listeningPort?: number): string {
   if (config.publicBaseUrl) return config.publicBaseUrl.replace(/\/+$/, '');
-  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
-  return `http://${host}:${listeningPort ?? config.port}`;
+  const wildcard = config.host === '0.0.0.0' || config.host === '::' || config.host === '';
+  const host = wildcard ? '127.0.0.1' : isIP(config.host) === 6 ? `[${config.host}]` : config.host;
+  return `${config.tls?.cert ? 'https' : 'http'}://${host}:${listeningPort ?? config.port}`;
 }

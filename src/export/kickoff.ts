@@ -1,13 +1,13 @@
 import { createHash } from 'node:crypto';
 import type { Caller } from '../auth/access.js';
 import { forbidden, invalid, notAcceptable, unsupportedMediaType } from '../fhir/errors.js';
+import { parseInstant } from '../fhir/instant.js';
 import { isFhirResourceType } from '../fhir/known-types.js';
 import { EXPORT_TYPES, isClinicalType } from '../fhir/resource-types.js';
 import { parseTypeFilter } from '../fhir/search-filter.js';
 import type { ExportKind } from '../store/ports.js';
 
 export const OUTPUT_FORMATS = ['application/fhir+ndjson', 'application/ndjson', 'ndjson'];
-const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
 const ASSOCIATED = ['LatestProvenanceResources', 'RelevantProvenanceResources'];
 
 /** The validated parameters of an export, as stored with the job. */
@@ -89,11 +89,10 @@ function parametersBody(body: unknown): { params: Map<string, string[]>; patient
   return { params, patients };
 }
 
-function parseInstant(name: string, value: string, now: number): number {
-  if (!INSTANT.test(value)) throw invalid(`${name} "${value}" is not a FHIR instant (e.g. 2024-01-01T00:00:00Z).`);
-  const ms = Date.parse(value);
-  if (Number.isNaN(ms)) throw invalid(`${name} "${value}" is not a valid instant.`);
-  if (ms > now) throw invalid(`${name} "${value}" is in the future.`);
+/** An instant parameter: a FHIR instant that exists on the calendar (2024-02-30 does not). */
+function instantParam(name: string, value: string): number {
+  const ms = parseInstant(value);
+  if (ms === undefined) throw invalid(`${name} "${value}" is not a valid FHIR instant (e.g. 2024-01-01T00:00:00Z, a real date and time with a zone).`);
   return ms;
 }
 
@@ -187,12 +186,12 @@ export function parseKickoff(input: KickoffInput): ExportParams {
   }
 
   const sinceValue = single('_since');
-  const since = sinceValue === undefined ? undefined : parseInstant('_since', sinceValue, input.now);
+  const since = sinceValue === undefined ? undefined : instantParam('_since', sinceValue);
+  if (since !== undefined && since > input.now) throw invalid(`_since "${sinceValue}" is in the future.`);
   const untilValue = single('_until');
   let until: number | undefined;
   if (untilValue !== undefined) {
-    if (!INSTANT.test(untilValue) || Number.isNaN(Date.parse(untilValue))) throw invalid(`_until "${untilValue}" is not a FHIR instant.`);
-    until = Math.min(Date.parse(untilValue), input.now);
+    until = Math.min(instantParam('_until', untilValue), input.now);
     if (since !== undefined && until < since) throw invalid('_until must not be before _since.');
   }
 

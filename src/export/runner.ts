@@ -272,46 +272,51 @@ export async function runChunk(deps: RunChunkDeps, job: ExportJob, chunk: Export
 
   let total = 0;
   let part = 0;
-  while (await next()) {
-    let lines = 0;
-    let bytes = 0;
-    const body = async function* (): AsyncIterable<Buffer> {
-      while (await next()) {
-        // Fast path: the whole batch fits the current part (encoded once, written as is).
-        const whole = Buffer.from(`${pending.join('\n')}\n`);
-        if (lines + pending.length <= deps.limits.maxFileResources && bytes + whole.length <= deps.limits.maxFileBytes) {
-          lines += pending.length;
-          bytes += whole.length;
-          deps.onProgress?.(pending.length);
-          pending = [];
-          yield whole;
-          continue;
+  try {
+    while (await next()) {
+      let lines = 0;
+      let bytes = 0;
+      const body = async function* (): AsyncIterable<Buffer> {
+        while (await next()) {
+          // Fast path: the whole batch fits the current part (encoded once, written as is).
+          const whole = Buffer.from(`${pending.join('\n')}\n`);
+          if (lines + pending.length <= deps.limits.maxFileResources && bytes + whole.length <= deps.limits.maxFileBytes) {
+            lines += pending.length;
+            bytes += whole.length;
+            deps.onProgress?.(pending.length);
+            pending = [];
+            yield whole;
+            continue;
+          }
+          let take = 0;
+          let size = 0;
+          while (take < pending.length) {
+            const len = Buffer.byteLength(pending[take] as string) + 1;
+            if (lines + take >= deps.limits.maxFileResources) break;
+            if (lines + take > 0 && bytes + size + len > deps.limits.maxFileBytes) break;
+            size += len;
+            take++;
+          }
+          if (take === 0) return;
+          const out = pending.slice(0, take);
+          pending = pending.slice(take);
+          lines += take;
+          bytes += size;
+          deps.onProgress?.(take);
+          yield Buffer.from(`${out.join('\n')}\n`);
+          if (pending.length > 0) return;
         }
-        let take = 0;
-        let size = 0;
-        while (take < pending.length) {
-          const len = Buffer.byteLength(pending[take] as string) + 1;
-          if (lines + take >= deps.limits.maxFileResources) break;
-          if (lines + take > 0 && bytes + size + len > deps.limits.maxFileBytes) break;
-          size += len;
-          take++;
-        }
-        if (take === 0) return;
-        const out = pending.slice(0, take);
-        pending = pending.slice(take);
-        lines += take;
-        bytes += size;
-        deps.onProgress?.(take);
-        yield Buffer.from(`${out.join('\n')}\n`);
-        if (pending.length > 0) return;
-      }
-    };
-    const id = `${fileBase}-${part}`;
-    const key = `${objectPrefix(job.id)}${seq}-${part}.${chunk.type}.ndjson`;
-    const written = await deps.storage.put(key, body());
-    files.push({ id, kind, type: chunk.type, part, objectKey: key, count: lines, bytes: written.bytes });
-    if (kind === 'output') total += lines;
-    part++;
+      };
+      const id = `${fileBase}-${part}`;
+      const key = `${objectPrefix(job.id)}${seq}-${part}.${chunk.type}.ndjson`;
+      const written = await deps.storage.put(key, body());
+      files.push({ id, kind, type: chunk.type, part, objectKey: key, count: lines, bytes: written.bytes });
+      if (kind === 'output') total += lines;
+      part++;
+    }
+  } finally {
+    // A chunk that failed midway (storage full, say) closes its scan, so the store releases the connection.
+    await source.return?.();
   }
 
   if (errors.length > 0) {

@@ -9,6 +9,7 @@ import type { ExportEvents } from './events.js';
 import { type ExportParams, type KickoffInput, parseKickoff, requestFingerprint } from './kickoff.js';
 import { checkKickoffData, PLAN_CHUNK_TYPE, type Slice } from './planner.js';
 import { purgeDeletedJob } from './runner.js';
+import { advisedRetryAfter, createStatusViewCache, formatProgress } from './status-view.js';
 
 export interface ExportSettings {
   chunkResources: number;
@@ -62,15 +63,10 @@ export interface ExportService {
 /** Minimum time a job shows as in progress, so the first poll right after kick-off is always a 202. */
 const MIN_IN_PROGRESS_MS = 1000;
 
-function formatProgress(done: number, total: number): string {
-  const shown = Math.max(total, done);
-  const pct = shown === 0 ? 0 : Math.min(99, Math.floor((done / shown) * 100));
-  return `${pct}% (${done.toLocaleString('en-US')} of ${shown.toLocaleString('en-US')} resources)`;
-}
-
 export function createExportService(deps: ExportServiceDeps): ExportService {
   const now = deps.now ?? Date.now;
   const { resources, jobs, storage, queue, settings } = deps;
+  const views = createStatusViewCache();
 
   async function ownedJob(tenant: string, jobId: string, caller: Caller): Promise<ExportJob> {
     const job = await jobs.getJob(jobId);
@@ -134,11 +130,15 @@ export function createExportService(deps: ExportServiceDeps): ExportService {
     },
 
     async status(tenant, jobId, caller, fhirBase) {
+      const cached = views.get({ id: jobId, tenant, clientId: caller.clientId }, now());
+      if (cached) return cached;
       const job = await ownedJob(tenant, jobId, caller);
-      const retryAfter = Math.min(10, settings.retryAfterSeconds + Math.floor(job.totalResources / 1_000_000));
       if (job.status === 'failed') throw internal(`The export failed: ${job.error ?? 'unknown error'}`);
       if (job.status === 'in-progress' || now() < job.createdAt + MIN_IN_PROGRESS_MS) {
-        return { state: 'in-progress', progress: formatProgress(job.doneResources, job.totalResources), retryAfter };
+        const retryAfter = advisedRetryAfter(job, now(), settings.retryAfterSeconds);
+        const view = { state: 'in-progress' as const, progress: formatProgress(job.doneResources, job.totalResources), retryAfter };
+        views.put(job, view, now());
+        return view;
       }
       const files = await jobs.listFiles(job.id);
       const params = job.params as ExportParams;
@@ -158,6 +158,7 @@ export function createExportService(deps: ExportServiceDeps): ExportService {
 
     async cancel(tenant, jobId, caller) {
       const job = await ownedJob(tenant, jobId, caller);
+      views.drop(job.id);
       // Once marked deleted the job is gone for the client (and frees its slot); removing its files may race a
       // chunk still writing, so a failure here is left to the worker and the sweeper, which purge deleted jobs.
       await jobs.deleteJob(job.id);

@@ -48,6 +48,9 @@ export const notFound = (msg: string): FhirError => new FhirError(404, 'not-foun
 export const forbidden = (msg: string): FhirError => new FhirError(403, 'forbidden', msg);
 export const unauthorized = (msg: string, code: 'login' | 'expired' = 'login'): FhirError =>
   new FhirError(401, code, msg, { headers: { 'www-authenticate': 'Bearer' } });
+export const methodNotAllowed = (msg: string, allow: string[]): FhirError =>
+  new FhirError(405, 'not-supported', msg, { headers: { allow: allow.join(', ') } });
+export const headTooLarge = (msg: string): FhirError => new FhirError(431, 'too-long', msg);
 export const notAcceptable = (msg: string): FhirError => new FhirError(406, 'invalid', msg);
 export const unsupportedMediaType = (msg: string): FhirError => new FhirError(415, 'invalid', msg);
 export const throttled = (msg: string, retryAfterSeconds: number): FhirError =>

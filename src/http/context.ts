@@ -2,6 +2,7 @@
  * What the HTTP routes share: the dependencies the app is built from, the caller on the request, the public
  * origin and the FHIR base URL. Imports no route, so `app.ts` sits on top of the routes and this module.
  */
+import type { AddressInfo } from 'node:net';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Caller } from '../auth/access.js';
@@ -33,6 +34,16 @@ export interface AppDeps {
   /** Further route plugins. */
   plugins?: FastifyPluginAsync[];
   now?: () => number;
+  /**
+   * The origin clients see, for every URL the server answers and the token `aud` check; `buildApp` defaults it
+   * to `listeningOrigin` of its own server. Never taken from a request's Host or X-Forwarded-* headers.
+   */
+  origin?: () => string;
+}
+
+/** What the routes are given: the dependencies with the public origin settled. */
+export interface AppContext extends AppDeps {
+  origin: () => string;
 }
 
 declare module 'fastify' {
@@ -41,11 +52,10 @@ declare module 'fastify' {
   }
 }
 
-/** The origin clients see: the configured public base URL, else this request's own scheme and host. */
-export function requestOrigin(config: Config, request: FastifyRequest): string {
-  if (config.publicBaseUrl) return publicOrigin(config);
-  const host = request.headers.host ?? `${config.host}:${config.port}`;
-  return `${request.protocol}://${host}`;
+/** The public origin of a server: the configured public base URL, else the address it listens on. */
+export function listeningOrigin(config: Config, server: { address(): AddressInfo | string | null }): string {
+  const address = server.address();
+  return publicOrigin(config, typeof address === 'object' && address ? address.port : undefined);
 }
 
 export const fhirBase = (origin: string, tenant: string): string => `${origin}/r4/${tenant}`;

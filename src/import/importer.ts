@@ -141,5 +141,7 @@ export async function importPaths(options: ImportOptions): Promise<ImportResult>
         break;
     }
   }
+  // The planner's statistics would otherwise still describe the tables as they were before the import.
+  await options.resources.refreshStatistics();
   return result;
 }

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { pipeline } from 'node:stream';
 import { readFile, stat } from 'node:fs/promises';
 import { StringDecoder } from 'node:string_decoder';
 import { createGunzip, gunzipSync } from 'node:zlib';
@@ -77,22 +78,42 @@ export async function* readLines(input: AsyncIterable<Buffer | string>): AsyncIt
   if (rest.length > 0) yield rest;
 }
 
-/** Rewrites `urn:uuid:` references of a Bundle to `Type/id`. */
-function resolveReferences(node: unknown, map: Map<string, string>): void {
+/**
+ * Rewrites `urn:uuid:` references of a Bundle to `Type/id`; returns the `urn:uuid:` references that name no entry
+ * of the Bundle, with where they are (`Observation.subject`).
+ */
+function resolveReferences(node: unknown, map: Map<string, string>, path: string, dangling: { reference: string; path: string }[] = []): { reference: string; path: string }[] {
   if (Array.isArray(node)) {
-    for (const item of node) resolveReferences(item, map);
+    for (const item of node) resolveReferences(item, map, path, dangling);
   } else if (node && typeof node === 'object') {
     const obj = node as Record<string, unknown>;
     for (const [k, v] of Object.entries(obj)) {
       if (k === 'reference' && typeof v === 'string') {
         const target = map.get(v);
         if (target) obj[k] = target;
+        else if (v.startsWith('urn:uuid:')) dangling.push({ reference: v, path });
       } else if (v && typeof v === 'object') {
-        resolveReferences(v, map);
+        resolveReferences(v, map, `${path}.${k}`, dangling);
       }
     }
   }
+  return dangling;
 }
+
+/** Remembers which resources one file gave, so that a second occurrence is reported rather than silently winning. */
+class SeenInFile {
+  private readonly first = new Map<string, number | string>();
+  /** Where the resource first appeared in this file, if it did; else records `where`. */
+  check(resource: { resourceType: string; id: string }, where: number | string): number | string | undefined {
+    const key = `${resource.resourceType}/${resource.id}`;
+    const before = this.first.get(key);
+    if (before === undefined) this.first.set(key, where);
+    return before;
+  }
+}
+
+const duplicateMessage = (r: { resourceType: string; id: string }, first: number | string): string =>
+  `${r.resourceType}/${r.id} appears again in this file (first at ${typeof first === 'number' ? `line ${first}` : first}); this occurrence is skipped`;
 
 /**
  * Parses NDJSON files (`.ndjson`, `.ndjson.gz`) and FHIR Bundles (`.json`, `.json.gz`) into prepared resources
@@ -110,10 +131,13 @@ export async function* parseFiles(files: string[], options: { maxGroupMembers: n
   for (const [index, file] of files.entries()) {
     const gz = file.endsWith('.gz');
     const name = gz ? file.slice(0, -3) : file;
+    const seen = new SeenInFile();
     if (name.endsWith('.json')) {
       for await (const event of parseBundle(file, gz, options.maxGroupMembers)) {
         if (event.kind === 'resource') {
-          add(event.resource);
+          const first = seen.check(event.resource, event.where);
+          if (first !== undefined) yield { kind: 'reject', file, line: event.where, message: duplicateMessage(event.resource, first) };
+          else add(event.resource);
           continue;
         }
         if (event.kind === 'delete' && items.length > 0) {
@@ -128,28 +152,42 @@ export async function* parseFiles(files: string[], options: { maxGroupMembers: n
       raw.on('data', (chunk) => {
         read += chunk.length;
       });
+      // pipeline: a read error or corrupt gzip data ends the iteration with that error (pipe() would hang).
+      const source = gz ? pipeline(raw, createGunzip(), () => undefined) : raw;
       let lineNo = 0;
-      for await (const line of readLines(gz ? raw.pipe(createGunzip()) : raw)) {
-        lineNo++;
-        if (line.trim() === '') continue;
-        let value: unknown;
-        try {
-          value = JSON.parse(line);
-        } catch (e) {
-          yield { kind: 'reject', file, line: lineNo, message: `malformed JSON: ${(e as Error).message.slice(0, 120)}` };
-          continue;
+      try {
+        for await (const line of readLines(source)) {
+          lineNo++;
+          if (line.trim() === '') continue;
+          let value: unknown;
+          try {
+            value = JSON.parse(line);
+          } catch (e) {
+            yield { kind: 'reject', file, line: lineNo, message: `malformed JSON: ${(e as Error).message.slice(0, 120)}` };
+            continue;
+          }
+          const problem = validateResource(value, options.maxGroupMembers);
+          if (problem) {
+            yield { kind: 'reject', file, line: lineNo, message: problem };
+            continue;
+          }
+          const first = seen.check(value as FhirResource, lineNo);
+          if (first !== undefined) {
+            yield { kind: 'reject', file, line: lineNo, message: duplicateMessage(value as FhirResource, first) };
+            continue;
+          }
+          add(value as FhirResource);
+          if (items.length >= options.batchSize) {
+            yield { kind: 'resources', items };
+            items = [];
+            yield { kind: 'progress', file, bytes: bytesDone + read, totalBytes, fileDone: false };
+          }
         }
-        const problem = validateResource(value, options.maxGroupMembers);
-        if (problem) {
-          yield { kind: 'reject', file, line: lineNo, message: problem };
-          continue;
-        }
-        add(value as FhirResource);
-        if (items.length >= options.batchSize) {
-          yield { kind: 'resources', items };
-          items = [];
-          yield { kind: 'progress', file, bytes: bytesDone + read, totalBytes, fileDone: false };
-        }
+      } catch (e) {
+        // What was read whole stays imported; the rest of the file cannot be read.
+        const err = e as NodeJS.ErrnoException;
+        const why = gz && err.code?.startsWith('Z_') ? `the gzip data is truncated or corrupt (${err.message})` : `the file could not be read (${err.code ?? err.message})`;
+        yield { kind: 'reject', file, line: lineNo + 1, message: `${why}; reading stopped at line ${lineNo + 1}, lines before it were read` };
       }
     }
     bytesDone += sizes[index] as number;
@@ -161,7 +199,7 @@ export async function* parseFiles(files: string[], options: { maxGroupMembers: n
   }
 }
 
-type BundleEvent = { kind: 'resource'; resource: FhirResource } | Extract<ParseEvent, { kind: 'reject' | 'delete' }>;
+type BundleEvent = { kind: 'resource'; resource: FhirResource; where: number | string } | Extract<ParseEvent, { kind: 'reject' | 'delete' }>;
 
 function* parseBundleEntries(file: string, bundle: unknown, maxGroupMembers: number): Iterable<BundleEvent> {
   const b = bundle as { resourceType?: unknown; entry?: unknown };
@@ -169,7 +207,7 @@ function* parseBundleEntries(file: string, bundle: unknown, maxGroupMembers: num
     // A single resource in a .json file.
     const problem = validateResource(bundle, maxGroupMembers);
     if (problem) yield { kind: 'reject', file, line: 1, message: problem };
-    else yield { kind: 'resource', resource: bundle as FhirResource };
+    else yield { kind: 'resource', resource: bundle as FhirResource, where: 1 };
     return;
   }
   const entries = Array.isArray(b.entry) ? (b.entry as Record<string, unknown>[]) : [];
@@ -197,8 +235,13 @@ function* parseBundleEntries(file: string, bundle: unknown, maxGroupMembers: num
       yield { kind: 'reject', file, line: where, message: problem };
       continue;
     }
-    resolveReferences(resource, map);
-    yield { kind: 'resource', resource: resource as FhirResource };
+    const dangling = resolveReferences(resource, map, (resource as FhirResource).resourceType);
+    if (dangling.length > 0) {
+      const list = dangling.slice(0, 5).map((d) => `"${d.reference}" (${d.path})`).join(', ');
+      yield { kind: 'reject', file, line: where, message: `reference ${list}${dangling.length > 5 ? ', …' : ''} resolves to no entry of the Bundle` };
+      continue;
+    }
+    yield { kind: 'resource', resource: resource as FhirResource, where };
   }
 }
 
@@ -208,7 +251,13 @@ async function* parseBundle(file: string, gz: boolean, maxGroupMembers: number):
     const raw = await readFile(file);
     bundle = JSON.parse((gz ? gunzipSync(raw) : raw).toString('utf8'));
   } catch (e) {
-    yield { kind: 'reject', file, line: 1, message: `malformed JSON: ${(e as Error).message.slice(0, 120)}` };
+    const err = e as NodeJS.ErrnoException;
+    const why = err.code?.startsWith('Z_')
+      ? `the gzip data is truncated or corrupt (${err.message})`
+      : err.code
+        ? `the file could not be read (${err.code})`
+        : `malformed JSON: ${err.message.slice(0, 120)}`;
+    yield { kind: 'reject', file, line: 1, message: why };
     return;
   }
   yield* parseBundleEntries(file, bundle, maxGroupMembers);

@@ -13,7 +13,7 @@ import { type Logger, pino } from 'pino';
 import { type AuthService, createAuthService, tenantFhirBase, tenantTokenUrl } from '../../src/auth/service.js';
 import { type Config, type ConfigInput, loadConfig } from '../../src/config/index.js';
 import { forbidden } from '../../src/fhir/errors.js';
-import { type AppDeps, authenticate } from '../../src/http/context.js';
+import { type AppContext, authenticate, listeningOrigin } from '../../src/http/context.js';
 import { FHIR_JSON, handleError, notFoundOutcome } from '../../src/http/errors.js';
 import { adminRoutes } from '../../src/http/routes/admin.js';
 import { authRoutes } from '../../src/http/routes/auth.js';
@@ -113,9 +113,12 @@ export const tokenForm = (assertion: string, scope = 'system/*.rs'): Record<stri
   client_assertion: assertion,
 });
 
-/** Signs an assertion and exchanges it for an access token at `tokenUrl` (throws unless 200). */
-export async function getAccessToken(tokenUrl: string, client: TestClient, scope = 'system/*.rs'): Promise<string> {
-  const res = await postForm(tokenUrl, tokenForm(await signAssertion(client, tokenUrl), scope));
+/**
+ * Signs an assertion for `audience` (the advertised token URL; default `tokenUrl`) and exchanges it for an access
+ * token at `tokenUrl` (throws unless 200).
+ */
+export async function getAccessToken(tokenUrl: string, client: TestClient, scope = 'system/*.rs', audience = tokenUrl): Promise<string> {
+  const res = await postForm(tokenUrl, tokenForm(await signAssertion(client, audience), scope));
   const body = (await res.json()) as { access_token?: string; error?: string; error_description?: string };
   if (res.status !== 200 || !body.access_token) {
     throw new Error(`token request failed: ${res.status} ${body.error ?? ''} ${body.error_description ?? ''}`);
@@ -181,9 +184,9 @@ export async function startAuthServer(options: AuthTestServerOptions = {}): Prom
     log,
     ...(options.now ? { now: options.now } : {}),
   });
-  const deps = { config, store, auth, log } as unknown as AppDeps;
-
   const app = Fastify({ loggerInstance: log as FastifyBaseLogger, routerOptions: { maxParamLength: 500 } });
+  const deps = { config, store, auth, log, origin: () => listeningOrigin(config, app.server) } as unknown as AppContext;
+
   app.setErrorHandler(handleError);
   app.setNotFoundHandler(notFoundOutcome);
   await app.register(authRoutes(deps));

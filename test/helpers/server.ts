@@ -5,6 +5,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { FastifyPluginAsync } from 'fastify';
 import { type ConfigInput, loadConfig } from '../../src/config/index.js';
 import { createLogger, createRuntime, type Runtime } from '../../src/main.js';
 import { createTestClient, getAccessToken, type TestClient } from './auth.js';
@@ -20,13 +21,13 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function startServer(overrides: ConfigInput = {}, options: { worker?: boolean } = {}): Promise<TestServer> {
+export async function startServer(overrides: ConfigInput = {}, options: { worker?: boolean; plugins?: FastifyPluginAsync[] } = {}): Promise<TestServer> {
   const dataDir = await mkdtemp(join(tmpdir(), 'flatfhir-test-'));
   const config = loadConfig(
     { dataDir, port: 0, logLevel: 'silent', seedSandbox: false, ...overrides, export: { retryAfterSeconds: 1, threads: 0, ...(overrides.export ?? {}) } },
     {},
   );
-  const runtime = await createRuntime(config, { log: createLogger(config) });
+  const runtime = await createRuntime(config, { log: createLogger(config), ...(options.plugins ? { plugins: options.plugins } : {}) });
   await runtime.app.listen({ port: 0, host: '127.0.0.1' });
   const address = runtime.app.server.address();
   const origin = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
@@ -39,7 +40,7 @@ export async function startServer(overrides: ConfigInput = {}, options: { worker
     tokenUrl: (tenant) => runtime.auth.tokenUrl(origin, tenant),
     async client(tenant, scope = 'system/*.rs') {
       const c = await createTestClient(runtime.store.clients, tenant, scope);
-      const token = await getAccessToken(runtime.auth.tokenUrl(origin, tenant), c, scope);
+      const token = await getAccessToken(runtime.auth.tokenUrl(origin, tenant), c, scope, runtime.auth.tokenUrl(runtime.origin(), tenant));
       return { ...c, token };
     },
     async close() {

@@ -76,16 +76,21 @@ export interface ProxyHooks {
 
 export interface Proxy {
   origin: string;
+  /** The origin requests are forwarded to (settable, so a server can be started after its proxy). */
+  target: string;
   requests: RecordedRequest[];
   /** Replace to change behaviour between tests. */
   hooks: ProxyHooks;
   close(): Promise<void>;
 }
 
-/** A proxy to `target` (an origin) on an ephemeral port of 127.0.0.1. */
-export async function startProxy(target: string): Promise<Proxy> {
-  const upstream = new URL(target);
-  const proxy: Proxy = { origin: '', requests: [], hooks: {}, close: async () => undefined };
+/**
+ * A proxy to `target` (an origin) on an ephemeral port of 127.0.0.1. flatfhir writes its configured public origin
+ * into the URLs it hands out, so a server behind the proxy is started with `publicBaseUrl: proxy.origin` and
+ * named as the proxy's `target` afterwards.
+ */
+export async function startProxy(target = 'http://127.0.0.1:1'): Promise<Proxy> {
+  const proxy: Proxy = { origin: '', target, requests: [], hooks: {}, close: async () => undefined };
   const server = createServer((req, res) => {
     void (async () => {
       const rec: RecordedRequest = {
@@ -110,6 +115,7 @@ export async function startProxy(target: string): Promise<Proxy> {
         if (v === undefined) delete headers[k];
         else headers[k] = v;
       }
+      const upstream = new URL(proxy.target);
       const forward = httpRequest(
         { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers },
         (up) => {

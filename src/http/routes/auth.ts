@@ -1,7 +1,8 @@
 import type { FastifyError, FastifyPluginAsync, FastifyReply } from 'fastify';
 import { OAuthError, invalidRequest } from '../../auth/oauth-error.js';
 import { TOKEN_PATH } from '../../auth/service.js';
-import { type AppDeps, requestOrigin } from '../context.js';
+import { FhirError } from '../../fhir/errors.js';
+import { type AppContext } from '../context.js';
 
 const FORM = 'application/x-www-form-urlencoded';
 const NO_STORE = { 'cache-control': 'no-store', pragma: 'no-cache' };
@@ -34,10 +35,10 @@ function parseForm(contentType: string | undefined, body: unknown): Record<strin
  *   `Retry-After`. The body is read raw in this scope (whatever parsers the app
  *   has), so that a JSON body is `invalid_request` rather than an OperationOutcome.
  */
-export function authRoutes(deps: AppDeps): FastifyPluginAsync {
+export function authRoutes(deps: AppContext): FastifyPluginAsync {
   return async (app) => {
     app.get<{ Params: { tenant: string } }>('/r4/:tenant/.well-known/smart-configuration', async (request, reply) => {
-      const origin = requestOrigin(deps.config, request);
+      const origin = deps.origin();
       const body = await deps.auth.smartConfiguration(origin, request.params.tenant);
       return reply.type('application/json').send(body);
     });
@@ -47,6 +48,8 @@ export function authRoutes(deps: AppDeps): FastifyPluginAsync {
       scope.addContentTypeParser('*', { parseAs: 'string', bodyLimit: 64 * 1024 }, (_request, body, done) => done(null, body));
       scope.setErrorHandler((error: FastifyError | Error, request, reply) => {
         if (error instanceof OAuthError) return sendOAuthError(reply, error);
+        // What the app refuses before the route (an over-long head) keeps its status, in RFC 6749 form.
+        if (error instanceof FhirError && error.status < 500) return sendOAuthError(reply, new OAuthError('invalid_request', error.message, { status: error.status }));
         const status = (error as FastifyError).statusCode;
         if (typeof status === 'number' && status >= 400 && status < 500) {
           const tooLarge = (error as FastifyError).code === 'FST_ERR_CTP_BODY_TOO_LARGE';
@@ -58,7 +61,7 @@ export function authRoutes(deps: AppDeps): FastifyPluginAsync {
 
       scope.post<{ Params: { tenant: string } }>(TOKEN_PATH, async (request, reply) => {
         const params = parseForm(request.headers['content-type'], request.body);
-        const origin = requestOrigin(deps.config, request);
+        const origin = deps.origin();
         const token = await deps.auth.issueToken({ tenant: request.params.tenant, origin, params, address: request.ip });
         return reply.headers(NO_STORE).type('application/json').send(token);
       });

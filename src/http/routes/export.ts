@@ -1,9 +1,9 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { createRateLimiter } from '../../auth/rate-limit.js';
-import { FhirError, notAcceptable, throttled } from '../../fhir/errors.js';
+import { FhirError, methodNotAllowed, notAcceptable, throttled } from '../../fhir/errors.js';
 import type { KickoffRefusal } from '../../monitoring/ports.js';
 import type { ExportKind } from '../../store/ports.js';
-import { type AppDeps, authenticate, fhirBase, requestOrigin } from '../context.js';
+import { type AppContext, authenticate, fhirBase } from '../context.js';
 
 interface TenantParams {
   tenant: string;
@@ -54,7 +54,7 @@ function refusal(e: unknown): KickoffRefusal {
 }
 
 /** Kick-off, status, delete and file endpoints of the bulk export. */
-export function exportRoutes(deps: AppDeps): FastifyPluginAsync {
+export function exportRoutes(deps: AppContext): FastifyPluginAsync {
   return async (app) => {
     const kickoffs = createRateLimiter({ limit: deps.config.auth.kickoffsPerMinute, windowMs: 60_000, ...(deps.now ? { now: deps.now } : {}) });
     const kickoff = async (request: FastifyRequest, reply: FastifyReply, kind: ExportKind, groupId?: string): Promise<FastifyReply> => {
@@ -75,7 +75,7 @@ export function exportRoutes(deps: AppDeps): FastifyPluginAsync {
       const allowed = kickoffs.take(limitKey);
       if (!allowed.ok) throw new RateLimited('Too many export kick-offs from this client; try again later.', allowed.retryAfterSeconds);
       const tenant = (request.params as TenantParams).tenant;
-      const origin = requestOrigin(deps.config, request);
+      const origin = deps.origin();
       const base = fhirBase(origin, tenant);
       const job = await deps.exports.kickoff({
         tenant,
@@ -99,22 +99,30 @@ export function exportRoutes(deps: AppDeps): FastifyPluginAsync {
       return reply.code(202).header('content-location', `${base}/bulk-export/jobs/${job.id}`).send();
     };
 
-    app.get<{ Params: TenantParams & { id: string } }>('/r4/:tenant/Group/:id/$export', (req, reply) =>
+    // A kick-off starts a job, so HEAD (link checkers, monitors) is not one: 405, and nothing happens.
+    const noHead = { exposeHeadRoute: false };
+    const headKickoff = (allow: string[]) => async (): Promise<never> => {
+      throw methodNotAllowed(`HEAD does not start an export; kick off with ${allow.join(' or ')}.`, allow);
+    };
+    app.get<{ Params: TenantParams & { id: string } }>('/r4/:tenant/Group/:id/$export', noHead, (req, reply) =>
       kickoff(req, reply, 'group', req.params.id),
     );
-    app.get('/r4/:tenant/Patient/$export', (req, reply) => kickoff(req, reply, 'patient'));
-    app.post('/r4/:tenant/Patient/$export', (req, reply) => kickoff(req, reply, 'patient'));
     app.post<{ Params: TenantParams & { id: string } }>('/r4/:tenant/Group/:id/$export', (req, reply) =>
       kickoff(req, reply, 'group', req.params.id),
     );
-    app.get('/r4/:tenant/$export', (req, reply) => kickoff(req, reply, 'system'));
+    app.get('/r4/:tenant/Patient/$export', noHead, (req, reply) => kickoff(req, reply, 'patient'));
+    app.post('/r4/:tenant/Patient/$export', (req, reply) => kickoff(req, reply, 'patient'));
+    app.get('/r4/:tenant/$export', noHead, (req, reply) => kickoff(req, reply, 'system'));
     app.post('/r4/:tenant/$export', (req, reply) => kickoff(req, reply, 'system'));
+    for (const url of ['/r4/:tenant/Group/:id/$export', '/r4/:tenant/Patient/$export', '/r4/:tenant/$export']) {
+      app.head(url, headKickoff(['GET', 'POST']));
+    }
 
     app.get<{ Params: TenantParams & { jobId: string } }>('/r4/:tenant/bulk-export/jobs/:jobId', async (request, reply) => {
       const caller = await authenticate(deps, request);
       checkJsonAccept(request);
       const { tenant, jobId } = request.params;
-      const base = fhirBase(requestOrigin(deps.config, request), tenant);
+      const base = fhirBase(deps.origin(), tenant);
       const view = await deps.exports.status(tenant, jobId, caller, base);
       if (view.state === 'in-progress') {
         return reply.code(202).header('x-progress', view.progress).header('retry-after', String(view.retryAfter)).send();
@@ -135,12 +143,7 @@ export function exportRoutes(deps: AppDeps): FastifyPluginAsync {
 
     app.get<{ Params: TenantParams & { fileId: string } }>('/r4/:tenant/bulk-export/files/:fileId', async (request, reply) => {
       const caller = await authenticate(deps, request);
-      const location = await deps.exports.fileLocation(
-        request.params.tenant,
-        request.params.fileId,
-        caller,
-        requestOrigin(deps.config, request),
-      );
+      const location = await deps.exports.fileLocation(request.params.tenant, request.params.fileId, caller, deps.origin());
       return reply.code(307).header('location', location).header('cache-control', 'no-store').send();
     });
   };

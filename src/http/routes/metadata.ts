@@ -1,13 +1,13 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { capabilityStatement, type OperationName, OPERATION_URLS, operationDefinition } from '../../fhir/capability-statement.js';
 import { forbidden, notFound } from '../../fhir/errors.js';
-import { type AppDeps, fhirBase, requestOrigin } from '../context.js';
+import { type AppContext, fhirBase } from '../context.js';
 import { FHIR_JSON } from '../errors.js';
 
 const VERSION = '0.1.0';
 
 /** Discovery without authentication: the CapabilityStatement and the export OperationDefinitions. */
-export function metadataRoutes(deps: AppDeps): FastifyPluginAsync {
+export function metadataRoutes(deps: AppContext): FastifyPluginAsync {
   return async (app) => {
     const requireTenant = async (tenant: string): Promise<void> => {
       const tenants = await deps.store.resources.listTenants();
@@ -17,7 +17,7 @@ export function metadataRoutes(deps: AppDeps): FastifyPluginAsync {
     app.get<{ Params: { tenant: string } }>('/r4/:tenant/metadata', async (request, reply) => {
       const { tenant } = request.params;
       await requireTenant(tenant);
-      const origin = requestOrigin(deps.config, request);
+      const origin = deps.origin();
       return reply.type(FHIR_JSON).send(capabilityStatement(fhirBase(origin, tenant), deps.auth.tokenUrl(origin, tenant), VERSION));
     });
 
