@@ -1,6 +1,7 @@
 import { evalFhirPathTyped, parseFhirPath, toTypedValue, type TypedValue } from '@medplum/core';
 import { invalid } from '../fhir/errors.js';
 import { compileFastPath } from './fast-path.js';
+import { ansiType } from './sql-types.js';
 import { parseViewDefinition, unprocessable, type ViewDefinition, type ViewSelect } from './view-definition.js';
 
 /** One output column of a view, in the order the rows carry their values. */
@@ -9,6 +10,8 @@ export interface ColumnInfo {
   /** The FHIR type the view declares (string, integer, decimal, boolean, date, dateTime, instant, code, …), if any. */
   type: string | undefined;
   collection: boolean;
+  /** The DuckDB type an `ansi/type` tag asks for. */
+  ansiType?: string;
 }
 
 /** A row: one value per column, in `columns` order; null for an empty result, an array for a collection column. */
@@ -96,7 +99,10 @@ function compileSelect(
     if (out.some((o) => o.name === c.name)) throw invalid(`ViewDefinition: column ${c.name} is defined twice`);
     const rowIndexOnly = c.path.trim() === ROW_INDEX;
     if (rowIndexOnly) rowIndexPositions.push(out.length);
-    out.push({ name: c.name, type: c.type, collection: c.collection === true });
+    const tag = c.tags?.find((t) => t.name === 'ansi/type');
+    const ansi = tag ? ansiType(tag.value) : undefined;
+    if (tag && !ansi) throw invalid(`ViewDefinition${where}.column[${i}]: ansi/type ${JSON.stringify(tag.value)} is not supported`);
+    out.push({ name: c.name, type: c.type, collection: c.collection === true, ...(ansi ? { ansiType: ansi } : {}) });
     columns.push({
       name: c.name,
       path: compilePath(c.path, constants, `${where}.column[${i}].path`),

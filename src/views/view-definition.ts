@@ -10,6 +10,7 @@ export interface ViewColumn {
   type?: string;
   collection?: boolean;
   description?: string;
+  tags?: { name: string; value: string }[];
 }
 
 export interface ViewSelect {
@@ -66,6 +67,13 @@ function checkSelect(s: unknown, where: string): void {
       if (c.type !== undefined && typeof c.type !== 'string') throw fail(`${w}.type`, 'must be a string');
       if (c.collection !== undefined && typeof c.collection !== 'boolean')
         throw fail(`${w}.collection`, 'must be a boolean');
+      if (c.tags !== undefined) {
+        if (!Array.isArray(c.tags)) throw fail(`${w}.tags`, 'must be an array');
+        c.tags.forEach((t: unknown, j) => {
+          if (!isObject(t) || typeof t.name !== 'string' || typeof t.value !== 'string')
+            throw fail(`${w}.tags[${j}]`, 'must have a string name and value');
+        });
+      }
     });
   }
   const iterations = ['forEach', 'forEachOrNull', 'repeat'].filter((k) => s[k] !== undefined);
