@@ -28,6 +28,8 @@ export interface ExportParams {
   warnings: string[];
   /** The tenant's FHIR base as the client addressed it (absolute Binary URLs in attachments). */
   fhirBase?: string;
+  /** `Prefer: separate-export-status`: status answers 200 with the job's status in `X-Export-Status`. */
+  separateStatus?: boolean;
 }
 
 export interface KickoffInput {
@@ -44,11 +46,16 @@ export interface KickoffInput {
 
 const asList = (v: string | string[] | undefined): string[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
 
-function parsePrefer(prefer: string | undefined): { async: boolean; lenient: boolean } {
+/** The Prefer header's preferences (RFC 7240: comma-separated, or the header repeated, which Node joins with commas). */
+export function parsePrefer(prefer: string | undefined): { async: boolean; lenient: boolean; separateStatus: boolean } {
   const tokens = (prefer ?? '')
     .split(/[,;]/)
     .map((t) => t.trim().toLowerCase().replace(/\s+/g, ''));
-  return { async: tokens.includes('respond-async'), lenient: tokens.includes('handling=lenient') };
+  return {
+    async: tokens.includes('respond-async'),
+    lenient: tokens.includes('handling=lenient'),
+    separateStatus: tokens.includes('separate-export-status'),
+  };
 }
 
 function acceptable(accept: string | undefined): boolean {
@@ -258,6 +265,7 @@ export function parseKickoff(input: KickoffInput): ExportParams {
   if (until !== undefined) result.until = until;
   if (elements) result.elements = elements;
   if (patients) result.patients = patients;
+  if (prefer.separateStatus) result.separateStatus = true;
   return result;
 }
 

@@ -49,8 +49,10 @@ export interface Manifest {
 }
 
 export type JobStatusView =
-  | { state: 'in-progress'; progress: string; retryAfter: number }
-  | { state: 'completed'; manifest: Manifest; expires: Date };
+  | { state: 'in-progress'; progress: string; retryAfter: number; separate?: boolean }
+  | { state: 'completed'; manifest: Manifest; expires: Date; separate?: boolean }
+  /** Only with `Prefer: separate-export-status` (otherwise a failed job's status throws the 500 itself). */
+  | { state: 'failed'; error: FhirError; separate: true };
 
 export interface ExportService {
   kickoff(request: KickoffRequest): Promise<ExportJob>;
@@ -133,15 +135,20 @@ export function createExportService(deps: ExportServiceDeps): ExportService {
       const cached = views.get({ id: jobId, tenant, clientId: caller.clientId }, now());
       if (cached) return cached;
       const job = await ownedJob(tenant, jobId, caller);
-      if (job.status === 'failed') throw internal(`The export failed: ${job.error ?? 'unknown error'}`);
+      const params = job.params as ExportParams;
+      const separate = params.separateStatus === true ? { separate: true as const } : {};
+      if (job.status === 'failed') {
+        const error = internal(`The export failed: ${job.error ?? 'unknown error'}`);
+        if (params.separateStatus) return { state: 'failed', error, separate: true };
+        throw error;
+      }
       if (job.status === 'in-progress' || now() < job.createdAt + MIN_IN_PROGRESS_MS) {
         const retryAfter = advisedRetryAfter(job, now(), settings.retryAfterSeconds);
-        const view = { state: 'in-progress' as const, progress: formatProgress(job.doneResources, job.totalResources), retryAfter };
+        const view = { state: 'in-progress' as const, progress: formatProgress(job.doneResources, job.totalResources), retryAfter, ...separate };
         views.put(job, view, now());
         return view;
       }
       const files = await jobs.listFiles(job.id);
-      const params = job.params as ExportParams;
       const url = (f: ExportFile): string => `${fhirBase}/bulk-export/files/${f.id}`;
       const manifest: Manifest = {
         transactionTime: new Date(job.transactionTime).toISOString(),
@@ -153,7 +160,7 @@ export function createExportService(deps: ExportServiceDeps): ExportService {
       if (params.since !== undefined) {
         manifest.deleted = files.filter((f) => f.kind === 'deleted' && f.count > 0).map((f) => ({ type: 'Bundle' as const, url: url(f) }));
       }
-      return { state: 'completed', manifest, expires: new Date(job.expiresAt) };
+      return { state: 'completed', manifest, expires: new Date(job.expiresAt), ...separate };
     },
 
     async cancel(tenant, jobId, caller) {
