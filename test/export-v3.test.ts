@@ -24,7 +24,8 @@ let token: string;
 let base: string;
 
 beforeAll(async () => {
-  server = await startServer();
+  // Small files, chunks and manifest pages, so a few thousand resources make many of each.
+  server = await startServer({ export: { manifestPageFiles: 3, maxFileResources: 150, chunkResources: 400 } });
   const result = await importPaths({
     resources: server.runtime.store.resources,
     tenant: TENANT,
@@ -126,5 +127,141 @@ describe('Prefer: respond-async, separate-export-status', () => {
     expect(first.status).toBe(202);
     expect(first.headers.get('x-export-status')).toBeNull();
     expect(response.headers.get('x-export-status')).toBeNull();
+  });
+});
+
+interface Page {
+  output: { type: string; url: string; count: number }[];
+  error: { url: string }[];
+  link?: { relation: string; url: string }[];
+  transactionTime: string;
+  request: string;
+}
+
+/** The fixture's resources of a type in some patient's compartment (a reference to Patient/… in its JSON). */
+const inCompartments = (type: string): R[] => (fixture.get(type) ?? []).filter((r) => type === 'Patient' || JSON.stringify(r).includes('"reference":"Patient/'));
+
+describe('allowPartialManifests', () => {
+  it('pages the manifest; a page once returned never changes; the pages together hold every resource once', async () => {
+    const types = ['Patient', 'Condition', 'Immunization', 'CareTeam'];
+    const kick = await kickoff(`${base}/Patient/$export?_type=${types.join(',')}&allowPartialManifests=true`);
+    expect(kick.status).toBe(202);
+    const statusUrl = kick.headers.get('content-location') as string;
+    const first = new Map<string, string>();
+    const pageUrls = [statusUrl];
+    const downloaded = new Map<string, R[]>();
+    const deadline = Date.now() + 60_000;
+    for (let finished = false; !finished; ) {
+      expect(Date.now()).toBeLessThan(deadline);
+      for (const url of [...pageUrls]) {
+        const r = await fetch(url, { headers: auth(token, { accept: 'application/json' }) });
+        const text = await r.text();
+        if (r.status === 202 && text === '') continue;
+        expect([200, 202]).toContain(r.status);
+        const page = JSON.parse(text) as Page;
+        const { link, ...body } = page;
+        const before = first.get(url);
+        if (before === undefined) {
+          first.set(url, JSON.stringify(body));
+          expect(page.output.length).toBeLessThanOrEqual(3);
+          // Files are readable as soon as a page lists them.
+          for (const o of page.output) downloaded.set(o.url, parseNdjson((await download(o.url, token)).text) as R[]);
+        } else {
+          expect(JSON.stringify(body), url).toBe(before);
+        }
+        const next = link?.find((l) => l.relation === 'next')?.url;
+        if (next && !pageUrls.includes(next)) pageUrls.push(next);
+        if (r.status === 200 && !next) finished = true;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(pageUrls.length).toBeGreaterThan(2);
+    for (const [k, url] of pageUrls.entries()) if (k > 0) expect(url).toBe(`${statusUrl}/manifests/${k}`);
+    // After completion every page answers 200 with what it held when first returned.
+    const finalOutputs: string[] = [];
+    for (const url of pageUrls) {
+      const r = await fetch(url, { headers: auth(token) });
+      expect(r.status).toBe(200);
+      const { link: _link, ...body } = (await r.json()) as Page;
+      expect(JSON.stringify(body)).toBe(first.get(url));
+      finalOutputs.push(...body.output.map((o) => o.url));
+    }
+    expect(new Set(finalOutputs).size).toBe(finalOutputs.length);
+    expect([...downloaded.keys()].sort()).toEqual([...finalOutputs].sort());
+    const all = [...downloaded.values()].flat();
+    for (const type of types) {
+      expect(ids(all.filter((r) => r.resourceType === type)), type).toEqual(ids(inCompartments(type)));
+    }
+    // Beyond the last page: nothing.
+    expect((await fetch(`${statusUrl}/manifests/${pageUrls.length}`, { headers: auth(token) })).status).toBe(404);
+    expect((await fetch(`${statusUrl}/manifests/x`, { headers: auth(token) })).status).toBe(404);
+  });
+
+  it('is read from a POSTed Parameters valueBoolean; false leaves the manifest whole', async () => {
+    const body = (value: boolean) =>
+      JSON.stringify({
+        resourceType: 'Parameters',
+        parameter: [
+          { name: '_type', valueString: 'Condition' },
+          { name: 'allowPartialManifests', valueBoolean: value },
+        ],
+      });
+    for (const value of [true, false]) {
+      const kick = await kickoff(`${base}/Patient/$export`, { 'content-type': 'application/fhir+json' }, { method: 'POST', body: body(value) });
+      expect(kick.status).toBe(202);
+      const statusUrl = kick.headers.get('content-location') as string;
+      let page = (await (await waitForJob(statusUrl, token)).response.json()) as Page;
+      const files = [...page.output];
+      let pages = 1;
+      while (page.link) {
+        page = (await (await waitForJob(page.link[0]?.url as string, token)).response.json()) as Page;
+        files.push(...page.output);
+        pages++;
+      }
+      // 639 Conditions in files of at most 150: more than 3 files, so more than one page of 3 when allowed.
+      expect(files.reduce((n, f) => n + f.count, 0)).toBe(inCompartments('Condition').length);
+      expect(files.length).toBeGreaterThan(3);
+      expect(pages).toBe(value ? Math.floor(files.length / 3) + 1 : 1);
+    }
+  });
+
+  it('a failed export answers an OperationOutcome on the next link; the pages returned before stay', async () => {
+    const idle = await startServer({ export: { manifestPageFiles: 2 } }, { worker: false });
+    try {
+      await idle.runtime.store.resources.ensureTenant(TENANT);
+      const idleToken = (await idle.client(TENANT)).token;
+      const kick = await fetch(`${idle.base(TENANT)}/$export?allowPartialManifests=true`, { headers: { ...KICKOFF_HEADERS, ...auth(idleToken) } });
+      const statusUrl = kick.headers.get('content-location') as string;
+      const jobId = statusUrl.split('/').pop() as string;
+      const jobs = idle.runtime.store.jobs;
+      // A worker's moves: plan two chunks, commit the first with three files, then the second fails for good.
+      const at = Date.now();
+      const lease = { owner: 'test-worker', until: at + 60_000 };
+      await jobs.claimChunk(jobId, 0, lease, at);
+      const planned = await jobs.completePlan(jobId, 0, [1, 2].map(() => ({ type: 'Patient', slice: { mode: 'ids' }, estimate: 10 })), 20, at);
+      const [one] = planned?.seqs ?? [];
+      await jobs.claimChunk(jobId, one as number, lease, at);
+      const file = (part: number) => ({ id: `${jobId}-p-${part}`, kind: 'output' as const, type: 'Patient', part, objectKey: `jobs/${jobId}/x-${part}`, count: 1, bytes: 10 });
+      await jobs.completeChunk(jobId, one as number, [file(0), file(1), file(2)], 3, at);
+      const get = (url: string) => fetch(url, { headers: auth(idleToken) });
+      const running = await get(statusUrl);
+      expect(running.status).toBe(202);
+      const page0 = (await running.json()) as Page;
+      expect(page0.output.map((o) => o.url)).toEqual([0, 1].map((p) => `${idle.base(TENANT)}/bulk-export/files/${jobId}-p-${p}`));
+      expect(page0.link).toEqual([{ relation: 'next', url: `${statusUrl}/manifests/1` }]);
+      const pending = await get(`${statusUrl}/manifests/1`);
+      expect(pending.status).toBe(202);
+      expect(await pending.text()).toBe('');
+      expect(await jobs.finishJob(jobId, 'failed', Date.now(), 'a chunk failed for good')).toBe(true);
+      const after = await get(statusUrl);
+      expect(after.status).toBe(200);
+      expect(await after.json()).toEqual(page0);
+      const failed = await get(`${statusUrl}/manifests/1`);
+      expect(failed.status).toBe(500);
+      expect(((await failed.json()) as { resourceType: string }).resourceType).toBe('OperationOutcome');
+      expect((await get(`${statusUrl}/manifests/2`)).status).toBe(404);
+    } finally {
+      await idle.close();
+    }
   });
 });

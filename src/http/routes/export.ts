@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { createRateLimiter } from '../../auth/rate-limit.js';
-import { FhirError, methodNotAllowed, notAcceptable, throttled } from '../../fhir/errors.js';
+import { FhirError, methodNotAllowed, notAcceptable, notFound, throttled } from '../../fhir/errors.js';
 import type { KickoffRefusal } from '../../monitoring/ports.js';
 import type { JobStatusView } from '../../export/service.js';
 import type { ExportKind } from '../../store/ports.js';
@@ -66,7 +66,8 @@ function sendStatus(reply: FastifyReply, view: JobStatusView): FastifyReply {
   reply.code(view.separate ? 200 : jobStatus);
   switch (view.state) {
     case 'in-progress':
-      return reply.header('x-progress', view.progress).header('retry-after', String(view.retryAfter)).send();
+      reply.header('x-progress', view.progress).header('retry-after', String(view.retryAfter));
+      return view.manifest ? reply.type('application/json; charset=utf-8').send(view.manifest) : reply.send();
     case 'failed':
       return reply.type('application/fhir+json; charset=utf-8').send(view.error.toOperationOutcome());
     case 'completed':
@@ -147,6 +148,17 @@ export function exportRoutes(deps: AppContext): FastifyPluginAsync {
       const { tenant, jobId } = request.params;
       const base = fhirBase(deps.origin(), tenant);
       const view = await deps.exports.status(tenant, jobId, caller, base);
+      return sendStatus(reply, view);
+    });
+
+    // Further manifest pages of a job with partial manifests (the `link` next of the page before).
+    app.get<{ Params: TenantParams & { jobId: string; page: string } }>('/r4/:tenant/bulk-export/jobs/:jobId/manifests/:page', async (request, reply) => {
+      const caller = await authenticate(deps, request);
+      checkJsonAccept(request);
+      const { tenant, jobId } = request.params;
+      const page = /^[1-9]\d{0,8}$/.test(request.params.page) ? Number(request.params.page) : undefined;
+      if (page === undefined) throw notFound(`Manifest page ${request.params.page} was not found.`);
+      const view = await deps.exports.status(tenant, jobId, caller, fhirBase(deps.origin(), tenant), page);
       return sendStatus(reply, view);
     });
 
