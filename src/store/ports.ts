@@ -96,6 +96,14 @@ export interface ResourceStore {
    * ANALYZEs the resource tables, SQLite runs `PRAGMA optimize`. Failures are not reported (only an optimisation).
    */
   refreshStatistics(): Promise<void>;
+  /**
+   * Refreshes the planner statistics of the tables an export reads (job patient sets included) that changed much
+   * since they were last computed, whatever wrote them; costs one catalogue query when none did. Called when a
+   * job is planned, so no export runs on statistics that describe another state of the data. Returns the tables
+   * refreshed (none on SQLite, whose plans do not depend on them). `jobPatients`: how many patient rows the
+   * caller has just written (counted at once, since the database's own counts lag commits). Failures are not reported.
+   */
+  refreshStaleStatistics(jobPatients?: number): Promise<string[]>;
 }
 
 export type JobStatus = 'in-progress' | 'completed' | 'failed' | 'deleted';

@@ -301,6 +301,10 @@ export class SqliteResourceStore implements ResourceStore {
     return present;
   }
 
+  async refreshStaleStatistics(): Promise<string[]> {
+    return [];
+  }
+
   async refreshStatistics(): Promise<void> {
     try {
       this.db.pragma('optimize');
