@@ -8,8 +8,11 @@
  *   polls    [--patients N] [--pollers P]
  *                             status-poll latency (p50/p99) of P concurrent pollers during a Group export, and the
  *                             export's duration against the same export with no pollers
+ *   scale    [--patients N]   export throughput on PostgreSQL + S3 (an s3rver) with 1 and 2 worker processes beside
+ *                             the embedded server, same population, same run; kick-off latency on each
  *   all                       import and export at the default size
  *   --threads N               export worker threads of the server (default: the server's default)
+ *   --profile cpu|heap        runs the server with --cpu-prof or --heap-prof (profiles in .bench/profiles/)
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
@@ -34,6 +37,7 @@ const { positionals, values } = parseArgs({
     copies: { type: 'string', default: '10' },
     seed: { type: 'string', default: 'bench' },
     pollers: { type: 'string', default: '100' },
+    profile: { type: 'string' },
   },
 });
 const patients = Number(values.patients);
@@ -99,10 +103,13 @@ async function benchImport(n: number): Promise<void> {
   }
 }
 
-/** Starts `flatfhir serve` on an ephemeral port. */
-async function startServer(dataDir: string, env: Record<string, string> = {}): Promise<{ proc: ChildProcess; origin: string }> {
-  // The server as users run it: the compiled build (`npm start`), not the TypeScript sources.
-  const proc = spawn(process.execPath, ['bin/flatfhir.js', 'serve', '--data', dataDir, '--port', '0', '--no-seed'], {
+/**
+ * Starts `flatfhir <args>` from the compiled build (as users run it: `npm start`, not the TypeScript sources);
+ * resolves once it listens (serve) or runs (worker), with its API origin (serve only).
+ */
+async function startProcess(args: string[], env: Record<string, string> = {}): Promise<{ proc: ChildProcess; origin: string }> {
+  const profile = values.profile === 'cpu' || values.profile === 'heap' ? [`--${values.profile}-prof`, `--${values.profile}-prof-dir`, join(CACHE, 'profiles')] : [];
+  const proc = spawn(process.execPath, [...profile, 'bin/flatfhir.js', ...args], {
     cwd: ROOT,
     env: { ...process.env, LOG_LEVEL: 'warn', ...(values.threads !== undefined ? { FLATFHIR_EXPORT_THREADS: values.threads } : {}), ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -113,10 +120,24 @@ async function startServer(dataDir: string, env: Record<string, string> = {}): P
       out += d.toString();
       const m = /listening on (http:\/\/\S+)/.exec(out);
       if (m) resolve(m[1] as string);
+      else if (out.includes('flatfhir worker running')) resolve('');
     });
-    proc.on('exit', (c) => reject(new Error(`server exited with ${c}`)));
+    proc.on('exit', (c) => reject(new Error(`flatfhir ${args[0]} exited with ${c}: ${out}`)));
   });
   return { proc, origin };
+}
+
+/** Starts `flatfhir serve` on an ephemeral port over a data directory (embedded SQLite unless `args` say more). */
+function startServer(dataDir: string, env: Record<string, string> = {}, args: string[] = []): Promise<{ proc: ChildProcess; origin: string }> {
+  return startProcess(['serve', '--data', dataDir, '--port', '0', '--no-seed', ...args], env);
+}
+
+/** Sends SIGTERM and waits for the exit. */
+async function stop(proc: ChildProcess): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return;
+  const exited = new Promise((r) => proc.once('exit', r));
+  proc.kill('SIGTERM');
+  await exited;
 }
 
 async function peakRss(pid: number): Promise<number> {
@@ -166,11 +187,17 @@ function drain(url: string): Promise<number> {
 }
 
 /** Kick-off → complete → every file downloaded through its 307; returns resources, bytes and seconds. */
-async function exportEndToEnd(origin: string, tenant: string, path: string, clientFile: string): Promise<{ resources: number; bytes: number; seconds: number; files: number; completed: number }> {
+async function exportEndToEnd(
+  origin: string,
+  tenant: string,
+  path: string,
+  clientFile: string,
+): Promise<{ resources: number; bytes: number; seconds: number; files: number; completed: number; kickoffMs: number }> {
   const t = await token(origin, tenant, clientFile);
   const headers = { authorization: `Bearer ${t}` };
   const started = Date.now();
   const kick = await fetch(`${origin}/r4/${tenant}/${path}`, { headers: { ...headers, accept: 'application/fhir+json', prefer: 'respond-async' } });
+  const kickoffMs = Date.now() - started;
   if (kick.status !== 202) throw new Error(`kick-off failed: ${kick.status} ${await kick.text()}`);
   const statusUrl = kick.headers.get('content-location') as string;
   let manifest: { output: { url: string; count: number }[] };
@@ -200,7 +227,23 @@ async function exportEndToEnd(origin: string, tenant: string, path: string, clie
   );
   const seconds = (Date.now() - started) / 1000;
   await fetch(statusUrl, { method: 'DELETE', headers });
-  return { resources, bytes, seconds, files: manifest.output.length, completed };
+  return { resources, bytes, seconds, files: manifest.output.length, completed, kickoffMs };
+}
+
+/** Kick-off latency: `n` kick-offs of `path` (each job deleted before the next); the median and the slowest, in ms. */
+async function kickoffLatency(origin: string, tenant: string, path: string, clientFile: string, n = 7): Promise<{ median: number; max: number }> {
+  const t = await token(origin, tenant, clientFile);
+  const headers = { authorization: `Bearer ${t}` };
+  const times: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const started = process.hrtime.bigint();
+    const kick = await fetch(`${origin}/r4/${tenant}/${path}`, { headers: { ...headers, accept: 'application/fhir+json', prefer: 'respond-async' } });
+    times.push(Number(process.hrtime.bigint() - started) / 1e6);
+    if (kick.status !== 202) throw new Error(`kick-off failed: ${kick.status} ${await kick.text()}`);
+    await fetch(kick.headers.get('content-location') as string, { method: 'DELETE', headers });
+  }
+  times.sort((a, b) => a - b);
+  return { median: percentile(times, 50), max: times[times.length - 1] ?? 0 };
 }
 
 /** A data directory holding the population of `n` patients in tenant `bench`, with a Group of all of them. */
@@ -279,6 +322,102 @@ async function benchSynthea(n: number): Promise<void> {
     console.log(`  server peak RSS:                    ${mb(await peakRss(proc.pid as number))}`);
   } finally {
     proc.kill('SIGTERM');
+  }
+}
+
+const PG_URL = process.env['BENCH_DATABASE_URL'] ?? process.env['TEST_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+/** The population of `n` patients in a PostgreSQL schema of its own (kept for later runs, named in .bench/). */
+async function pgPopulation(n: number): Promise<string> {
+  const schema = `bench_${n}_${String(values.seed).replace(/[^a-z0-9_]/gi, '_').toLowerCase()}`;
+  const marker = join(CACHE, `pg-${schema}.complete`);
+  const { default: pg } = await import('pg');
+  const db = new pg.Client({ connectionString: PG_URL });
+  await db.connect();
+  try {
+    const present = await db.query('SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = $2', [schema, 'resources']);
+    if (existsSync(marker) && present.rowCount === 1) return `${PG_URL}?schema=${schema}`;
+    await db.query(`DROP SCHEMA IF EXISTS ${pg.escapeIdentifier(schema)} CASCADE`);
+  } finally {
+    await db.end();
+  }
+  const dir = await population(n);
+  const r = await child<{ resources: number; seconds: number }>(['bench/pg-import-child.mjs', PG_URL, schema, dir, 'bench']);
+  console.log(`imported ${fmt(r.resources)} resources into PostgreSQL schema ${schema} in ${fmt(r.seconds, 1)} s`);
+  await writeFile(marker, '');
+  return `${PG_URL}?schema=${schema}`;
+}
+
+interface ScaleRun {
+  setup: string;
+  e2e: Awaited<ReturnType<typeof exportEndToEnd>>;
+  kickoffs: { system: { median: number; max: number }; group: { median: number; max: number } };
+  rss: { name: string; bytes: number }[];
+}
+
+/**
+ * Export throughput of the scaled-out shape (an API node without workers, 1 or 2 `flatfhir worker` processes, over
+ * PostgreSQL and an S3-protocol store) beside the embedded server (SQLite, local files), on the same population in
+ * the same run; kick-off latency of a system and a Group export of every patient on each.
+ */
+async function benchScale(n: number): Promise<void> {
+  const tenant = 'bench';
+  const data = await exportData(n);
+  const databaseUrl = await pgPopulation(n);
+  const { startS3 } = await import('../test/helpers/s3.js');
+  const s3 = await startS3('flatfhir-bench');
+  const work = await mkdtemp(join(tmpdir(), 'flatfhir-bench-scale-'));
+  const runs: ScaleRun[] = [];
+  const measure = async (setup: string, origin: string, clientFile: string, procs: { name: string; proc: ChildProcess }[]): Promise<void> => {
+    const e2e = await exportEndToEnd(origin, tenant, 'Group/all-patients/$export', clientFile);
+    const rss = await Promise.all(procs.map(async (p) => ({ name: p.name, bytes: await peakRss(p.proc.pid as number) })));
+    const kickoffs = {
+      system: await kickoffLatency(origin, tenant, '$export', clientFile),
+      group: await kickoffLatency(origin, tenant, 'Group/all-patients/$export', clientFile),
+    };
+    runs.push({ setup, e2e, kickoffs, rss });
+  };
+  try {
+    const raw = await child<{ resources: number; bytes: number; seconds: number }>(['bench/raw-baseline-child.ts', join(data, 'flatfhir.sqlite'), tenant, 'all-patients']);
+    {
+      const server = await startServer(data);
+      try {
+        const clientFile = join(data, 'bench-client.json');
+        await child(['bench/client-child.ts', join(data, 'flatfhir.sqlite'), tenant, clientFile]);
+        await measure('embedded (SQLite, local files, in-process workers)', server.origin, clientFile, [{ name: 'server', proc: server.proc }]);
+      } finally {
+        await stop(server.proc);
+      }
+    }
+    const clientFile = join(work, 'pg-client.json');
+    await child(['bench/client-child.ts', databaseUrl, tenant, clientFile]);
+    for (const workers of [1, 2]) {
+      const storage = s3.storageConfig(`run-${workers}`);
+      const shared = ['--database-url', databaseUrl, '--storage', storage.url as string, '--s3-endpoint', s3.endpoint, '--s3-path-style'];
+      const env = { FLATFHIR_S3_ACCESS_KEY_ID: s3.credentials.accessKeyId, FLATFHIR_S3_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey, FLATFHIR_MONITORING_PORT: '0' };
+      const api = await startServer(join(work, `api-${workers}`), env, [...shared, '--no-workers']);
+      const pool = await Promise.all(Array.from({ length: workers }, (_, i) => startProcess(['worker', '--data', join(work, `worker-${workers}-${i}`), ...shared], env)));
+      try {
+        await measure(`PostgreSQL + S3, ${workers} worker process${workers > 1 ? 'es' : ''}`, api.origin, clientFile, [
+          { name: 'API node', proc: api.proc },
+          ...pool.map((w, i) => ({ name: `worker ${i + 1}`, proc: w.proc })),
+        ]);
+      } finally {
+        await Promise.all([api, ...pool].map((p) => stop(p.proc)));
+      }
+    }
+    const rate = (r: ScaleRun): number => r.e2e.resources / r.e2e.seconds;
+    const embedded = runs[0] as ScaleRun;
+    console.log(`\nexport throughput, Group export of all ${fmt(n)} patients (${fmt(embedded.e2e.resources)} resources, ${mb(embedded.e2e.bytes)}), kick-off → every file downloaded`);
+    console.log(`  raw baseline (SQLite store → one file, one thread): ${fmt(raw.resources / raw.seconds)} resources/s`);
+    for (const r of runs) {
+      console.log(`  ${r.setup.padEnd(52)} ${fmt(rate(r)).padStart(9)} resources/s, ${fmt(r.e2e.bytes / r.e2e.seconds / 1e6, 1)} MB/s (${fmt(r.e2e.seconds, 2)} s; job complete after ${fmt(r.e2e.completed, 2)} s), ${fmt((rate(r) / rate(embedded)) * 100)}% of embedded`);
+      console.log(`  ${''.padEnd(52)} kick-off: this export ${fmt(r.e2e.kickoffMs)} ms; system export median ${fmt(r.kickoffs.system.median, 1)} ms (max ${fmt(r.kickoffs.system.max, 1)}), Group export median ${fmt(r.kickoffs.group.median, 1)} ms (max ${fmt(r.kickoffs.group.max, 1)})`);
+      console.log(`  ${''.padEnd(52)} peak RSS: ${r.rss.map((x) => `${x.name} ${mb(x.bytes)}`).join(', ')}`);
+    }
+  } finally {
+    await s3.close();
+    await rm(work, { recursive: true, force: true });
   }
 }
 
@@ -390,7 +529,8 @@ if (which === 'import' || which === 'all') await benchImport(patients);
 if (which === 'export' || which === 'all') await benchExport(patients);
 if (which === 'synthea') await benchSynthea(copies);
 if (which === 'polls') await benchPolls(patients, Number(values.pollers));
-if (!['import', 'export', 'synthea', 'polls', 'all'].includes(which)) {
-  console.error(`unknown benchmark "${which}": use import, export, synthea, polls or all`);
+if (which === 'scale') await benchScale(patients);
+if (!['import', 'export', 'synthea', 'polls', 'scale', 'all'].includes(which)) {
+  console.error(`unknown benchmark "${which}": use import, export, synthea, polls, scale or all`);
   process.exit(2);
 }
