@@ -10,6 +10,7 @@
  *                             export's duration against the same export with no pollers
  *   scale    [--patients N]   export throughput on PostgreSQL + S3 (an s3rver) with 1 and 2 worker processes beside
  *                             the embedded server, same population, same run; kick-off latency on each
+ *   prepare  [--patients N]   generates and imports the population the export benchmarks use (kept in .bench/)
  *   all                       import and export at the default size
  *   --threads N               export worker threads of the server (default: the server's default)
  *   --profile cpu|heap        runs the server with --cpu-prof or --heap-prof (profiles in .bench/profiles/)
@@ -140,6 +141,11 @@ async function stop(proc: ChildProcess): Promise<void> {
   await exited;
 }
 
+async function currentRss(pid: number): Promise<number> {
+  const m = /VmRSS:\s+(\d+) kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) * 1024 : 0;
+}
+
 async function peakRss(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
   const m = /VmHWM:\s+(\d+) kB/.exec(status);
@@ -192,9 +198,13 @@ async function exportEndToEnd(
   tenant: string,
   path: string,
   clientFile: string,
-): Promise<{ resources: number; bytes: number; seconds: number; files: number; completed: number; kickoffMs: number }> {
+  pid?: number,
+): Promise<{ resources: number; bytes: number; seconds: number; files: number; completed: number; kickoffMs: number; rssJob: number; rssDownloads: number }> {
   const t = await token(origin, tenant, clientFile);
   const headers = { authorization: `Bearer ${t}` };
+  // The server's resident size, sampled every 50 ms: the largest while the job runs, and while files download.
+  let rssMax = 0;
+  const sampler = pid === undefined ? undefined : setInterval(() => void currentRss(pid).then((b) => (rssMax = Math.max(rssMax, b)), () => undefined), 50);
   const started = Date.now();
   const kick = await fetch(`${origin}/r4/${tenant}/${path}`, { headers: { ...headers, accept: 'application/fhir+json', prefer: 'respond-async' } });
   const kickoffMs = Date.now() - started;
@@ -212,6 +222,8 @@ async function exportEndToEnd(
     await new Promise((res) => setTimeout(res, 100));
   }
   const completed = (Date.now() - started) / 1000;
+  const rssJob = rssMax;
+  rssMax = 0;
   let bytes = 0;
   let resources = 0;
   const queue = [...manifest.output];
@@ -227,7 +239,8 @@ async function exportEndToEnd(
   );
   const seconds = (Date.now() - started) / 1000;
   await fetch(statusUrl, { method: 'DELETE', headers });
-  return { resources, bytes, seconds, files: manifest.output.length, completed, kickoffMs };
+  clearInterval(sampler);
+  return { resources, bytes, seconds, files: manifest.output.length, completed, kickoffMs, rssJob, rssDownloads: rssMax };
 }
 
 /** Kick-off latency: `n` kick-offs of `path` (each job deleted before the next); the median and the slowest, in ms. */
@@ -259,26 +272,111 @@ async function exportData(n: number): Promise<string> {
   return data;
 }
 
+/** Resets a process's peak RSS (VmHWM) to its current RSS, so the next reading is the peak from now on. */
+async function resetPeakRss(pid: number): Promise<void> {
+  await writeFile(`/proc/${pid}/clear_refs`, '5');
+}
+
+/** CPU seconds (user + system) a process has used so far. */
+async function cpuSeconds(pid: number): Promise<number> {
+  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** Downloads a URL with the given Accept-Encoding; resolves with the bytes received (as sent, not decoded). */
+function drainEncoded(url: string, encoding: string): Promise<{ bytes: number; encoding: string }> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, { headers: { 'accept-encoding': encoding } }, (res) => {
+        let bytes = 0;
+        res.on('data', (c: Buffer) => (bytes += c.length));
+        res.on('end', () => (res.statusCode === 200 ? resolve({ bytes, encoding: String(res.headers['content-encoding'] ?? 'identity') }) : reject(new Error(`download answered ${res.statusCode}`))));
+        res.on('error', reject);
+      })
+      .on('error', reject);
+  });
+}
+
+/**
+ * What gzip costs and saves: one Group export's files downloaded whole without and with `Accept-Encoding: gzip`
+ * (compressed on the fly by the server), four at a time: bytes sent, seconds, and the server's CPU time.
+ */
+async function gzipFigures(origin: string, pid: number, tenant: string, clientFile: string): Promise<{ name: string; bytes: number; seconds: number; cpu: number }[]> {
+  const t = await token(origin, tenant, clientFile);
+  const headers = { authorization: `Bearer ${t}` };
+  const kick = await fetch(`${origin}/r4/${tenant}/Group/all-patients/$export`, { headers: { ...headers, accept: 'application/fhir+json', prefer: 'respond-async' } });
+  if (kick.status !== 202) throw new Error(`kick-off failed: ${kick.status} ${await kick.text()}`);
+  const statusUrl = kick.headers.get('content-location') as string;
+  let manifest: { output: { url: string }[] };
+  for (;;) {
+    const r = await fetch(statusUrl, { headers });
+    if (r.status === 200) {
+      manifest = (await r.json()) as typeof manifest;
+      break;
+    }
+    await r.arrayBuffer();
+    await new Promise((res) => setTimeout(res, 200));
+  }
+  const out: { name: string; bytes: number; seconds: number; cpu: number }[] = [];
+  for (const [name, encoding] of [
+    ['identity', 'identity'],
+    ['gzip (on the fly)', 'gzip'],
+  ] as const) {
+    const queue = [...manifest.output];
+    let bytes = 0;
+    const cpu0 = await cpuSeconds(pid);
+    const started = process.hrtime.bigint();
+    await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        for (let o = queue.shift(); o; o = queue.shift()) {
+          const redirect = await fetch(o.url, { headers, redirect: 'manual' });
+          const r = await drainEncoded(redirect.headers.get('location') as string, encoding);
+          if (r.encoding !== encoding) throw new Error(`asked for ${encoding}, got ${r.encoding}`);
+          bytes += r.bytes;
+        }
+      }),
+    );
+    out.push({ name, bytes, seconds: Number(process.hrtime.bigint() - started) / 1e9, cpu: (await cpuSeconds(pid)) - cpu0 });
+  }
+  await fetch(statusUrl, { method: 'DELETE', headers });
+  return out;
+}
+
 async function benchExport(n: number): Promise<void> {
   const data = await exportData(n);
   const tenant = 'bench';
-  // (a) raw baseline: every stored row of the export's scope read from the store and written to one file.
+  // (a) raw baseline: every stored row of the tenant read from the store and written to one file, one thread.
   const raw = await child<{ resources: number; bytes: number; seconds: number }>(['bench/raw-baseline-child.ts', join(data, 'flatfhir.sqlite'), tenant, 'all-patients']);
-  // (b) the full Group export through the server.
   const { proc, origin } = await startServer(data);
+  const pid = proc.pid as number;
   try {
     const clientFile = join(data, 'bench-client.json');
     await child(['bench/client-child.ts', join(data, 'flatfhir.sqlite'), tenant, clientFile]);
-    const e2e = await exportEndToEnd(origin, tenant, 'Group/all-patients/$export', clientFile);
-    const rss = await peakRss(proc.pid as number);
-    console.log(`\nexport of a Group of all ${fmt(n)} patients`);
-    console.log(`  (a) raw baseline (store → one file): ${fmt(raw.resources / raw.seconds)} resources/s, ${fmt(raw.bytes / raw.seconds / 1e6, 1)} MB/s (${fmt(raw.resources)} resources, ${mb(raw.bytes)}, ${fmt(raw.seconds, 2)} s)`);
-    console.log(`  (b) end to end (kick-off → files):  ${fmt(e2e.resources / e2e.seconds)} resources/s, ${fmt(e2e.bytes / e2e.seconds / 1e6, 1)} MB/s (${fmt(e2e.resources)} resources in ${e2e.files} files, ${mb(e2e.bytes)}, ${fmt(e2e.seconds, 2)} s)`);
-    console.log(`  (b) / (a):                          ${fmt((e2e.resources / e2e.seconds / (raw.resources / raw.seconds)) * 100)}%`);
-    console.log(`  (b) job complete after ${fmt(e2e.completed, 2)} s, files downloaded after ${fmt(e2e.seconds, 2)} s`);
-    console.log(`  server peak RSS:                    ${mb(rss)}`);
+    const idle = await peakRss(pid);
+    const rate = (x: { resources: number; seconds: number }): number => x.resources / x.seconds;
+    console.log(`\nexport of ${fmt(n)} patients (embedded: SQLite, local files)`);
+    console.log(`  (a) raw baseline (store → one file):   ${fmt(rate(raw))} resources/s, ${fmt(raw.bytes / raw.seconds / 1e6, 1)} MB/s (${fmt(raw.resources)} resources, ${mb(raw.bytes)}, ${fmt(raw.seconds, 2)} s)`);
+    for (const [name, path] of [
+      ['Group export of every patient', 'Group/all-patients/$export'],
+      ['system export', '$export'],
+    ] as const) {
+      await resetPeakRss(pid);
+      const e2e = await exportEndToEnd(origin, tenant, path, clientFile, pid);
+      const rss = await peakRss(pid);
+      console.log(`  (b) ${name}, end to end (kick-off → every file downloaded):`);
+      console.log(`      ${fmt(rate(e2e))} resources/s, ${fmt(e2e.bytes / e2e.seconds / 1e6, 1)} MB/s (${fmt(e2e.resources)} resources in ${e2e.files} files, ${mb(e2e.bytes)}, ${fmt(e2e.seconds, 2)} s; job complete after ${fmt(e2e.completed, 2)} s)`);
+      console.log(`      (b) / (a): ${fmt((rate(e2e) / rate(raw)) * 100)}%; kick-off answered in ${fmt(e2e.kickoffMs)} ms; server peak RSS during the export ${mb(rss)} (sampled: ${mb(e2e.rssJob)} while the job ran, ${mb(e2e.rssDownloads)} while files downloaded)`);
+    }
+    const gz = await gzipFigures(origin, pid, tenant, clientFile);
+    const [plain, zipped] = gz as [(typeof gz)[0], (typeof gz)[0]];
+    console.log(`  gzip: the Group export's files downloaded whole, 4 at a time`);
+    for (const g of gz) {
+      console.log(`      ${g.name.padEnd(18)} ${mb(g.bytes).padStart(10)} sent in ${fmt(g.seconds, 2)} s (${fmt(g.bytes / g.seconds / 1e6, 1)} MB/s on the wire), server CPU ${fmt(g.cpu, 2)} s`);
+    }
+    console.log(`      gzip sends ${fmt((zipped.bytes / plain.bytes) * 100)}% of the bytes for ${fmt(zipped.cpu - plain.cpu, 2)} s more server CPU (${fmt(plain.bytes / 1e6 / Math.max(0.01, zipped.cpu - plain.cpu), 0)} MB of NDJSON compressed per CPU second)`);
+    console.log(`  server RSS after start, before any export: ${mb(idle)}`);
   } finally {
-    proc.kill('SIGTERM');
+    await stop(proc);
   }
 }
 
@@ -530,7 +628,8 @@ if (which === 'export' || which === 'all') await benchExport(patients);
 if (which === 'synthea') await benchSynthea(copies);
 if (which === 'polls') await benchPolls(patients, Number(values.pollers));
 if (which === 'scale') await benchScale(patients);
-if (!['import', 'export', 'synthea', 'polls', 'scale', 'all'].includes(which)) {
+if (which === 'prepare') await exportData(patients);
+if (!['import', 'export', 'synthea', 'polls', 'scale', 'prepare', 'all'].includes(which)) {
   console.error(`unknown benchmark "${which}": use import, export, synthea, polls, scale or all`);
   process.exit(2);
 }
