@@ -1,7 +1,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
 import { type AppContext, type AppDeps, listeningOrigin } from './context.js';
 import { answerClientError, checkHeadSize, handleError, MAX_REQUEST_HEAD_BYTES, notFoundOutcome } from './errors.js';
-import { adminRoutes } from './routes/admin.js';
+import { adminRoutes } from './routes/admin/index.js';
 import { authRoutes } from './routes/auth.js';
 import { downloadRoutes } from './routes/downloads.js';
 import { exportRoutes } from './routes/export.js';
