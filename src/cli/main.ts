@@ -6,6 +6,7 @@ import { generateCommand } from './generate-command.js';
 import { importCommand } from './import-command.js';
 import { keysCommand } from './keys-command.js';
 import { tokenCommand } from './token-command.js';
+import { viewCommand } from './view-command.js';
 import { commandConfig, configFlags, openStoreFor } from './shared.js';
 
 const program = new Command('flatfhir')
@@ -47,6 +48,7 @@ program.addCommand(
   ),
 );
 program.addCommand(exportCommand());
+program.addCommand(viewCommand());
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   process.stderr.write(`flatfhir: ${e instanceof Error ? e.message : String(e)}\n`);
