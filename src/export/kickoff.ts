@@ -28,6 +28,8 @@ export interface ExportParams {
   warnings: string[];
   /** The tenant's FHIR base as the client addressed it (absolute Binary URLs in attachments). */
   fhirBase?: string;
+  /** An $sql-export job: the ViewDefinitions its chunks evaluate (shape owned by src/views/export-job.ts). */
+  views?: unknown;
 }
 
 export interface KickoffInput {
