@@ -6,6 +6,7 @@ import { generateCommand } from './generate-command.js';
 import { importCommand } from './import-command.js';
 import { keysCommand } from './keys-command.js';
 import { tokenCommand } from './token-command.js';
+import { viewCommand } from './view-command.js';
 import { commandConfig, configFlags, markRequired, openStoreFor, ReportedError } from './shared.js';
 
 const program = new Command('flatfhir')
@@ -55,6 +56,7 @@ program.addCommand(
   }),
 );
 program.addCommand(exportCommand());
+program.addCommand(viewCommand());
 markRequired(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {

@@ -32,6 +32,8 @@ export interface ExportParams {
   separateStatus?: boolean;
   /** `allowPartialManifests=true`: manifest pages while the job runs, and the file list split over pages. */
   allowPartialManifests?: boolean;
+  /** An $sql-export job: the ViewDefinitions its chunks evaluate (shape owned by src/views/export-job.ts). */
+  views?: unknown;
 }
 
 export interface KickoffInput {

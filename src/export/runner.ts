@@ -227,6 +227,11 @@ export async function runChunk(deps: RunChunkDeps, job: ExportJob, chunk: Export
   const params = job.params as ExportParams;
   const slice = chunk.slice as Slice;
   const until = params.until !== undefined ? Math.min(params.until, job.transactionTime) : job.transactionTime;
+  if (params.views !== undefined && slice.mode !== 'warnings') {
+    // An $sql-export job (src/views): the same slices at the same snapshot, evaluated through its ViewDefinitions.
+    const { runViewChunk } = await import('../views/export-job.js');
+    return runViewChunk(deps, job, chunk, () => rowsFor(deps.resources, job, params, chunk, until));
+  }
   const errors: string[] = [];
   const files: ChunkFile[] = [];
   const kind: ChunkFile['kind'] = slice.mode === 'deleted' ? 'deleted' : slice.mode === 'warnings' ? 'error' : 'output';
