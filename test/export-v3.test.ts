@@ -355,3 +355,24 @@ describe('organizeOutputBy=Patient', () => {
     expect(manifest.output.map((o) => o.type)).toEqual(['Device']);
   });
 });
+
+describe('manifest extension', () => {
+  it('names the version of the group a Group export read and its active members; other exports carry none', async () => {
+    const members = ids(fixture.get('Patient') ?? []).slice(0, 7);
+    const group = { resourceType: 'Group', id: 'v3-cohort', type: 'person', actual: true, member: members.map((p) => ({ entity: { reference: `Patient/${p}` } })) };
+    const { prepareResource } = await import('../src/fhir/prepare.js');
+    const resources = server.runtime.store.resources;
+    await resources.writeBatch(TENANT, [prepareResource(group)]);
+    await resources.writeBatch(TENANT, [prepareResource({ ...group, member: [...group.member, { entity: { reference: `Patient/${ids(fixture.get('Patient') ?? [])[7]}` }, inactive: true }] })]);
+    const kick = await kickoff(`${base}/Group/v3-cohort/$export?_type=Patient`);
+    const manifest = (await (await waitForJob(kick.headers.get('content-location') as string, token)).response.json()) as {
+      extension?: Record<string, { reference: string; activeMembers: number }>;
+      output: { count: number }[];
+    };
+    expect(manifest.extension).toEqual({ 'urn:flatfhir:manifest:group': { reference: 'Group/v3-cohort/_history/2', activeMembers: 7 } });
+    expect(manifest.output.reduce((n, o) => n + o.count, 0)).toBe(7);
+    const system = await kickoff(`${base}/$export?_type=Device`);
+    const other = (await (await waitForJob(system.headers.get('content-location') as string, token)).response.json()) as object;
+    expect(other).not.toHaveProperty('extension');
+  });
+});

@@ -32,6 +32,8 @@ export interface ExportParams {
   separateStatus?: boolean;
   /** `allowPartialManifests=true`: manifest pages while the job runs, and the file list split over pages. */
   allowPartialManifests?: boolean;
+  /** The group as the export reads it (version at the snapshot, active members), for the manifest's extension. */
+  group?: { versionId: number; members: number };
   /** `organizeOutputBy`: output as blocks of each patient's resources. */
   organizeOutputBy?: 'Patient';
 }

@@ -71,7 +71,21 @@ function manifestOf(job: ExportJob, params: ExportParams, files: ExportFile[], e
     error: items(errors, params, urls, 'error', all),
   };
   if (params.since !== undefined) manifest.deleted = items(files, params, urls, 'deleted', all);
+  const extension = manifestExtension(params);
+  if (extension) manifest.extension = extension;
   return manifest;
+}
+
+/** The manifest extension's key for the group a Group export read. */
+export const GROUP_EXTENSION = 'urn:flatfhir:manifest:group';
+
+/**
+ * What flatfhir has to say beyond the IG's fields: for a Group export, the version of the group it read (as of
+ * the snapshot) and how many active members that version had, so a client can tell which member set it got.
+ */
+function manifestExtension(params: ExportParams): Record<string, unknown> | undefined {
+  if (!params.group || params.groupId === undefined) return undefined;
+  return { [GROUP_EXTENSION]: { reference: `Group/${params.groupId}/_history/${params.group.versionId}`, activeMembers: params.group.members } };
 }
 
 /** The whole manifest of a completed job. */

@@ -36,19 +36,29 @@ export async function groupMembers(resources: ResourceStore, tenant: string, gro
  * The kick-off's checks that depend on the data (the IG wants them answered at kick-off): the group exists,
  * listed patients are its members, or exist. Each is one indexed read (the group) or one batched look-up.
  */
-export async function checkKickoffData(resources: ResourceStore, tenant: string, params: ExportParams, until: number): Promise<void> {
+export async function checkKickoffData(
+  resources: ResourceStore,
+  tenant: string,
+  params: ExportParams,
+  until: number,
+): Promise<{ group?: { versionId: number; members: number } }> {
   if (params.kind === 'group') {
-    const members = await groupMembers(resources, tenant, params.groupId as string, until);
+    const groupId = params.groupId as string;
+    const stored = await resources.readAt(tenant, 'Group', groupId, until);
+    if (!stored || stored.deleted || !stored.json) throw notFound(`Group/${groupId} was not found.`);
+    const members = activeMembers(JSON.parse(stored.json) as object, until);
     if (params.patients) {
       const ids = new Set(members.map((m) => m.patientId));
       const outside = params.patients.filter((p) => !ids.has(p));
       if (outside.length > 0) throw invalid(`Not members of Group/${params.groupId}: ${listed(outside)}.`);
     }
+    return { group: { versionId: stored.versionId, members: members.length } };
   } else if (params.kind === 'patient' && params.patients) {
     const present = new Set(await resources.presentIds(tenant, 'Patient', params.patients, until));
     const missing = params.patients.filter((p) => !present.has(p));
     if (missing.length > 0) throw invalid(`Unknown patients: ${listed(missing)}.`);
   }
+  return {};
 }
 
 /** The job's patients with whether each gets its full history (a member who joined after `_since`). */
