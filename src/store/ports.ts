@@ -38,9 +38,10 @@ export interface ScanRequest {
    * Restrict to the Patient compartments of a job's patients whose ids lie in [from, to] (inclusive; either
    * bound open when absent). Each resource is returned once across all slices of the same job: a resource in
    * several member patients' compartments belongs to the slice of the smallest such patient id.
-   * Patients stored with `fullHistory` ignore `since`.
+   * Patients stored with `fullHistory` ignore `since`. With `everyCompartment`, a resource in several member
+   * patients' compartments is returned for each of them (patient blocks: each block holds the whole compartment).
    */
-  patients?: { jobId: string; from?: string; to?: string };
+  patients?: { jobId: string; from?: string; to?: string; everyCompartment?: boolean };
   /** Restrict to resource ids in (afterId, toId] (system-level slices). */
   ids?: { after?: string; to?: string };
   /** Tombstones (resources deleted in (since, until]) instead of live resources. */
@@ -57,6 +58,8 @@ export interface ReferencedScanRequest {
   /** Source resources: these types, in the compartments of the job's patients (or, without jobId, the whole tenant). */
   sourceTypes: string[];
   jobId?: string;
+  /** With jobId: only sources in the compartments of the job's patients whose ids lie in [from, to] (inclusive). */
+  patients?: { from?: string; to?: string };
   /** Provenance only: keep, per target, only the Provenance with the latest recorded time. */
   latestOnly?: boolean;
 }

@@ -207,9 +207,13 @@ function scanBranch(req: ScanRequest, table: Table, p: Record<string, string | u
       JOIN ${table} r ON r.tenant = c.tenant AND r.type = c.type AND r.id = c.id
       WHERE jp.job_id = ${p['job']} ${from} ${to}
         AND ${live} AND ${versionCond(table, p['until'] as string)} ${since}
-        AND (c.n = 1 OR NOT EXISTS (
+        ${
+          req.patients.everyCompartment
+            ? ''
+            : `AND (c.n = 1 OR NOT EXISTS (
           SELECT 1 FROM compartment c2 JOIN job_patients jp2 ON jp2.job_id = ${p['job']} AND jp2.patient_id = c2.patient_id
-          WHERE c2.tenant = c.tenant AND c2.type = c.type AND c2.id = c.id AND c2.patient_id < c.patient_id))`;
+          WHERE c2.tenant = c.tenant AND c2.type = c.type AND c2.id = c.id AND c2.patient_id < c.patient_id))`
+        }`;
   }
   const since = p['since'] === undefined ? '' : `AND r.last_updated > ${p['since']}`;
   const after = p['after'] === undefined ? '' : `AND r.id > ${p['after']}`;
@@ -287,9 +291,11 @@ function referencedBranch(req: ReferencedScanRequest, table: Table, p: Record<st
   const tenant = p['tenant'] as string;
   const sources = p['sources'] as string;
   const since = p['since'] === undefined ? '' : `AND r.last_updated > ${p['since']}`;
+  const range =
+    (p['pfrom'] === undefined ? '' : `AND jp.patient_id >= ${p['pfrom']} `) + (p['pto'] === undefined ? '' : `AND jp.patient_id <= ${p['pto']}`);
   const inCompartment = (typeCol: string, idCol: string): string =>
     p['job'] !== undefined
-      ? `EXISTS (SELECT 1 FROM compartment c JOIN job_patients jp ON jp.job_id = ${p['job']} AND jp.patient_id = c.patient_id
+      ? `EXISTS (SELECT 1 FROM compartment c JOIN job_patients jp ON jp.job_id = ${p['job']} AND jp.patient_id = c.patient_id ${range}
            WHERE c.tenant = ${tenant} AND c.type = ${typeCol} AND c.id = ${idCol})`
       : `EXISTS (SELECT 1 FROM resources s WHERE s.tenant = ${tenant} AND s.type = ${typeCol} AND s.id = ${idCol} AND s.deleted = false)`;
   let cond: string;
@@ -319,6 +325,8 @@ export function scanReferenced(req: ReferencedScanRequest): Sql {
     since: req.since === undefined ? undefined : params.add(req.since, 'bigint'),
     sources: params.add(req.sourceTypes, 'text[]'),
     job: req.jobId ? params.add(req.jobId, 'text') : undefined,
+    pfrom: req.jobId && req.patients?.from !== undefined ? params.add(req.patients.from, 'text') : undefined,
+    pto: req.jobId && req.patients?.to !== undefined ? params.add(req.patients.to, 'text') : undefined,
   };
   return {
     text: `${referencedBranch(req, 'resources', p)}

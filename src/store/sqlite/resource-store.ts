@@ -24,6 +24,11 @@ function toStored(row: Row): StoredResource {
   return { type: row[0], id: row[1], versionId: row[2], lastUpdated: row[3], deleted: row[4] === 1, json: row[5] };
 }
 
+/** A resource in several member patients' compartments goes to the smallest such patient id. */
+const firstCompartmentOnly = `AND (c.n = 1 OR NOT EXISTS (
+            SELECT 1 FROM compartment c2 JOIN job_patients jp2 ON jp2.job_id = @job AND jp2.patient_id = c2.patient_id
+            WHERE c2.tenant = c.tenant AND c2.type = c.type AND c2.id = c.id AND c2.patient_id < c.patient_id))`;
+
 /** Builds the WHERE clause and parameters shared by the current-version and history queries of a scan. */
 function scanSql(req: ScanRequest, table: 'resources' | 'resource_history'): { sql: string; params: Record<string, unknown> } {
   const params: Record<string, unknown> = { tenant: req.tenant, type: req.type, until: req.until, since: req.since ?? -1 };
@@ -54,9 +59,7 @@ function scanSql(req: ScanRequest, table: 'resources' | 'resource_history'): { s
           AND c.tenant = @tenant AND c.type = @type AND c.patient_id = jp.patient_id
           AND r.tenant = c.tenant AND r.type = c.type AND r.id = c.id
           AND ${liveCond} AND ${versionCond} AND ${sinceCond}
-          AND (c.n = 1 OR NOT EXISTS (
-            SELECT 1 FROM compartment c2 JOIN job_patients jp2 ON jp2.job_id = @job AND jp2.patient_id = c2.patient_id
-            WHERE c2.tenant = c.tenant AND c2.type = c.type AND c2.id = c.id AND c2.patient_id < c.patient_id))
+          ${req.patients.everyCompartment ? '' : firstCompartmentOnly}
         ORDER BY jp.patient_id, c.id`,
     };
   }
@@ -81,9 +84,15 @@ function referencedSql(req: ReferencedScanRequest, table: 'resources' | 'resourc
   });
   const inSources = sourceList.length > 0 ? sourceList.join(', ') : "''";
   if (req.jobId) params['job'] = req.jobId;
+  let range = '';
+  if (req.jobId && req.patients) {
+    params['pfrom'] = req.patients.from ?? '';
+    params['pto'] = req.patients.to ?? '\uffff';
+    range = 'AND jp.patient_id >= @pfrom AND jp.patient_id <= @pto';
+  }
   const inCompartment = (typeCol: string, idCol: string): string =>
     req.jobId
-      ? `EXISTS (SELECT 1 FROM compartment c JOIN job_patients jp ON jp.job_id = @job AND jp.patient_id = c.patient_id
+      ? `EXISTS (SELECT 1 FROM compartment c JOIN job_patients jp ON jp.job_id = @job AND jp.patient_id = c.patient_id ${range}
            WHERE c.tenant = @tenant AND c.type = ${typeCol} AND c.id = ${idCol})`
       : `EXISTS (SELECT 1 FROM resources s WHERE s.tenant = @tenant AND s.type = ${typeCol} AND s.id = ${idCol} AND s.deleted = 0)`;
   let cond: string;
