@@ -5,8 +5,10 @@ import { exportCommand } from './export-command.js';
 import { generateCommand } from './generate-command.js';
 import { importCommand } from './import-command.js';
 import { keysCommand } from './keys-command.js';
+import { openManagement } from './manage-open.js';
 import { tokenCommand } from './token-command.js';
 import { commandConfig, configFlags, openStoreFor } from './shared.js';
+import { tenantCommand } from './tenant-command.js';
 
 const program = new Command('flatfhir')
   .description('flatfhir: a FHIR Bulk Data Access server modelled on the Oracle Health (Cerner) Millennium bulk export API')
@@ -47,6 +49,7 @@ program.addCommand(
   ),
 );
 program.addCommand(exportCommand());
+program.addCommand(tenantCommand(openManagement));
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   process.stderr.write(`flatfhir: ${e instanceof Error ? e.message : String(e)}\n`);

@@ -311,6 +311,37 @@ export interface KeyStore {
   secret(name: string, create: () => Buffer): Promise<Buffer>;
 }
 
+/** A tenant as the management plane knows it. */
+export interface TenantRecord {
+  id: string;
+  /** Display name ('' for a tenant made as a side effect of an import or a write). */
+  name: string;
+  /** When it was created with `createTenant` (null for a tenant made as a side effect). */
+  createdAt: number | null;
+}
+
+/**
+ * Tenants. A tenant also comes into being as a side effect (`ResourceStore.ensureTenant`, any write): it is then
+ * listed here with an empty name and no creation time.
+ */
+export interface TenantStore {
+  /** Creates a tenant with its display name; false (nothing changed) when it exists already. */
+  createTenant(id: string, name: string, createdAt: number): Promise<boolean>;
+  getTenant(id: string): Promise<TenantRecord | undefined>;
+  /** Every tenant, in id order. */
+  listTenantRecords(): Promise<TenantRecord[]>;
+  /** How many clients and export jobs (deleted ones included until purged) the tenant has. */
+  tenantCounts(id: string): Promise<{ clients: number; jobs: number }>;
+  /** Ids of the tenant's jobs, whatever their status (to remove their files). */
+  tenantJobIds(id: string): Promise<string[]>;
+  /**
+   * Removes the tenant and everything stored for it, atomically: its resources with their history and indexes,
+   * its clients (with their used assertion ids), its jobs with their patients, chunks and file records. False
+   * (nothing changed) when there is no such tenant. Other tenants are untouched.
+   */
+  removeTenant(id: string): Promise<boolean>;
+}
+
 /** Everything one database gives. */
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
@@ -318,6 +349,7 @@ export interface Store {
   readonly jobs: JobStore;
   readonly clients: ClientStore;
   readonly keys: KeyStore;
+  readonly tenants: TenantStore;
   /** Resolves when the database answers and every migration of this version is applied; rejects with the reason. */
   check(): Promise<void>;
   close(): Promise<void>;

@@ -7,6 +7,7 @@ import { PostgresJobStore } from './job-store.js';
 import { PostgresKeyStore } from './key-store.js';
 import { POSTGRES_MIGRATIONS } from './migrations.js';
 import { PostgresResourceStore } from './resource-store.js';
+import { PostgresTenantStore } from './tenant-store.js';
 
 export interface PostgresStoreOptions {
   /** Schema holding every table (created when missing); default `public`. */
@@ -78,6 +79,7 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
     jobs: new PostgresJobStore(pool),
     clients: new PostgresClientStore(pool),
     keys: new PostgresKeyStore(pool),
+    tenants: new PostgresTenantStore(pool),
     async check() {
       const { rows } = await pool.query<{ version: number }>('SELECT version FROM schema_migrations');
       const applied = new Set(rows.map((r) => r.version));
