@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type MemberFilter, parseMemberFilter, resolveCriterion } from '../src/fhir/member-filter.js';
 import { prepareResource } from '../src/fhir/prepare.js';
 import type { Store } from '../src/store/ports.js';
 import { openPostgresStore } from '../src/store/postgres/index.js';
@@ -43,6 +44,14 @@ const adapters: { name: string; open(): Promise<{ store: Store; cleanup(): Promi
     },
   },
 ];
+
+const DAY = 86_400_000;
+
+function filter(text: string): MemberFilter {
+  const parsed = parseMemberFilter(text);
+  if ('error' in parsed) throw new Error(parsed.error);
+  return parsed.filter;
+}
 
 let counter = 0;
 const uniq = (prefix: string): string => `${prefix}${++counter}`;
@@ -119,5 +128,64 @@ describe.each(adapters)('management store contract: $name', (adapter) => {
 
     expect(await store.resources.countByType(kept)).toEqual({ Patient: 1, Observation: 1 });
     expect(await store.tenants.tenantCounts(kept)).toEqual({ clients: 1, jobs: 1 });
+  });
+
+  it('evaluates criteria on the search-value index: tokens, dates (absolute and relative), strings, references, intersections', async () => {
+    const t = uniq('cohort');
+    const at = Date.UTC(2024, 4, 8, 6);
+    const iso = (ms: number): string => new Date(ms).toISOString();
+    const patient = (id: string, gender: string, family: string) => prepareResource({ resourceType: 'Patient', id, gender, name: [{ family, given: ['A'] }] });
+    const encounter = (id: string, subject: string, status: string, start: number, reason?: string) =>
+      prepareResource({
+        resourceType: 'Encounter',
+        id,
+        status,
+        class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'IMP' },
+        period: { start: iso(start), end: iso(start + 3_600_000) },
+        subject: { reference: `Patient/${subject}` },
+        serviceProvider: { reference: 'Organization/org1' },
+        ...(reason ? { reasonCode: [{ coding: [{ system: 'http://snomed.info/sct', code: reason }] }] } : {}),
+      });
+    const condition = (id: string, subject: string, code: string) =>
+      prepareResource({ resourceType: 'Condition', id, code: { coding: [{ system: 'http://snomed.info/sct', code }] }, subject: { reference: `Patient/${subject}` } });
+    await store.resources.writeBatch(t, [
+      patient('p1', 'female', 'Müller'),
+      patient('p2', 'male', 'Miller'),
+      patient('p3', 'female', 'Smith'),
+      encounter('e1', 'p1', 'finished', at - 2 * DAY, '44054006'),
+      encounter('e2', 'p2', 'finished', at - 10 * DAY, '44054006'),
+      encounter('e3', 'p3', 'in-progress', at - 1 * DAY, '44054006'),
+      encounter('e4', 'p3', 'finished', at - 3 * DAY),
+      condition('c1', 'p1', '38341003'),
+      condition('c2', 'p3', '38341003'),
+      condition('c4', 'ghost', '38341003'),
+    ]);
+    const match = (texts: string[], limit = 100) => store.cohorts.matchPatients(t, texts.map((x) => resolveCriterion(filter(x), at)), limit);
+
+    expect(await match(['Patient?gender=female'])).toEqual(['p1', 'p3']);
+    expect(await match(['Patient?family=mul'])).toEqual(['p1']);
+    expect(await match(['Patient?family=M'])).toEqual(['p1', 'p2']);
+    expect(await match(['Patient?name:contains=ill'])).toEqual(['p2']);
+    expect(await match(['Encounter?status=finished&date=ge-7d'])).toEqual(['p1', 'p3']);
+    // The same resource must match every parameter: p3's recent encounter is in progress, its finished one has no reason.
+    expect(await match(['Encounter?status=finished&date=ge-7d&reason-code=http://snomed.info/sct|44054006'])).toEqual(['p1']);
+    expect(await match(['Encounter?date=lt-7d'])).toEqual(['p2']);
+    expect(await match([`Encounter?date=${new Date(at - 10 * DAY).toISOString().slice(0, 10)}`])).toEqual(['p2']);
+    expect(await match(['Encounter?status=finished,in-progress&class=IMP'])).toEqual(['p1', 'p2', 'p3']);
+    expect(await match(['Encounter?class=http://other|IMP'])).toEqual([]);
+    expect(await match(['Encounter?service-provider=Organization/org1'])).toEqual(['p1', 'p2', 'p3']);
+    // Criteria intersect; a Condition of a patient who is not stored gives no member.
+    expect(await match(['Condition?code=38341003'])).toEqual(['p1', 'p3']);
+    expect(await match(['Encounter?date=ge-7d&status=finished', 'Condition?code=http://snomed.info/sct|38341003'])).toEqual(['p1', 'p3']);
+    expect(await match(['Encounter?date=ge-7d', 'Condition?code=38341003'], 1)).toEqual(['p1']);
+
+    // A change replaces a resource's values; a deletion removes them.
+    await store.resources.writeBatch(t, [encounter('e1', 'p1', 'cancelled', at - 2 * DAY, '44054006')]);
+    expect(await match(['Encounter?status=finished&date=ge-7d'])).toEqual(['p3']);
+    await store.resources.deleteResource(t, 'Condition', 'c2');
+    expect(await match(['Condition?code=38341003'])).toEqual(['p1']);
+    await store.resources.deleteResource(t, 'Patient', 'p1');
+    expect(await match(['Condition?code=38341003'])).toEqual([]);
+    expect(await store.cohorts.matchPatients(uniq('other'), [resolveCriterion(filter('Patient?gender=female'), at)], 10)).toEqual([]);
   });
 });

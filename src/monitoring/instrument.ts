@@ -34,6 +34,7 @@ export function instrumentStore(store: Store, metrics: Metrics): Store {
     clients: countRejections(store.clients, 'store', metrics),
     keys: countRejections(store.keys, 'store', metrics),
     tenants: countRejections(store.tenants, 'store', metrics),
+    cohorts: countRejections(store.cohorts, 'store', metrics),
     check: () => store.check(),
     close: () => store.close(),
   };

@@ -7,6 +7,7 @@
  * separates committed writes from later ones, so `until = snapshotTime()` is a consistent snapshot.
  */
 
+import type { CohortCriterion } from '../fhir/member-filter.js';
 import type { PreparedResource } from '../fhir/resource.js';
 
 export interface WriteCounts {
@@ -342,6 +343,21 @@ export interface TenantStore {
   removeTenant(id: string): Promise<boolean>;
 }
 
+/**
+ * Dynamic group evaluation on the search-value index (filled by `writeBatch` from `PreparedResource.searchValues`,
+ * cleared when a resource changes or is deleted), and the member sets jobs recorded.
+ */
+export interface CohortStore {
+  /**
+   * Ids of live Patients matching every criterion (for each, one resource of its type in the patient's compartment
+   * matching all its conditions), in id order, at most `limit` (ask for one more than allowed to detect excess).
+   * One set-based statement; no resource is read.
+   */
+  matchPatients(tenant: string, criteria: CohortCriterion[], limit: number): Promise<string[]>;
+  /** The patients recorded for a job (its member set), in id order; empty for an unknown job. */
+  jobPatientIds(jobId: string): Promise<string[]>;
+}
+
 /** Everything one database gives. */
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
@@ -350,6 +366,7 @@ export interface Store {
   readonly clients: ClientStore;
   readonly keys: KeyStore;
   readonly tenants: TenantStore;
+  readonly cohorts: CohortStore;
   /** Resolves when the database answers and every migration of this version is applied; rejects with the reason. */
   check(): Promise<void>;
   close(): Promise<void>;

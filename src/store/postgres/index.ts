@@ -3,6 +3,7 @@ import type { Pool } from 'pg';
 import type { Store } from '../ports.js';
 import { checkSchemaName, poolConfig } from './db.js';
 import { PostgresClientStore } from './client-store.js';
+import { PostgresCohortStore } from './cohort-store.js';
 import { PostgresJobStore } from './job-store.js';
 import { PostgresKeyStore } from './key-store.js';
 import { POSTGRES_MIGRATIONS } from './migrations.js';
@@ -80,6 +81,7 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
     clients: new PostgresClientStore(pool),
     keys: new PostgresKeyStore(pool),
     tenants: new PostgresTenantStore(pool),
+    cohorts: new PostgresCohortStore(pool),
     async check() {
       const { rows } = await pool.query<{ version: number }>('SELECT version FROM schema_migrations');
       const applied = new Set(rows.map((r) => r.version));

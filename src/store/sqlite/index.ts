@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Store } from '../ports.js';
 import { SqliteClientStore } from './client-store.js';
+import { SqliteCohortStore } from './cohort-store.js';
 import { SqliteJobStore } from './job-store.js';
 import { FileKeyStore } from './key-files.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
@@ -62,6 +63,7 @@ export function openSqliteStore(file: string, options: { now?: () => number; key
     clients: new SqliteClientStore(db),
     keys: new FileKeyStore(options.keysDir ?? join(dirname(file), 'keys')),
     tenants: new SqliteTenantStore(db),
+    cohorts: new SqliteCohortStore(db),
     async check() {
       const applied = new Set(db.prepare('SELECT version FROM schema_migrations').pluck().all() as number[]);
       const missing = SQLITE_MIGRATIONS.filter((m) => !applied.has(m.version)).map((m) => m.version);
