@@ -1,7 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import { clientView, RegistrationError, registerClient } from '../auth/client-registry.js';
-import type { ClientStore } from '../store/ports.js';
+import { clientActivity } from '../admin/audit.js';
+import { toNewAuditEvent } from '../admin/audit-trail.js';
+import type { AuditStore, ClientStore, RegisteredClient } from '../store/ports.js';
 
 export interface ClientStoreOptions {
   /** `--data DIR` */
@@ -10,7 +12,7 @@ export interface ClientStoreOptions {
   databaseUrl?: string;
 }
 
-export type OpenClientStore = (opts: ClientStoreOptions) => Promise<{ clients: ClientStore; close(): Promise<void> }>;
+export type OpenClientStore = (opts: ClientStoreOptions) => Promise<{ clients: ClientStore; audit?: AuditStore; close(): Promise<void> }>;
 
 export interface ClientCommandIo {
   /** Where results (JSON) go; defaults to stdout. */
@@ -33,19 +35,29 @@ export function clientCommand(openStore: OpenClientStore, io: ClientCommandIo = 
     out.write(`${JSON.stringify(value, null, 2)}\n`);
   };
 
+  /** Records a change in the audit trail, as made from the command line. */
+  const record = async (audit: AuditStore | undefined, verb: string, c: RegisteredClient, detail?: string): Promise<void> => {
+    await audit?.append([
+      toNewAuditEvent(
+        { action: `admin.client.${verb}`, outcome: 'success', tenant: c.tenant, clientId: c.clientId, source: 'cli', request: `flatfhir client ${verb}`, ...(detail ? { detail } : {}) },
+        Date.now(),
+      ),
+    ]);
+  };
+
   const client = new Command('client')
     .description('Register and manage SMART Backend Services clients (system applications)')
     .option('--data <dir>', 'data directory (embedded SQLite store)')
     .option('--database-url <url>', 'PostgreSQL connection URL (instead of the embedded store)');
 
-  const withStore = async <T>(cmd: Command, fn: (clients: ClientStore) => Promise<T>): Promise<T> => {
+  const withStore = async <T>(cmd: Command, fn: (clients: ClientStore, audit: AuditStore | undefined) => Promise<T>): Promise<T> => {
     const g = cmd.optsWithGlobals<ClientStoreOptions>();
     const opts: ClientStoreOptions = {};
     if (g.data !== undefined) opts.data = g.data;
     if (g.databaseUrl !== undefined) opts.databaseUrl = g.databaseUrl;
     const store = await openStore(opts);
     try {
-      return await fn(store.clients);
+      return await fn(store.clients, store.audit);
     } finally {
       await store.close();
     }
@@ -79,7 +91,7 @@ export function clientCommand(openStore: OpenClientStore, io: ClientCommandIo = 
         // A single public JWK is accepted as a one-key set.
         if (jwks && typeof jwks === 'object' && !Array.isArray(jwks) && !('keys' in jwks) && 'kty' in jwks) jwks = { keys: [jwks] };
       }
-      await withStore(cmd, async (clients) => {
+      await withStore(cmd, async (clients, audit) => {
         try {
           const registered = await registerClient(clients, {
             tenant: options.tenant,
@@ -88,6 +100,7 @@ export function clientCommand(openStore: OpenClientStore, io: ClientCommandIo = 
             jwks,
             jwksUrl: options.jwksUrl,
           });
+          await record(audit, 'register', registered, `scope ${registered.scope}`);
           print(clientView(registered));
         } catch (e) {
           if (e instanceof RegistrationError) throw new Error(`Registration refused: ${e.message}`);
@@ -106,26 +119,31 @@ export function clientCommand(openStore: OpenClientStore, io: ClientCommandIo = 
 
   client
     .command('show')
-    .description('Show one client')
+    .description('Show one client, with its activity: last token issued, last export, failed authentications in the last hour')
     .argument('<client-id>')
     .action(async (id: string, _options: unknown, cmd: Command) => {
-      await withStore(cmd, async (clients) => {
+      await withStore(cmd, async (clients, audit) => {
         const c = await clients.getClient(id);
         if (!c) throw new Error(`No client ${id}.`);
-        print(clientView(c));
+        print({ ...clientView(c), ...(audit ? { activity: await clientActivity(audit, id, Date.now()) } : {}) });
       });
     });
 
   for (const action of ['disable', 'enable'] as const) {
     client
       .command(action)
-      .description(action === 'disable' ? 'Disable a client: it gets no new tokens' : 'Enable a disabled client')
+      .description(
+        action === 'disable'
+          ? 'Disable a client: it gets no new tokens, and the tokens it holds are refused from now on (within auth.revocationCacheMs)'
+          : 'Enable a disabled client (the tokens revoked when it was disabled stay revoked)',
+      )
       .argument('<client-id>')
       .action(async (id: string, _options: unknown, cmd: Command) => {
-        await withStore(cmd, async (clients) => {
+        await withStore(cmd, async (clients, audit) => {
           if (!(await clients.setClientDisabled(id, action === 'disable'))) throw new Error(`No client ${id}.`);
           const c = await clients.getClient(id);
           if (!c) throw new Error(`No client ${id}.`);
+          await record(audit, action, c);
           print(clientView(c));
         });
       });
@@ -133,11 +151,13 @@ export function clientCommand(openStore: OpenClientStore, io: ClientCommandIo = 
 
   client
     .command('remove')
-    .description('Remove a client')
+    .description('Remove a client (its tokens are refused from now on)')
     .argument('<client-id>')
     .action(async (id: string, _options: unknown, cmd: Command) => {
-      await withStore(cmd, async (clients) => {
-        if (!(await clients.removeClient(id))) throw new Error(`No client ${id}.`);
+      await withStore(cmd, async (clients, audit) => {
+        const c = await clients.getClient(id);
+        if (!c || !(await clients.removeClient(id))) throw new Error(`No client ${id}.`);
+        await record(audit, 'remove', c);
         print({ client_id: id, removed: true });
       });
     });

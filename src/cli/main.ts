@@ -1,9 +1,11 @@
 import { Command, Option } from 'commander';
 import { loadConfig } from '../config/index.js';
+import { auditCommand } from './audit-command.js';
 import { clientCommand } from './client-command.js';
 import { exportCommand } from './export-command.js';
 import { generateCommand } from './generate-command.js';
 import { importCommand } from './import-command.js';
+import { jobsCommand } from './jobs-command.js';
 import { keysCommand } from './keys-command.js';
 import { tokenCommand } from './token-command.js';
 import { commandConfig, configFlags, openStoreFor } from './shared.js';
@@ -47,6 +49,8 @@ program.addCommand(
   ),
 );
 program.addCommand(exportCommand());
+program.addCommand(jobsCommand());
+program.addCommand(auditCommand());
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   process.stderr.write(`flatfhir: ${e instanceof Error ? e.message : String(e)}\n`);

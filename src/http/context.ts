@@ -5,6 +5,7 @@
 import type { AddressInfo } from 'node:net';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
+import type { AuditTrail } from '../admin/audit-trail.js';
 import type { Caller } from '../auth/access.js';
 import type { AuthService } from '../auth/service.js';
 import { type Config, publicOrigin } from '../config/index.js';
@@ -22,6 +23,8 @@ export interface AppDeps {
   storage: ObjectStorage;
   auth: AuthService;
   exports: ExportService;
+  /** The audit trail the routes record to (requests, outcomes; never credentials). */
+  audit?: AuditTrail;
   log: Logger;
   /** Request counts and latencies, kick-off outcomes. */
   metrics?: Metrics;
