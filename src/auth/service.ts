@@ -67,6 +67,8 @@ export interface AuthService extends AccessControl {
   issueToken(request: TokenRequest): Promise<TokenResponse>;
   /** Tells this process a client's tokens were just revoked (disabled, removed): the next check reads the list. */
   tokensRevoked(): void;
+  /** Whether a bearer token is an access token this server issued and still valid (of any tenant, any client). */
+  isAccessToken(token: string): Promise<boolean>;
 }
 
 /** Access-token claims besides the registered ones. */
@@ -310,5 +312,14 @@ export async function createAuthService(deps: AuthDeps): Promise<AuthService> {
     return { clientId: sub, tenant, scope, canRead: (type: string) => scopesAllowRead(scopes, type) };
   }
 
-  return { tokenUrl, smartConfiguration, issueToken, authenticate, tokensRevoked: () => revocations.invalidate() };
+  async function isAccessToken(token: string): Promise<boolean> {
+    try {
+      await verifyAccessToken(token);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  return { tokenUrl, smartConfiguration, issueToken, authenticate, isAccessToken, tokensRevoked: () => revocations.invalidate() };
 }

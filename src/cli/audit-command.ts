@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { auditBundle, auditEventView, auditQuery, type AuditQueryInput } from '../admin/audit.js';
+import { auditBundle, auditEventView, auditQuery, type AuditQueryInput } from '../manage/audit.js';
 import { FhirError } from '../fhir/errors.js';
 import type { AdminCommandIo } from './jobs-command.js';
 import { commandConfig, openStoreFor, storeOptions } from './shared.js';

@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import { clientView, RegistrationError, registerClient } from '../auth/client-registry.js';
-import { clientActivity } from '../admin/audit.js';
-import { toNewAuditEvent } from '../admin/audit-trail.js';
+import { clientActivity } from '../manage/audit.js';
+import { toNewAuditEvent } from '../manage/audit-trail.js';
 import type { AuditStore, ClientStore, RegisteredClient } from '../store/ports.js';
 
 export interface ClientStoreOptions {

@@ -1,6 +1,6 @@
 import { Command } from 'commander';
-import { createAuditTrail } from '../admin/audit-trail.js';
-import { createJobsAdmin, type JobDetailView, type JobsAdmin, parseStates } from '../admin/jobs.js';
+import { createAuditTrail } from '../manage/audit-trail.js';
+import { createJobsAdmin, type JobDetailView, type JobsAdmin, parseStates } from '../manage/jobs.js';
 import type { Config } from '../config/index.js';
 import { FhirError } from '../fhir/errors.js';
 import { commandConfig, configFlags, openStoreFor, storeOptions } from './shared.js';

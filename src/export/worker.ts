@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { JobQueue, QueueConsumer, QueueItem } from '../queue/ports.js';
 import type { ObjectStorage } from '../storage/ports.js';
-import type { AuditTrail } from '../admin/audit-trail.js';
+import type { AuditTrail } from '../manage/audit-trail.js';
 import type { ExportChunk, ExportJob, JobStore, Lease, ResourceStore } from '../store/ports.js';
 import { type ExportEvents, failureMessage, failureReason } from './events.js';
 import type { ExportParams } from './kickoff.js';

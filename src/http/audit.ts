@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import type { AuditInput } from '../admin/audit-trail.js';
+import type { AuditInput } from '../manage/audit-trail.js';
 import { OAuthError } from '../auth/oauth-error.js';
 import { FhirError } from '../fhir/errors.js';
 import type { AppDeps } from './context.js';

@@ -5,7 +5,7 @@
 import type { AddressInfo } from 'node:net';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import type { AuditTrail } from '../admin/audit-trail.js';
+import type { AuditTrail } from '../manage/audit-trail.js';
 import type { Caller } from '../auth/access.js';
 import type { AuthService } from '../auth/service.js';
 import { type Config, publicOrigin } from '../config/index.js';

@@ -6,6 +6,7 @@ import { PostgresAuditStore } from './audit-store.js';
 import { PostgresClientStore } from './client-store.js';
 import { PostgresJobStore } from './job-store.js';
 import { PostgresKeyStore } from './key-store.js';
+import { PostgresViewStore } from './view-store.js';
 import { POSTGRES_MIGRATIONS } from './migrations.js';
 import { PostgresResourceStore } from './resource-store.js';
 
@@ -80,6 +81,7 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
     clients: new PostgresClientStore(pool, now),
     audit: new PostgresAuditStore(pool),
     keys: new PostgresKeyStore(pool),
+    views: new PostgresViewStore(pool),
     async check() {
       const { rows } = await pool.query<{ version: number }>('SELECT version FROM schema_migrations');
       const applied = new Set(rows.map((r) => r.version));

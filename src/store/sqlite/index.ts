@@ -6,6 +6,7 @@ import { SqliteAuditStore } from './audit-store.js';
 import { SqliteClientStore } from './client-store.js';
 import { SqliteJobStore } from './job-store.js';
 import { FileKeyStore } from './key-files.js';
+import { SqliteViewStore } from './view-store.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 import { SqliteResourceStore } from './resource-store.js';
 
@@ -62,6 +63,7 @@ export function openSqliteStore(file: string, options: { now?: () => number; key
     clients: new SqliteClientStore(db, now),
     audit: new SqliteAuditStore(db),
     keys: new FileKeyStore(options.keysDir ?? join(dirname(file), 'keys')),
+    views: new SqliteViewStore(db),
     async check() {
       const applied = new Set(db.prepare('SELECT version FROM schema_migrations').pluck().all() as number[]);
       const missing = SQLITE_MIGRATIONS.filter((m) => !applied.has(m.version)).map((m) => m.version);

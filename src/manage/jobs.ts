@@ -101,7 +101,11 @@ export function parseStates(value: string | string[] | undefined): JobStatus[] |
   return states.length > 0 ? (states as JobStatus[]) : undefined;
 }
 
-export function createJobsAdmin(deps: { jobs: JobStore; storage: ObjectStorage; audit?: AuditTrail; log: Logger }): JobsAdmin {
+/**
+ * The jobs service. Without object storage (a process that removes nothing itself) a cancelled or purged job is
+ * marked deleted and its files are left to the retention sweep, which purges deleted jobs.
+ */
+export function createJobsAdmin(deps: { jobs: JobStore; storage?: ObjectStorage | undefined; audit?: AuditTrail | undefined; log?: Logger | undefined }): JobsAdmin {
   const { jobs, storage } = deps;
 
   async function existing(id: string): Promise<ExportJob> {
@@ -112,11 +116,12 @@ export function createJobsAdmin(deps: { jobs: JobStore; storage: ObjectStorage; 
 
   async function remove(job: ExportJob): Promise<void> {
     await jobs.deleteJob(job.id);
+    if (!storage) return;
     try {
       await purgeDeletedJob(jobs, storage, job.id);
     } catch (e) {
       // A chunk may still be writing: the worker and the sweeper purge deleted jobs.
-      deps.log.warn({ err: e, jobId: job.id, tenant: job.tenant }, 'export files not removed yet; the sweeper will retry');
+      deps.log?.warn({ err: e, jobId: job.id, tenant: job.tenant }, 'export files not removed yet; the sweeper will retry');
     }
   }
 
@@ -165,7 +170,7 @@ export function createJobsAdmin(deps: { jobs: JobStore; storage: ObjectStorage; 
       const job = await existing(id);
       if (job.status === 'deleted') throw notFound(`Export job ${id} is deleted already.`);
       await remove(job);
-      deps.log.info({ jobId: id, tenant: job.tenant }, 'export job cancelled by an operator');
+      deps.log?.info({ jobId: id, tenant: job.tenant }, 'export job cancelled by an operator');
       deps.audit?.record({
         action: 'admin.job.cancel',
         outcome: 'success',
@@ -194,7 +199,7 @@ export function createJobsAdmin(deps: { jobs: JobStore; storage: ObjectStorage; 
           detail: `${job.status} ${new Date(job.completedAt ?? job.createdAt).toISOString()}`,
         });
       }
-      if (old.length > 0) deps.log.info({ count: old.length, before: new Date(before).toISOString() }, 'export jobs purged by an operator');
+      if (old.length > 0) deps.log?.info({ count: old.length, before: new Date(before).toISOString() }, 'export jobs purged by an operator');
       return old.map((j) => j.id);
     },
   };
