@@ -4,11 +4,14 @@
  * recorded and what never is), jobs and client activity for the operator, through the admin API and the CLI.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
 import { auditCommand } from '../src/cli/audit-command.js';
+import { clientCommand } from '../src/cli/client-command.js';
 import { jobsCommand } from '../src/cli/jobs-command.js';
 import { prepareResource } from '../src/fhir/prepare.js';
+import { openSqliteStore } from '../src/store/sqlite/index.js';
 import { postForm, TEST_ADMIN_TOKEN } from './helpers/auth.js';
-import { auth, KICKOFF_HEADERS, runExport, startServer, type TestServer, waitForJob } from './helpers/server.js';
+import { auth, KICKOFF_HEADERS, runExport, startServer, type TestServer } from './helpers/server.js';
 
 const T = 'tenant-ops';
 let server: TestServer;
@@ -217,6 +220,12 @@ describe('the audit trail', () => {
     expect(Date.parse(body.activity.last_token_issued)).toBeGreaterThan(Date.now() - 600_000);
     expect(body.activity.last_export.job_id).toBe(jobIds['g2']);
     expect(body.activity.failed_authentications_last_hour).toBe(1);
+
+    // The same from the command line, on the store.
+    let printed = '';
+    const cmd = clientCommand(async () => openSqliteStore(join(server.dataDir, 'flatfhir.sqlite')), { stdout: { write: (t: string) => (printed += t) } });
+    await cmd.parseAsync(['show', exporter.clientId], { from: 'user' });
+    expect((JSON.parse(printed) as { activity: unknown }).activity).toEqual(body.activity);
   });
 });
 
@@ -269,11 +278,27 @@ describe('jobs for the operator', () => {
     expect(audited.map((e) => `${e.action}:${e.source}`)).toEqual(expect.arrayContaining(['admin.job.cancel:127.0.0.1', 'admin.job.purge:cli']));
   });
 
-  it('wait helper keeps polling until done', async () => {
-    // A job that finishes is answered 200 at last (the helper used above).
-    const c = await server.client(T);
-    const kick = await fetch(`${server.base(T)}/Group/g1/$export`, { headers: { ...KICKOFF_HEADERS, ...auth(c.token) } });
-    const { response } = await waitForJob(kick.headers.get('content-location') as string, c.token);
-    expect(response.status).toBe(200);
+  it('records the expiry of a job; which patients it held outlives it', async () => {
+    const short = await startServer({ auth: { adminToken: TEST_ADMIN_TOKEN }, export: { retentionSeconds: 1 } });
+    try {
+      await short.runtime.store.resources.writeBatch(T, [prepareResource({ resourceType: 'Patient', id: 'px' }), group('gx', ['px'])]);
+      const c = await short.client(T);
+      const kick = await fetch(`${short.base(T)}/Group/gx/$export`, { headers: { ...KICKOFF_HEADERS, ...auth(c.token) } });
+      const id = (kick.headers.get('content-location') as string).split('/').pop() as string;
+      // Until the job has run and its second of retention is over (the store's view; its status URL expires with it).
+      for (;;) {
+        const job = await short.runtime.store.jobs.getJob(id);
+        if (job?.status === 'completed' && Date.now() > job.expiresAt) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(await short.runtime.worker.sweep()).toBe(1);
+      expect(await short.runtime.store.jobs.getJob(id)).toBeUndefined();
+      await short.runtime.audit.flush();
+      const expired = await short.runtime.audit.list({ action: 'export.expire' });
+      expect(expired).toEqual([expect.objectContaining({ jobId: id, tenant: T, clientId: c.clientId, outcome: 'success' })]);
+      expect((await short.runtime.audit.list({ patient: 'px', action: 'export.kickoff' })).map((e) => e.jobId)).toEqual([id]);
+    } finally {
+      await short.close();
+    }
   });
 });
