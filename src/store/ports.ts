@@ -311,6 +311,29 @@ export interface KeyStore {
   secret(name: string, create: () => Buffer): Promise<Buffer>;
 }
 
+/**
+ * A console login: the admin credential exchanged for a cookie. `id` is the SHA-256 (hex) of the cookie's secret
+ * value, so the table never holds a usable cookie; `csrfToken` is the value every unsafe request of the session must
+ * carry in a header.
+ */
+export interface ConsoleSession {
+  id: string;
+  csrfToken: string;
+  createdAt: number;
+  expiresAt: number;
+}
+
+/** Console sessions, shared by every API process of the store (a login on one node is valid on all). */
+export interface SessionStore {
+  createSession(session: ConsoleSession): Promise<void>;
+  /** The session with this id when it expires after `now`; undefined when unknown or expired. */
+  getSession(id: string, now: number): Promise<ConsoleSession | undefined>;
+  /** Removes a session (logout); false when there was none. */
+  deleteSession(id: string): Promise<boolean>;
+  /** Removes every session expired at `now`; returns how many. */
+  deleteExpiredSessions(now: number): Promise<number>;
+}
+
 /** Everything one database gives. */
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
@@ -318,6 +341,7 @@ export interface Store {
   readonly jobs: JobStore;
   readonly clients: ClientStore;
   readonly keys: KeyStore;
+  readonly sessions: SessionStore;
   /** Resolves when the database answers and every migration of this version is applied; rejects with the reason. */
   check(): Promise<void>;
   close(): Promise<void>;

@@ -1,34 +1,29 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyPluginAsync } from 'fastify';
 import { clientView, RegistrationError, registerClient } from '../../auth/client-registry.js';
-import { invalid, notFound, unauthorized } from '../../fhir/errors.js';
-import type { AppDeps } from '../context.js';
-
-const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
+import { invalid, notFound } from '../../fhir/errors.js';
+import { checkAdmin, sessionDeps } from '../console-session.js';
+import type { AppContext } from '../context.js';
 
 /**
  * The admin API under /admin (clients); off unless an admin token is configured: then none of its routes exists and
- * every /admin URL answers 404. Callers authenticate with `Authorization: Bearer <config.auth.adminToken>`:
- * missing or wrong → 401 (`login`). Errors are OperationOutcomes, as everywhere but the token endpoint.
+ * every /admin URL answers 404. Callers authenticate with `Authorization: Bearer <config.auth.adminToken>` or a
+ * console session (console-session.ts): missing or wrong → 401 (`login`). Errors are OperationOutcomes, as everywhere but the token endpoint.
  *
  * - `GET /admin/clients[?tenant=T]` → `{ clients: [...] }`
  * - `POST /admin/clients` `{ tenant, scope, name?, jwks? | jwks_url? }` → 201 with the client (its `client_id`)
  * - `GET /admin/clients/:id`, `DELETE /admin/clients/:id` (→ 204)
  * - `POST /admin/clients/:id/disable`, `POST /admin/clients/:id/enable` → the client
  */
-export function adminRoutes(deps: AppDeps): FastifyPluginAsync {
+export function adminRoutes(deps: AppContext): FastifyPluginAsync {
   return async (app) => {
     const adminToken = deps.config.auth.adminToken;
     if (!adminToken) return;
-    const expected = digest(adminToken);
+    const session = sessionDeps(deps, adminToken);
     const clients = deps.store.clients;
 
     app.addHook('onRequest', async (request, reply) => {
       reply.header('cache-control', 'no-store');
-      const header = request.headers.authorization;
-      if (!header) throw unauthorized('The admin API requires "Authorization: Bearer <admin token>".');
-      const m = /^Bearer[ ]+(\S+)[ ]*$/i.exec(header);
-      if (!m?.[1] || !timingSafeEqual(digest(m[1]), expected)) throw unauthorized('Invalid admin token.');
+      await checkAdmin(session, request);
     });
 
     app.get<{ Querystring: { tenant?: string } }>('/admin/clients', async (request) => {

@@ -1,0 +1,3 @@
+export function AuditPage({ tenant }: { tenant: string }) {
+  return <p>{tenant}</p>;
+}

@@ -1,0 +1,3 @@
+export function ClientsPage({ tenant }: { tenant: string }) {
+  return <p>{tenant}</p>;
+}

@@ -1,0 +1,3 @@
+export function ExportsPage({ tenant }: { tenant: string }) {
+  return <p>{tenant}</p>;
+}

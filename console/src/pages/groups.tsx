@@ -1,0 +1,3 @@
+export function GroupsPage({ tenant }: { tenant: string }) {
+  return <p>{tenant}</p>;
+}
