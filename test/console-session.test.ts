@@ -100,6 +100,9 @@ describe('console session over HTTP', () => {
     const forged = `flatfhir_console=${'A'.repeat(43)}`;
     expect((await fetch(`${server.origin}/admin/stats`, { headers: { cookie: forged } })).status).toBe(401);
     expect((await fetch(`${server.origin}/admin/stats`)).status).toBe(401);
+    await server.runtime.store.resources.ensureTenant('console-c');
+    const client = await server.client('console-c');
+    expect((await fetch(`${server.origin}/admin/stats`, { headers: { authorization: `Bearer ${client.token}` } })).status).toBe(403);
   });
 });
 

@@ -40,12 +40,6 @@ export interface SessionDeps {
   secure: () => boolean;
 }
 
-/** Whether a bearer Authorization header carries the admin token (a header of another scheme: false). */
-export function isAdminBearer(header: string, adminToken: string): boolean {
-  const m = /^Bearer[ ]+(\S+)[ ]*$/i.exec(header);
-  return !!m?.[1] && sameSecret(m[1], adminToken);
-}
-
 function cookie(deps: SessionDeps, value: string, maxAgeSeconds: number): string {
   return `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSeconds}${deps.secure() ? '; Secure' : ''}`;
 }
@@ -95,22 +89,28 @@ function checkCsrf(session: ConsoleSession, request: FastifyRequest): void {
 }
 
 /**
- * The admin check: a bearer admin token, or a console session (with its CSRF token on unsafe requests).
- * No credential, a wrong token or an expired session → 401; a session without its CSRF token → 403.
+ * The console session as an admin credential (admin-auth.ts): false without a session cookie of an unexpired
+ * session; true for a session request that is safe or carries the session's CSRF token; 403 for an unsafe one that
+ * does not.
  */
-export async function checkAdmin(deps: SessionDeps, request: FastifyRequest): Promise<'token' | 'session'> {
-  const header = request.headers.authorization;
-  if (header) {
-    if (!isAdminBearer(header, deps.adminToken)) throw unauthorized('Invalid admin token.');
-    return 'token';
-  }
-  const session = await requestSession(deps, request);
-  if (!session) throw unauthorized('The admin API requires "Authorization: Bearer <admin token>" or a console session.');
-  checkCsrf(session, request);
-  return 'session';
+export function sessionCredential(deps: SessionDeps): (request: FastifyRequest) => Promise<boolean> {
+  return async (request) => {
+    const session = await requestSession(deps, request);
+    if (!session) return false;
+    checkCsrf(session, request);
+    return true;
+  };
 }
 
+type SessionContext = { store: { sessions: SessionStore }; now?: () => number; origin: () => string };
+
 /** The session dependencies of an app whose admin credential is set. */
-export function sessionDeps(ctx: { store: { sessions: SessionStore }; now?: () => number; origin: () => string }, adminToken: string): SessionDeps {
+export function sessionDeps(ctx: SessionContext, adminToken: string): SessionDeps {
   return { sessions: ctx.store.sessions, adminToken, now: ctx.now ?? Date.now, secure: () => ctx.origin().startsWith('https:') };
+}
+
+/** The console session credential of an app (none when no admin credential is configured). */
+export function consoleSessionCredential(ctx: SessionContext & { config: { auth: { adminToken?: string | undefined } } }): ((request: FastifyRequest) => Promise<boolean>) | undefined {
+  const token = ctx.config.auth.adminToken;
+  return token ? sessionCredential(sessionDeps(ctx, token)) : undefined;
 }

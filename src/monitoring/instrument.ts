@@ -33,6 +33,7 @@ export function instrumentStore(store: Store, metrics: Metrics): Store {
     jobs: countRejections(store.jobs, 'store', metrics),
     clients: countRejections(store.clients, 'store', metrics),
     keys: countRejections(store.keys, 'store', metrics),
+    views: countRejections(store.views, 'store', metrics),
     sessions: countRejections(store.sessions, 'store', metrics),
     check: () => store.check(),
     close: () => store.close(),

@@ -311,6 +311,34 @@ export interface KeyStore {
   secret(name: string, create: () => Buffer): Promise<Buffer>;
 }
 
+/** A ViewDefinition stored for a tenant (SQL on FHIR), under a name that is also its table name. */
+export interface StoredView {
+  tenant: string;
+  /** `[A-Za-z][A-Za-z0-9_]{0,63}`: the view's id on the server (`ViewDefinition/<name>`) and its table name. */
+  name: string;
+  /** The ViewDefinition's canonical url, when it has one (for `subjectCanonical`). */
+  url: string | null;
+  /** The resource type it reads. */
+  resource: string;
+  /** The ViewDefinition as JSON text. */
+  definition: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** The ViewDefinitions each tenant keeps. One contract suite (test/view-store-contract.test.ts) over every adapter. */
+export interface ViewStore {
+  /** Stores a view, replacing the tenant's view of the same name (createdAt kept); true when it was new. */
+  putView(view: StoredView): Promise<boolean>;
+  getView(tenant: string, name: string): Promise<StoredView | undefined>;
+  /** The tenant's view with this canonical url (a `|version` suffix is not part of the stored url), if any. */
+  findViewByUrl(tenant: string, url: string): Promise<StoredView | undefined>;
+  /** The tenant's views in name order; other tenants' never. */
+  listViews(tenant: string): Promise<StoredView[]>;
+  /** Removes a view; false when the tenant had none of that name. */
+  removeView(tenant: string, name: string): Promise<boolean>;
+}
+
 /**
  * A console login: the admin credential exchanged for a cookie. `id` is the SHA-256 (hex) of the cookie's secret
  * value, so the table never holds a usable cookie; `csrfToken` is the value every unsafe request of the session must
@@ -341,6 +369,7 @@ export interface Store {
   readonly jobs: JobStore;
   readonly clients: ClientStore;
   readonly keys: KeyStore;
+  readonly views: ViewStore;
   readonly sessions: SessionStore;
   /** Resolves when the database answers and every migration of this version is applied; rejects with the reason. */
   check(): Promise<void>;

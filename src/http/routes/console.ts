@@ -5,7 +5,8 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { EXPORT_TYPES } from '../../fhir/resource-types.js';
 import { invalid, unauthorized } from '../../fhir/errors.js';
 import type { ExportJob, JobStore } from '../../store/ports.js';
-import { checkAdmin, login, logout, requestSession, sessionDeps } from '../console-session.js';
+import { adminAuth } from '../admin-auth.js';
+import { login, logout, requestSession, sessionCredential, sessionDeps } from '../console-session.js';
 import type { AppContext } from '../context.js';
 
 /** The built console (`npm run build` writes it): `dist/console` of the package, from src/ or dist/ alike. */
@@ -72,6 +73,7 @@ export function consoleRoutes(ctx: AppContext): FastifyPluginAsync {
     const adminToken = ctx.config.auth.adminToken;
     if (!adminToken) return;
     const session = sessionDeps(ctx, adminToken);
+    const admin = adminAuth(ctx.config, ctx.auth, { alternative: sessionCredential(session) });
     const now = ctx.now ?? Date.now;
 
     app.addHook('onSend', async (request, reply) => {
@@ -115,7 +117,7 @@ export function consoleRoutes(ctx: AppContext): FastifyPluginAsync {
       return reply.code(204).send();
     });
 
-    const adminOnly = { preHandler: async (request: FastifyRequest) => void (await checkAdmin(session, request)) };
+    const adminOnly = { preHandler: async (request: FastifyRequest) => admin?.check(request.headers.authorization, request) };
 
     app.get<{ Querystring: { tenant?: string } }>('/admin/stats', adminOnly, async (request) => {
       const tenant = typeof request.query.tenant === 'string' && request.query.tenant !== '' ? request.query.tenant : undefined;

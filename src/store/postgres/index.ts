@@ -5,6 +5,7 @@ import { checkSchemaName, poolConfig } from './db.js';
 import { PostgresClientStore } from './client-store.js';
 import { PostgresJobStore } from './job-store.js';
 import { PostgresKeyStore } from './key-store.js';
+import { PostgresViewStore } from './view-store.js';
 import { PostgresSessionStore } from './session-store.js';
 import { POSTGRES_MIGRATIONS } from './migrations.js';
 import { PostgresResourceStore } from './resource-store.js';
@@ -79,6 +80,7 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
     jobs: new PostgresJobStore(pool),
     clients: new PostgresClientStore(pool),
     keys: new PostgresKeyStore(pool),
+    views: new PostgresViewStore(pool),
     sessions: new PostgresSessionStore(pool),
     async check() {
       const { rows } = await pool.query<{ version: number }>('SELECT version FROM schema_migrations');

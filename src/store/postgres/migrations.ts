@@ -181,6 +181,23 @@ export const POSTGRES_MIGRATIONS: { version: number; name: string; sql: string }
   },
   {
     version: 6,
+    name: 'view definitions',
+    sql: `
+      CREATE TABLE view_definitions (
+        tenant TEXT COLLATE "C" NOT NULL,
+        name TEXT COLLATE "C" NOT NULL,
+        url TEXT COLLATE "C",
+        resource TEXT NOT NULL,
+        definition TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL,
+        PRIMARY KEY (tenant, name)
+      );
+      CREATE INDEX view_definitions_by_url ON view_definitions (tenant, url);
+    `,
+  },
+  {
+    version: 7,
     name: 'console sessions',
     sql: `
       CREATE TABLE console_sessions (

@@ -5,6 +5,7 @@ import type { Store } from '../ports.js';
 import { SqliteClientStore } from './client-store.js';
 import { SqliteJobStore } from './job-store.js';
 import { FileKeyStore } from './key-files.js';
+import { SqliteViewStore } from './view-store.js';
 import { SqliteSessionStore } from './session-store.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 import { SqliteResourceStore } from './resource-store.js';
@@ -61,6 +62,7 @@ export function openSqliteStore(file: string, options: { now?: () => number; key
     jobs: new SqliteJobStore(db),
     clients: new SqliteClientStore(db),
     keys: new FileKeyStore(options.keysDir ?? join(dirname(file), 'keys')),
+    views: new SqliteViewStore(db),
     sessions: new SqliteSessionStore(db),
     async check() {
       const applied = new Set(db.prepare('SELECT version FROM schema_migrations').pluck().all() as number[]);

@@ -152,6 +152,23 @@ export const SQLITE_MIGRATIONS: { version: number; name: string; sql: string }[]
   },
   {
     version: 5,
+    name: 'view definitions',
+    sql: `
+      CREATE TABLE view_definitions (
+        tenant TEXT NOT NULL,
+        name TEXT NOT NULL,
+        url TEXT,
+        resource TEXT NOT NULL,
+        definition TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (tenant, name)
+      ) STRICT, WITHOUT ROWID;
+      CREATE INDEX view_definitions_by_url ON view_definitions (tenant, url);
+    `,
+  },
+  {
+    version: 6,
     name: 'console sessions',
     sql: `
       CREATE TABLE console_sessions (
