@@ -1,5 +1,5 @@
-import { useState } from 'preact/hooks';
-import { api, enc, errorText } from '../api.js';
+import { useEffect, useState } from 'preact/hooks';
+import { api, enc, errorText, get } from '../api.js';
 import { Confirm, ErrorBox, fmtNumber, Notice, TextField, useResource } from '../components.js';
 
 export interface Tenant {
@@ -11,7 +11,22 @@ export interface Tenant {
 const totalResources = (t: Tenant): number => Object.values(t.counts?.resources ?? {}).reduce((n, c) => n + c, 0);
 
 export function TenantsPage({ onChanged }: { onChanged: () => void }) {
-  const { data, error, reload } = useResource<{ tenants: Tenant[] }>('/admin/tenants');
+  const list = useResource<{ tenants: Tenant[] }>('/admin/tenants');
+  const { error, reload } = list;
+  // The list has no counts; each tenant's own answer does.
+  const [data, setData] = useState<{ tenants: Tenant[] }>();
+  useEffect(() => {
+    const tenants = list.data?.tenants;
+    if (!tenants) return;
+    let live = true;
+    setData({ tenants });
+    void Promise.all(tenants.map((t) => (t.counts ? Promise.resolve(t) : get<Tenant>(`/admin/tenants/${enc(t.id)}`).catch(() => t)))).then(
+      (full) => live && setData({ tenants: full }),
+    );
+    return () => {
+      live = false;
+    };
+  }, [list.data]);
   const [id, setId] = useState('');
   const [name, setName] = useState('');
   const [actionError, setActionError] = useState<string>();

@@ -3,7 +3,9 @@ import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { EXPORT_TYPES } from '../../fhir/resource-types.js';
-import { invalid, unauthorized } from '../../fhir/errors.js';
+import type { ExportParams } from '../../export/kickoff.js';
+import { wholeManifest } from '../../export/manifest.js';
+import { FhirError, invalid, notFound, unauthorized } from '../../fhir/errors.js';
 import type { ExportJob, JobStore } from '../../store/ports.js';
 import { adminAuth } from '../admin-auth.js';
 import { login, logout, requestSession, sessionCredential, sessionDeps } from '../console-session.js';
@@ -13,6 +15,8 @@ import type { AppContext } from '../context.js';
 export const CONSOLE_ASSETS = fileURLToPath(new URL('../../../dist/console/', import.meta.url));
 
 const HOUR = 60 * 60 * 1000;
+
+const conflict = (msg: string): FhirError => new FhirError(409, 'conflict', msg);
 
 /** The dashboard's figures over the last day, from the jobs of the store (every API node sees the same). */
 export async function dashboardStats(
@@ -67,6 +71,7 @@ export async function dashboardStats(
  *   `DELETE /admin/session` → 204, logged out
  * - `GET /admin/stats[?tenant=T]`: the dashboard's figures over the last day (admin token or console session)
  * - `GET /admin/export-types`: the resource types an export writes (the scopes a client can be given)
+ * - `GET /admin/jobs/:id/manifest`: a completed job's manifest, as its client got it (409 before it completes)
  */
 export function consoleRoutes(ctx: AppContext): FastifyPluginAsync {
   return async (app) => {
@@ -125,5 +130,17 @@ export function consoleRoutes(ctx: AppContext): FastifyPluginAsync {
     });
 
     app.get('/admin/export-types', adminOnly, async () => ({ types: [...EXPORT_TYPES].sort() }));
+
+    // The manifest a finished job's client got (its file URLs need the client's token, as ever).
+    app.get<{ Params: { id: string } }>('/admin/jobs/:id/manifest', adminOnly, async (request) => {
+      const job = await ctx.store.jobs.getJob(request.params.id);
+      if (!job) throw notFound(`No export job ${request.params.id}.`);
+      if (job.status !== 'completed') throw conflict(`Export job ${job.id} is ${job.status}: only a completed job has a manifest.`);
+      const fhirBase = `${ctx.origin()}/r4/${job.tenant}`;
+      return wholeManifest(job, job.params as ExportParams, await ctx.store.jobs.listFiles(job.id), {
+        file: (f) => `${fhirBase}/bulk-export/files/${f.id}`,
+        page: (k) => `${fhirBase}/bulk-export/jobs/${job.id}${k === 0 ? '' : `/manifests/${k}`}`,
+      });
+    });
   };
 }
