@@ -6,7 +6,7 @@ import { EXPORT_TYPES } from '../../fhir/resource-types.js';
 import type { ExportParams } from '../../export/kickoff.js';
 import { wholeManifest } from '../../export/manifest.js';
 import { FhirError, invalid, notFound, unauthorized } from '../../fhir/errors.js';
-import type { ExportJob, JobStore } from '../../store/ports.js';
+import type { AuditStore, ExportJob, JobStore } from '../../store/ports.js';
 import { adminAuth } from '../admin-auth.js';
 import { login, logout, requestSession, sessionCredential, sessionDeps } from '../console-session.js';
 import type { AppContext } from '../context.js';
@@ -21,6 +21,7 @@ const conflict = (msg: string): FhirError => new FhirError(409, 'conflict', msg)
 /** The dashboard's figures over the last day, from the jobs of the store (every API node sees the same). */
 export async function dashboardStats(
   jobs: JobStore,
+  audit: Pick<AuditStore, 'count'>,
   now: number,
   tenant?: string,
 ): Promise<{
@@ -30,6 +31,7 @@ export async function dashboardStats(
   exportsFailed: number;
   resourcesExported: number;
   bytesExported: number;
+  failedAuthentications: number;
   throughput: { start: string; resources: number; bytes: number }[];
 }> {
   const since = now - 24 * HOUR;
@@ -58,6 +60,7 @@ export async function dashboardStats(
     exportsFailed: finished.filter((j) => j.status === 'failed').length,
     resourcesExported: resources,
     bytesExported: bytes,
+    failedAuthentications: await audit.count({ action: 'token', outcome: 'failure', from: since, ...(tenant !== undefined ? { tenant } : {}) }),
     throughput: buckets.map((b) => ({ start: new Date(b.start).toISOString(), resources: b.resources, bytes: b.bytes })),
   };
 }
@@ -126,7 +129,7 @@ export function consoleRoutes(ctx: AppContext): FastifyPluginAsync {
 
     app.get<{ Querystring: { tenant?: string } }>('/admin/stats', adminOnly, async (request) => {
       const tenant = typeof request.query.tenant === 'string' && request.query.tenant !== '' ? request.query.tenant : undefined;
-      return dashboardStats(ctx.store.jobs, now(), tenant);
+      return dashboardStats(ctx.store.jobs, ctx.store.audit, now(), tenant);
     });
 
     app.get('/admin/export-types', adminOnly, async () => ({ types: [...EXPORT_TYPES].sort() }));
