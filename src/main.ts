@@ -17,6 +17,7 @@ import { createExportService, type ExportService } from './export/service.js';
 import { createExportWorker, type ExportWorker } from './export/worker.js';
 import { prepareResource } from './fhir/prepare.js';
 import { buildApp } from './http/app.js';
+import { createSqlExportService } from './views/export-job.js';
 import { fhirBase, listeningOrigin } from './http/context.js';
 import { type MonitoringServer, startMonitoringServer } from './http/monitoring-server.js';
 import type { MonitoringDeps } from './http/routes/monitoring.js';
@@ -230,12 +231,22 @@ export async function createRuntime(
     events,
     settings: config.export,
   });
+  const sqlExports = createSqlExportService({
+    resources: store.resources,
+    jobs: store.jobs,
+    storage,
+    queue,
+    log: log.child({ component: 'views' }),
+    settings: config.export,
+    duckdb: { memoryLimit: config.views.duckdbMemoryLimit },
+  });
   const app = await buildApp({
     config,
     store,
     storage,
     auth,
     exports,
+    sqlExports,
     log,
     metrics,
     monitoring,
