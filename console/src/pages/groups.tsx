@@ -7,43 +7,47 @@ interface GroupSummary {
   tenant: string;
   name: string;
   kind: 'static' | 'dynamic';
-  member_count?: number;
-  limit?: number;
+  version: number;
+  last_updated: string;
+  member_count: number;
   criteria?: string[];
-  updated_at?: string;
+  relative?: boolean;
 }
 
 interface Member {
-  id: string;
-  period?: { start?: string; end?: string };
-  inactive?: boolean;
+  patient: string;
+  period_start: string | null;
+  inactive: boolean;
 }
 
 interface GroupDetail extends GroupSummary {
   members?: Member[];
+  evaluated_at?: string;
 }
 
+/** An admin change of the group, from the audit trail. */
 interface HistoryEntry {
-  version?: number | string;
-  time?: string;
-  at?: string;
-  change?: string;
-  action?: string;
-  detail?: string;
-  member_count?: number;
+  id: number;
+  time: string;
+  action: string;
+  outcome: string;
+  request: string | null;
+  detail: string | null;
 }
 
 interface Preview {
   count: number;
   members: string[];
-  limit?: number;
+  limit: number;
 }
 
 type Mode = 'ids' | 'search' | 'dynamic';
 
-function GroupPanel({ id, onChanged, onClose }: { id: string; onChanged: () => void; onClose: () => void }) {
-  const { data, error, reload } = useResource<GroupDetail>(`/admin/groups/${enc(id)}`);
-  const history = useResource<{ history: HistoryEntry[] }>(`/admin/groups/${enc(id)}/history`);
+function GroupPanel({ tenant, id, limit, onChanged, onClose }: { tenant: string; id: string; limit: number | undefined; onChanged: () => void; onClose: () => void }) {
+  const base = `/admin/tenants/${enc(tenant)}/groups/${enc(id)}`;
+  const { data, error, reload } = useResource<GroupDetail>(base);
+  const history = useResource<{ events: HistoryEntry[] }>(`/admin/audit${query({ tenant, action: 'admin.group', limit: 200 })}`);
+  const changes = history.data?.events.filter((e) => (e.request ?? '').includes(`/groups/${id}`) || (e.detail ?? '').includes(id));
   const [ids, setIds] = useState('');
   const [picked, setPicked] = useState<Set<string>>(new Set());
   const [actionError, setActionError] = useState<string>();
@@ -53,8 +57,8 @@ function GroupPanel({ id, onChanged, onClose }: { id: string; onChanged: () => v
     const patients = what === 'add' ? splitIds(ids) : [...picked];
     if (patients.length === 0) return setActionError(what === 'add' ? 'Paste at least one patient id.' : 'Tick at least one member.');
     try {
-      const path = { add: 'add-members', remove: 'remove-members', inactive: 'set-inactive', active: 'set-inactive' }[what];
-      await api('POST', `/admin/groups/${enc(id)}/${path}`, what === 'inactive' || what === 'active' ? { patients, inactive: what === 'inactive' } : { patients });
+      const path = { add: 'members', remove: 'members/remove', inactive: 'members/inactive', active: 'members/inactive' }[what];
+      await api('POST', `${base}/${path}`, what === 'inactive' || what === 'active' ? { patients, inactive: what === 'inactive' } : { patients });
       setNotice(`${patients.length} member(s) ${{ add: 'added', remove: 'removed', inactive: 'marked inactive', active: 'marked active' }[what]}.`);
       setIds('');
       setPicked(new Set());
@@ -79,8 +83,9 @@ function GroupPanel({ id, onChanged, onClose }: { id: string; onChanged: () => v
       {data && (
         <>
           <p>
-            {data.kind} group <code>{data.id}</code>: {fmtNumber(data.member_count ?? data.members?.length)} members
-            {data.limit ? ` of at most ${fmtNumber(data.limit)}` : ''}
+            {data.kind} group <code>{data.id}</code>, version {data.version} of {fmtTime(data.last_updated)}: {fmtNumber(data.member_count)} members
+            {limit ? ` of at most ${fmtNumber(limit)}` : ''}
+            {data.evaluated_at ? ` (criteria evaluated ${fmtTime(data.evaluated_at)})` : ''}
           </p>
           {data.criteria && data.criteria.length > 0 && (
             <ul aria-label="Membership criteria">
@@ -98,24 +103,22 @@ function GroupPanel({ id, onChanged, onClose }: { id: string; onChanged: () => v
                 <tr>
                   {data.kind === 'static' && <th scope="col">Select</th>}
                   <th scope="col">Patient</th>
-                  <th scope="col">Since</th>
-                  <th scope="col">Until</th>
+                  <th scope="col">Member since</th>
                   <th scope="col">Inactive</th>
                 </tr>
               </thead>
               <tbody>
                 {data.members.map((m) => (
-                  <tr key={m.id}>
+                  <tr key={m.patient}>
                     {data.kind === 'static' && (
                       <td>
-                        <input type="checkbox" checked={picked.has(m.id)} onChange={() => toggle(m.id)} aria-label={`Select member ${m.id}`} />
+                        <input type="checkbox" checked={picked.has(m.patient)} onChange={() => toggle(m.patient)} aria-label={`Select member ${m.patient}`} />
                       </td>
                     )}
                     <th scope="row">
-                      <code>{m.id}</code>
+                      <code>{m.patient}</code>
                     </th>
-                    <td>{fmtTime(m.period?.start)}</td>
-                    <td>{fmtTime(m.period?.end)}</td>
+                    <td>{fmtTime(m.period_start)}</td>
                     <td>{m.inactive ? 'yes' : 'no'}</td>
                   </tr>
                 ))}
@@ -145,10 +148,11 @@ function GroupPanel({ id, onChanged, onClose }: { id: string; onChanged: () => v
       )}
       <h4>History</h4>
       <ErrorBox error={history.error} />
-      <ol>
-        {history.data?.history.map((h, i) => (
-          <li key={i}>
-            {fmtTime(h.time ?? h.at)}: {h.change ?? h.action ?? ''} {h.detail ?? ''} {h.member_count !== undefined ? `(${fmtNumber(h.member_count)} members)` : ''}
+      {changes && changes.length === 0 && <p class="muted">No recorded changes.</p>}
+      <ol aria-label="Changes of the group, newest first">
+        {changes?.map((h) => (
+          <li key={h.id}>
+            {fmtTime(h.time)}: {h.action.replace(/^admin\.group\./, '')} ({h.outcome}){h.detail ? ` — ${h.detail}` : ''}
           </li>
         ))}
       </ol>
@@ -160,7 +164,9 @@ function GroupPanel({ id, onChanged, onClose }: { id: string; onChanged: () => v
 }
 
 export function GroupsPage({ tenant }: { tenant: string }) {
-  const { data, error, reload } = useResource<{ groups: GroupSummary[]; limit?: number }>(tenant ? `/admin/groups${query({ tenant })}` : undefined);
+  const { data, error, reload } = useResource<{ groups: GroupSummary[] }>(tenant ? `/admin/tenants/${enc(tenant)}/groups` : undefined);
+  const settings = useResource<{ maxGroupMembers?: number }>('/admin/export-types');
+  const limit = settings.data?.maxGroupMembers;
   const [mode, setMode] = useState<Mode>('ids');
   const [name, setName] = useState('');
   const [ids, setIds] = useState('');
@@ -178,14 +184,14 @@ export function GroupsPage({ tenant }: { tenant: string }) {
       .map((s) => s.trim())
       .filter(Boolean);
   const body = (): Record<string, unknown> => {
-    if (mode === 'ids') return { tenant, name, patients: splitIds(ids) };
-    if (mode === 'search') return { tenant, name, from_search: search };
-    return { tenant, name, criteria: criteriaList() };
+    if (mode === 'ids') return { name, patients: splitIds(ids) };
+    if (mode === 'search') return { name, from_search: search };
+    return { name, member_filter: criteriaList() };
   };
   const doPreview = async () => {
     setActionError(undefined);
     try {
-      setPreview(await api<Preview>('POST', '/admin/groups/preview', mode === 'dynamic' ? { tenant, criteria: criteriaList() } : { tenant, from_search: search }));
+      setPreview(await api<Preview>('POST', `/admin/tenants/${enc(tenant)}/groups/preview`, mode === 'dynamic' ? { member_filter: criteriaList() } : { from_search: search }));
     } catch (err) {
       setActionError(errorText(err));
     }
@@ -195,7 +201,7 @@ export function GroupsPage({ tenant }: { tenant: string }) {
     setActionError(undefined);
     if (!tenant) return setActionError('Choose a tenant first.');
     try {
-      const g = await api<GroupSummary>('POST', '/admin/groups', body());
+      const g = await api<GroupSummary>('POST', `/admin/tenants/${enc(tenant)}/groups`, body());
       setNotice(`Group ${g.name} created (${g.id}).`);
       setName('');
       setIds('');
@@ -211,7 +217,7 @@ export function GroupsPage({ tenant }: { tenant: string }) {
     setRemoving(undefined);
     if (!g) return;
     try {
-      await api('DELETE', `/admin/groups/${enc(g.id)}`);
+      await api('DELETE', `/admin/tenants/${enc(g.tenant)}/groups/${enc(g.id)}`);
       setNotice(`Group ${g.name} removed.`);
       if (selected === g.id) setSelected(undefined);
       reload();
@@ -238,7 +244,8 @@ export function GroupsPage({ tenant }: { tenant: string }) {
         </thead>
         <tbody>
           {data?.groups.map((g) => {
-            const limit = g.limit ?? data.limit;
+            // A dynamic group's members are known when it is evaluated (opened, or at an export's kick-off).
+            const count = g.kind === 'dynamic' ? undefined : g.member_count;
             return (
               <tr key={g.id}>
                 <th scope="row">
@@ -248,15 +255,18 @@ export function GroupsPage({ tenant }: { tenant: string }) {
                   </div>
                 </th>
                 <td>{g.kind}</td>
-                <td class="num">{fmtNumber(g.member_count)}</td>
+                <td class="num">{count === undefined ? 'evaluated at export' : fmtNumber(count)}</td>
                 <td>
-                  {limit ? (
+                  {limit && count !== undefined ? (
                     <>
-                      <progress max={limit} value={Math.min(limit, g.member_count ?? 0)} aria-label={`${g.name}: members against the limit`} />{' '}
-                      {fmtNumber(g.member_count)} / {fmtNumber(limit)}
+                      <progress max={limit} value={Math.min(limit, count)} aria-label={`${g.name}: members against the limit`} /> {fmtNumber(count)} / {fmtNumber(limit)}
                     </>
                   ) : (
-                    '—'
+                    (g.criteria ?? []).map((c) => (
+                      <div key={c}>
+                        <code>{c}</code>
+                      </div>
+                    ))
                   )}
                 </td>
                 <td>
@@ -275,7 +285,7 @@ export function GroupsPage({ tenant }: { tenant: string }) {
         </tbody>
       </table>
       {data && data.groups.length === 0 && <p>No groups yet.</p>}
-      {selected && <GroupPanel id={selected} onChanged={reload} onClose={() => setSelected(undefined)} />}
+      {selected && <GroupPanel tenant={tenant} id={selected} limit={limit} onChanged={reload} onClose={() => setSelected(undefined)} />}
 
       <form class="panel" onSubmit={create} aria-labelledby="new-group">
         <h3 id="new-group">New group{tenant ? ` in ${tenant}` : ''}</h3>
@@ -324,7 +334,7 @@ export function GroupsPage({ tenant }: { tenant: string }) {
           {preview && (
             <div role="status" class="notice">
               <strong>{fmtNumber(preview.count)} patients</strong> match now
-              {preview.limit ? ` (limit ${fmtNumber(preview.limit)})` : ''}
+              {` (a group may have at most ${fmtNumber(preview.limit)})`}
               {preview.members.length > 0 && (
                 <>
                   : <code>{preview.members.slice(0, 20).join(', ')}</code>

@@ -73,7 +73,8 @@ export async function dashboardStats(
  *   session cookie; `GET /admin/session` → the same for the cookie's session (401 without one);
  *   `DELETE /admin/session` → 204, logged out
  * - `GET /admin/stats[?tenant=T]`: the dashboard's figures over the last day (admin token or console session)
- * - `GET /admin/export-types`: the resource types an export writes (the scopes a client can be given)
+ * - `GET /admin/export-types`: the resource types an export writes (the scopes a client can be given) and the most
+ *   members a group may have
  * - `GET /admin/jobs/:id/manifest`: a completed job's manifest, as its client got it (409 before it completes)
  */
 export function consoleRoutes(ctx: AppContext): FastifyPluginAsync {
@@ -132,7 +133,7 @@ export function consoleRoutes(ctx: AppContext): FastifyPluginAsync {
       return dashboardStats(ctx.store.jobs, ctx.store.audit, now(), tenant);
     });
 
-    app.get('/admin/export-types', adminOnly, async () => ({ types: [...EXPORT_TYPES].sort() }));
+    app.get('/admin/export-types', adminOnly, async () => ({ types: [...EXPORT_TYPES].sort(), maxGroupMembers: ctx.config.export.maxGroupMembers }));
 
     // The manifest a finished job's client got (its file URLs need the client's token, as ever).
     app.get<{ Params: { id: string } }>('/admin/jobs/:id/manifest', adminOnly, async (request) => {
