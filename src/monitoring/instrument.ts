@@ -37,6 +37,7 @@ export function instrumentStore(store: Store, metrics: Metrics): Store {
     audit: countRejections(store.audit, 'store', metrics),
     tenants: countRejections(store.tenants, 'store', metrics),
     cohorts: countRejections(store.cohorts, 'store', metrics),
+    sessions: countRejections(store.sessions, 'store', metrics),
     check: () => store.check(),
     close: () => store.close(),
   };

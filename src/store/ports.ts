@@ -496,6 +496,29 @@ export interface CohortStore {
   jobPatientIds(jobId: string): Promise<string[]>;
 }
 
+/**
+ * A console login: the admin credential exchanged for a cookie. `id` is the SHA-256 (hex) of the cookie's secret
+ * value, so the table never holds a usable cookie; `csrfToken` is the value every unsafe request of the session must
+ * carry in a header.
+ */
+export interface ConsoleSession {
+  id: string;
+  csrfToken: string;
+  createdAt: number;
+  expiresAt: number;
+}
+
+/** Console sessions, shared by every API process of the store (a login on one node is valid on all). */
+export interface SessionStore {
+  createSession(session: ConsoleSession): Promise<void>;
+  /** The session with this id when it expires after `now`; undefined when unknown or expired. */
+  getSession(id: string, now: number): Promise<ConsoleSession | undefined>;
+  /** Removes a session (logout); false when there was none. */
+  deleteSession(id: string): Promise<boolean>;
+  /** Removes every session expired at `now`; returns how many. */
+  deleteExpiredSessions(now: number): Promise<number>;
+}
+
 /** Everything one database gives. */
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
@@ -507,6 +530,7 @@ export interface Store {
   readonly audit: AuditStore;
   readonly tenants: TenantStore;
   readonly cohorts: CohortStore;
+  readonly sessions: SessionStore;
   /** Resolves when the database answers and every migration of this version is applied; rejects with the reason. */
   check(): Promise<void>;
   close(): Promise<void>;
