@@ -119,7 +119,7 @@ async function startProcess(args: string[], env: Record<string, string> = {}): P
     let out = '';
     proc.stdout?.on('data', (d: Buffer) => {
       out += d.toString();
-      const m = /listening on (http:\/\/\S+)/.exec(out);
+      const m = /listening on (http:\/\/[^\s"]+)/.exec(out);
       if (m) resolve(m[1] as string);
       else if (out.includes('flatfhir worker running')) resolve('');
     });
