@@ -224,6 +224,8 @@ async function exportEndToEnd(
   const completed = (Date.now() - started) / 1000;
   const rssJob = rssMax;
   rssMax = 0;
+  // A fresh token for the downloads: a long export outlives the first one.
+  headers.authorization = `Bearer ${await token(origin, tenant, clientFile)}`;
   let bytes = 0;
   let resources = 0;
   const queue = [...manifest.output];
@@ -318,6 +320,8 @@ async function gzipFigures(origin: string, pid: number, tenant: string, clientFi
     await new Promise((res) => setTimeout(res, 200));
   }
   const out: { name: string; bytes: number; seconds: number; cpu: number }[] = [];
+  // A fresh token for the downloads: a long export outlives the first one.
+  headers.authorization = `Bearer ${await token(origin, tenant, clientFile)}`;
   for (const [name, encoding] of [
     ['identity', 'identity'],
     ['gzip (on the fly)', 'gzip'],
@@ -330,7 +334,9 @@ async function gzipFigures(origin: string, pid: number, tenant: string, clientFi
       Array.from({ length: 4 }, async () => {
         for (let o = queue.shift(); o; o = queue.shift()) {
           const redirect = await fetch(o.url, { headers, redirect: 'manual' });
-          const r = await drainEncoded(redirect.headers.get('location') as string, encoding);
+          const location = redirect.headers.get('location');
+          if (redirect.status !== 307 || !location) throw new Error(`file ${o.url} answered ${redirect.status}`);
+          const r = await drainEncoded(location, encoding);
           if (r.encoding !== encoding) throw new Error(`asked for ${encoding}, got ${r.encoding}`);
           bytes += r.bytes;
         }
