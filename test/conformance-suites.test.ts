@@ -50,6 +50,10 @@ describe('what conformance suites check', () => {
     expect(r.type).toMatch(/^application\/fhir\+json/);
     expect(JSON.parse(r.body)).toMatchObject({ resourceType: 'OperationOutcome', issue: [{ diagnostics: expect.stringMatching(/Accept header is required/) }] });
     expect(await server.runtime.store.jobs.countByStatus()).toEqual(before);
+    // a client that sets Accept: application/json by default (got does) is refused too
+    const json = await rawGet(`${server.base(TENANT)}/Patient/$export`, { prefer: 'respond-async', accept: 'application/json', authorization: `Bearer ${token}` });
+    expect(json.status).toBe(406);
+    expect(await server.runtime.store.jobs.countByStatus()).toEqual(before);
   });
 
   it('lists exportable types first in the CapabilityStatement: a kick-off with the first two succeeds', async () => {

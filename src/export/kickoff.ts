@@ -64,7 +64,8 @@ function acceptable(accept: string): boolean {
   return accept
     .split(',')
     .map((a) => a.split(';')[0]?.trim().toLowerCase() ?? '')
-    .some((a) => a === 'application/fhir+json' || a === 'application/json' || a === '*/*' || a === 'application/*');
+    // The IG: "currently, only application/fhir+json is supported"; plain application/json is refused.
+    .some((a) => a === 'application/fhir+json' || a === '*/*' || a === 'application/*');
 }
 
 /** An integer64 is a JSON string of digits. */
