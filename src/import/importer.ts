@@ -26,6 +26,7 @@ export interface ImportOptions {
   resources: ResourceStore;
   tenant: string;
   paths: string[];
+  /** Resources per atomic write (default 10,000); a write also ends at a file's end, at a delete and at 16 MB. */
   batchSize?: number;
   maxGroupMembers: number;
   maxReported?: number;
@@ -39,6 +40,10 @@ export interface ImportOptions {
  * file is parsed whole, so the bound is generous, and reaching it is reported as an error.
  */
 const PARSE_THREAD_HEAP_MB = 1024;
+/** Resources per message of the parser: small, so that few are in flight however large a write is. */
+const PARSE_BATCH = 1000;
+/** A write ends when the JSON of its resources reaches this many characters, whatever the batch size. */
+const MAX_BATCH_CHARS = 16 * 1024 * 1024;
 
 async function listFiles(paths: string[]): Promise<string[]> {
   const out: string[] = [];
@@ -54,8 +59,11 @@ async function listFiles(paths: string[]): Promise<string[]> {
   return out;
 }
 
-/** Parse events from a worker thread, acknowledged one message at a time (the thread keeps a few in flight). */
-async function* parseInThread(files: string[], options: { maxGroupMembers: number; batchSize: number }): AsyncIterable<ParseEvent> {
+/**
+ * Parse events from a worker thread. Each message is acknowledged as soon as it is taken, before its events are
+ * handled, so the thread parses ahead (up to `maxInFlight` unread messages) while a write runs.
+ */
+async function* parseInThread(files: string[], options: { maxGroupMembers: number; batchSize: number; maxInFlight: number }): AsyncIterable<ParseEvent> {
   const worker = startThread(new URL('./parse-thread.js', import.meta.url), {
     workerData: { files, ...options },
     resourceLimits: { maxOldGenerationSizeMb: PARSE_THREAD_HEAP_MB },
@@ -82,8 +90,8 @@ async function* parseInThread(files: string[], options: { maxGroupMembers: numbe
       const m = queue.shift() as (typeof queue)[number];
       if ('error' in m) throw m.error;
       if ('done' in m) return;
-      yield* m.events;
       worker.postMessage('ack');
+      yield* m.events;
     }
   } finally {
     await worker.terminate();
@@ -96,7 +104,7 @@ async function* parseInThread(files: string[], options: { maxGroupMembers: numbe
  * malformed, with file and line.
  */
 export async function importPaths(options: ImportOptions): Promise<ImportResult> {
-  const batchSize = options.batchSize ?? 2000;
+  const batchSize = options.batchSize ?? 10_000;
   const maxReported = options.maxReported ?? 1000;
   const result: ImportResult = { counts: {}, accepted: 0, rejected: [], rejectedCount: 0, files: 0 };
   await options.resources.ensureTenant(options.tenant);
@@ -120,27 +128,48 @@ export async function importPaths(options: ImportOptions): Promise<ImportResult>
     }
   };
 
+  // Parsed resources wait here until a write is full (fewer, larger transactions: each commit and each rewrite of
+  // an index's hot pages is paid once per write, not once per parser message).
+  let pending: PreparedResource[] = [];
+  let pendingChars = 0;
+  const flush = async (): Promise<void> => {
+    if (pending.length === 0) return;
+    const items = pending;
+    pending = [];
+    pendingChars = 0;
+    await write(items);
+  };
+
   const files = await listFiles(options.paths);
   result.files = files.length;
-  const parse = { maxGroupMembers: options.maxGroupMembers, batchSize };
-  const events = options.thread === false ? parseFiles(files, parse) : parseInThread(files, parse);
+  const parse = { maxGroupMembers: options.maxGroupMembers, batchSize: Math.min(batchSize, PARSE_BATCH) };
+  // Enough messages ahead to fill the next write while this one runs.
+  const maxInFlight = Math.ceil(batchSize / parse.batchSize) + 1;
+  const events = options.thread === false ? parseFiles(files, parse) : parseInThread(files, { ...parse, maxInFlight });
   for await (const event of events) {
     switch (event.kind) {
       case 'resources':
-        await write(event.items);
+        for (const item of event.items) {
+          pending.push(item);
+          pendingChars += item.template[0].length + item.template[1].length;
+          if (pending.length >= batchSize || pendingChars >= MAX_BATCH_CHARS) await flush();
+        }
         break;
       case 'reject':
         result.rejectedCount++;
         if (result.rejected.length < maxReported) result.rejected.push({ file: event.file, line: event.line, message: event.message });
         break;
       case 'delete':
+        await flush();
         if (await options.resources.deleteResource(options.tenant, event.type, event.id)) countsFor(event.type).deleted++;
         break;
       case 'progress':
+        if (event.fileDone) await flush();
         options.onProgress?.({ file: event.file, resources: result.accepted, bytes: event.bytes, totalBytes: event.totalBytes });
         break;
     }
   }
+  await flush();
   // The planner's statistics would otherwise still describe the tables as they were before the import.
   await options.resources.refreshStatistics();
   return result;

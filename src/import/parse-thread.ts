@@ -1,13 +1,12 @@
 /**
  * Worker-thread entry for import: parses and prepares the files it is given and posts the events to the main
- * thread, which writes them. At most a few messages are in flight (the main thread acknowledges each), so
- * memory stays flat however large the input.
+ * thread, which writes them. At most `maxInFlight` messages are unread (the main thread acknowledges each as it
+ * takes it), so memory stays flat however large the input, and parsing goes on while the main thread writes.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { type ParseEvent, parseFiles } from './parse.js';
 
-const { files, maxGroupMembers, batchSize } = workerData as { files: string[]; maxGroupMembers: number; batchSize: number };
-const MAX_IN_FLIGHT = 3;
+const { files, maxGroupMembers, batchSize, maxInFlight } = workerData as { files: string[]; maxGroupMembers: number; batchSize: number; maxInFlight: number };
 let inFlight = 0;
 let wakeUp: (() => void) | undefined;
 parentPort?.on('message', () => {
@@ -16,7 +15,7 @@ parentPort?.on('message', () => {
 });
 
 async function send(events: ParseEvent[]): Promise<void> {
-  while (inFlight >= MAX_IN_FLIGHT) await new Promise<void>((r) => (wakeUp = r));
+  while (inFlight >= maxInFlight) await new Promise<void>((r) => (wakeUp = r));
   inFlight++;
   parentPort?.postMessage({ events });
 }
