@@ -2,7 +2,8 @@
  * Benchmarks (npm run bench -- <name> [options]). Each prints figures and compares with a baseline measured in
  * the same run; none asserts a time.
  *
- *   import   [--patients N]   import throughput (resources/s) and the importing process's peak RSS
+ *   import   [--patients N]   import throughput (resources/s) beside read + parse and raw INSERT baselines of the same
+ *                             rows, and the importing process's peak RSS
  *   export   [--patients N]   raw store-to-file baseline vs a full Group export end to end, server peak RSS
  *   synthea  [--copies N]     synthea-100 imported N times with prefixed ids, system export end to end
  *   polls    [--patients N] [--pollers P]
