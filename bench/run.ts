@@ -2,7 +2,8 @@
  * Benchmarks (npm run bench -- <name> [options]). Each prints figures and compares with a baseline measured in
  * the same run; none asserts a time.
  *
- *   import   [--patients N]   import throughput (resources/s) and the importing process's peak RSS
+ *   import   [--patients N]   import throughput (resources/s) beside read + parse and raw INSERT baselines of the same
+ *                             rows, and the importing process's peak RSS
  *   export   [--patients N]   raw store-to-file baseline vs a full Group export end to end, server peak RSS
  *   synthea  [--copies N]     synthea-100 imported N times with prefixed ids, system export end to end
  *   polls    [--patients N] [--pollers P]
@@ -77,6 +78,11 @@ interface ImportFigures {
   maxRssBytes: number;
 }
 
+interface RawInsertFigures {
+  rows: number;
+  seconds: number;
+}
+
 async function benchImport(n: number): Promise<void> {
   const dir = await population(n);
   const data = await mkdtemp(join(tmpdir(), 'flatfhir-bench-'));
@@ -93,12 +99,19 @@ async function benchImport(n: number): Promise<void> {
       }
     }
     const parseSeconds = (Date.now() - started) / 1000;
-    const r = await child<ImportFigures>(['bench/import-child.mjs', join(data, 'flatfhir.sqlite'), dir]);
+    const db = join(data, 'flatfhir.sqlite');
+    const r = await child<ImportFigures>(['bench/import-child.mjs', db, dir]);
+    // Baseline: the rows the import stored, inserted with plain prepared INSERTs in one transaction.
+    const raw = await child<RawInsertFigures>(['bench/raw-insert-child.mjs', db, join(data, 'raw-insert.sqlite'), 'bench']);
+    const importRate = r.resources / r.seconds;
+    const rawRate = raw.rows / raw.seconds;
     console.log(`\nimport of ${fmt(n)} patients into SQLite`);
-    console.log(`  baseline (read + JSON.parse only): ${fmt(lines / parseSeconds)} resources/s`);
-    console.log(`  import:                            ${fmt(r.resources / r.seconds)} resources/s (${fmt(r.resources)} in ${fmt(r.seconds, 1)} s)`);
-    console.log(`  import / baseline:                 ${fmt((r.resources / r.seconds / (lines / parseSeconds)) * 100)}%`);
-    console.log(`  peak RSS of the importing process: ${mb(r.maxRssBytes)}`);
+    console.log(`  baseline (read + JSON.parse only):  ${fmt(lines / parseSeconds)} resources/s`);
+    console.log(`  baseline (raw INSERT of the rows):  ${fmt(rawRate)} rows/s (${fmt(raw.rows)} in ${fmt(raw.seconds, 1)} s, one transaction)`);
+    console.log(`  import:                             ${fmt(importRate)} resources/s (${fmt(r.resources)} in ${fmt(r.seconds, 1)} s)`);
+    console.log(`  import / read + parse:              ${fmt((importRate / (lines / parseSeconds)) * 100)}%`);
+    console.log(`  import / raw INSERT:                ${fmt((importRate / rawRate) * 100)}%`);
+    console.log(`  peak RSS of the importing process:  ${mb(r.maxRssBytes)}`);
   } finally {
     await rm(data, { recursive: true, force: true });
   }
