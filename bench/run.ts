@@ -111,7 +111,7 @@ async function startServer(dataDir: string, env: Record<string, string> = {}): P
     let out = '';
     proc.stdout?.on('data', (d: Buffer) => {
       out += d.toString();
-      const m = /listening on (http:\/\/\S+)/.exec(out);
+      const m = /listening on (http:\/\/[^\s"]+)/.exec(out);
       if (m) resolve(m[1] as string);
     });
     proc.on('exit', (c) => reject(new Error(`server exited with ${c}`)));

@@ -36,7 +36,7 @@ function startProcess(): Promise<{ child: ChildProcess; origin: string }> {
     let out = '';
     child.stdout?.on('data', (d: Buffer) => {
       out += d.toString();
-      const m = /listening on (http:\/\/[^\s]+)/.exec(out);
+      const m = /listening on (http:\/\/[^\s"]+)/.exec(out);
       if (m) resolve({ child, origin: m[1] as string });
     });
     child.stderr?.on('data', (d: Buffer) => process.stderr.write(d));

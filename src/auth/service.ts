@@ -62,6 +62,8 @@ export interface AuthService extends AccessControl {
   smartConfiguration(origin: string, tenant: string): Promise<Record<string, unknown>>;
   /** The token endpoint: authenticates the client, decides the scope, issues an access token. Throws OAuthError. */
   issueToken(request: TokenRequest): Promise<TokenResponse>;
+  /** Whether a bearer token is an access token this server issued and still valid (of any tenant, any client). */
+  isAccessToken(token: string): Promise<boolean>;
 }
 
 /** Access-token claims besides the registered ones. */
@@ -300,5 +302,14 @@ export async function createAuthService(deps: AuthDeps): Promise<AuthService> {
     return { clientId: sub, tenant, scope, canRead: (type: string) => scopesAllowRead(scopes, type) };
   }
 
-  return { tokenUrl, smartConfiguration, issueToken, authenticate };
+  async function isAccessToken(token: string): Promise<boolean> {
+    try {
+      await verifyAccessToken(token);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  return { tokenUrl, smartConfiguration, issueToken, authenticate, isAccessToken };
 }

@@ -180,6 +180,11 @@ const schema = z.object({
       }),
       retryAfterSeconds: opt(int(1).default(2), { env: ['FLATFHIR_EXPORT_RETRY_AFTER_SECONDS'], description: '`Retry-After` while a job runs.' }),
       presignSeconds: opt(int(1).default(300), { env: ['FLATFHIR_EXPORT_PRESIGN_SECONDS'], description: 'Lifetime of the pre-signed download URLs.' }),
+      manifestPageFiles: opt(int(1).default(1000), {
+        env: ['FLATFHIR_EXPORT_MANIFEST_PAGE_FILES'],
+        description:
+          'Output and deleted files listed per manifest page when a client kicks off with `allowPartialManifests=true` (pages are joined by `link` next).',
+      }),
       maxPatients: opt(int(1).default(20_000), { env: ['FLATFHIR_EXPORT_MAX_PATIENTS'], description: 'Most patients in one Patient export (the vendor limit).' }),
       maxGroupMembers: opt(int(1).default(20_000), { env: ['FLATFHIR_MAX_GROUP_MEMBERS'], description: 'Most members of a group (the vendor limit).' }),
       rejectDuplicates: opt(bool.default(false), {

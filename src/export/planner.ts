@@ -158,6 +158,11 @@ export async function planExport(input: PlanInput): Promise<PlannedChunk[]> {
     // Tombstones have no rows in a view ($sql-export jobs).
     if (params.since !== undefined && params.views === undefined) chunks.push({ type, slice: { mode: 'deleted' }, estimate: 0 });
   }
-  if (params.warnings.length > 0) chunks.push({ type: 'OperationOutcome', slice: { mode: 'warnings' }, estimate: 0 });
+  if (params.warnings.length > 0) {
+    const warnings: PlannedChunk = { type: 'OperationOutcome', slice: { mode: 'warnings' }, estimate: 0 };
+    // With partial manifests the warnings come first: every manifest page lists them.
+    if (params.allowPartialManifests) chunks.unshift(warnings);
+    else chunks.push(warnings);
+  }
   return chunks;
 }

@@ -34,6 +34,7 @@ export function instrumentStore(store: Store, metrics: Metrics): Store {
     clients: countRejections(store.clients, 'store', metrics),
     keys: countRejections(store.keys, 'store', metrics),
     views: countRejections(store.views, 'store', metrics),
+    audit: countRejections(store.audit, 'store', metrics),
     check: () => store.check(),
     close: () => store.close(),
   };

@@ -167,6 +167,24 @@ export interface NewJob extends Omit<ExportJob, 'status' | 'completedAt' | 'done
   chunks?: PlannedChunkRow[];
 }
 
+/** Which jobs `listJobs` returns: those matching every given condition. */
+export interface JobFilter {
+  tenant?: string;
+  clientId?: string;
+  /** One status, or any of several. */
+  status?: JobStatus | JobStatus[];
+  /** Expiring before this instant (exclusive). */
+  expiredBefore?: number;
+  /** Expiring after this instant (exclusive): not expired yet at it. */
+  expiresAfter?: number;
+  /** Finished (completed or failed) before this instant (exclusive). */
+  completedBefore?: number;
+  /** Newest first (created, then id, both descending) instead of oldest first. */
+  newestFirst?: boolean;
+  /** At most this many. */
+  limit?: number;
+}
+
 /** Names one chunk (what the JobQueue carries). */
 export interface ChunkRef {
   jobId: string;
@@ -195,8 +213,8 @@ export interface JobStore {
   getJob(id: string): Promise<ExportJob | undefined>;
   /** Jobs of a client not deleted, with this request hash (duplicate-request rejection). */
   findByRequestHash(tenant: string, clientId: string, requestHash: string): Promise<ExportJob | undefined>;
-  /** Jobs matching every given condition, oldest first (created, then id). */
-  listJobs(filter: { status?: JobStatus; expiredBefore?: number }): Promise<ExportJob[]>;
+  /** Jobs matching every given condition, oldest first (created, then id), or newest first when asked. */
+  listJobs(filter: JobFilter): Promise<ExportJob[]>;
   /** How many jobs and chunks are in each status (statuses with none are absent), for metrics. */
   countByStatus(): Promise<{ jobs: Partial<Record<JobStatus, number>>; chunks: Partial<Record<ChunkStatus, number>> }>;
   /** Adds patients to a job (those already there are kept as they are); idempotent. */
@@ -274,8 +292,18 @@ export interface ClientStore {
   registerClient(client: RegisteredClient): Promise<void>;
   getClient(clientId: string): Promise<RegisteredClient | undefined>;
   listClients(tenant?: string): Promise<RegisteredClient[]>;
+  /**
+   * Enables or disables a client; disabling also revokes every token issued to it until now (see `revocations`),
+   * in the same transaction. False when there is no such client.
+   */
   setClientDisabled(clientId: string, disabled: boolean): Promise<boolean>;
+  /** Removes a client and revokes every token issued to it until now, atomically. False when there was none. */
   removeClient(clientId: string): Promise<boolean>;
+  /**
+   * The token revocations recorded after `since` (epoch ms): per client, the latest instant before which its
+   * tokens are void. One indexed range read; every process of the store sees the same list.
+   */
+  revocations(since: number): Promise<Map<string, number>>;
   /** Records an assertion's jti until it expires; false if it was already recorded and unexpired. */
   useJti(clientId: string, jti: string, expiresAt: number, now: number): Promise<boolean>;
 }
@@ -339,6 +367,77 @@ export interface ViewStore {
   removeView(tenant: string, name: string): Promise<boolean>;
 }
 
+/** What an audit record says happened: the action and its outcome. */
+export type AuditOutcome = 'success' | 'failure';
+
+/** One entry of the audit trail (never a token, key or assertion). */
+export interface AuditEvent {
+  /** Increasing with each record (across processes: the database assigns it). */
+  id: number;
+  /** When it happened (epoch ms). */
+  at: number;
+  /**
+   * What was done, dotted: `token`, `export.kickoff`, `export.status`, `export.download`, `export.delete`,
+   * `export.expire`, `admin.<object>.<verb>` (e.g. `admin.client.disable`).
+   */
+  action: string;
+  outcome: AuditOutcome;
+  /** The HTTP status answered, when it was a request. */
+  status: number | null;
+  tenant: string | null;
+  /** The client acting (for a refused token request: the client it named, unverified). */
+  clientId: string | null;
+  /** Where the request came from: an IP address, or `cli` for a command run on the store. */
+  source: string | null;
+  /** The export job concerned. */
+  jobId: string | null;
+  /** What was asked: method and URL, or the command. */
+  request: string | null;
+  /** Why it failed, or what changed. */
+  detail: string | null;
+}
+
+export type NewAuditEvent = Omit<AuditEvent, 'id'>;
+
+/** Which audit records `list` returns: those matching every given condition, newest first. */
+export interface AuditQuery {
+  tenant?: string;
+  clientId?: string;
+  jobId?: string;
+  /** Only records of jobs whose patient set held this patient (of the record's tenant). */
+  patient?: string;
+  /** An action, or a prefix of dotted actions (`export` matches `export.kickoff`, `export.download`…). */
+  action?: string;
+  outcome?: AuditOutcome;
+  /** At or after this instant. */
+  from?: number;
+  /** Before this instant (exclusive). */
+  to?: number;
+  /** Only records with an id below this one (the next page after a page ending at it). */
+  beforeId?: number;
+  /** At most this many (default 100). */
+  limit?: number;
+}
+
+/**
+ * The audit trail: who did what, when, from where, with what outcome, and which patients each export job's
+ * scope held. Appends are batched by the caller; both adapters insert a batch in one statement.
+ */
+export interface AuditStore {
+  /** Appends records in one transaction; each gets the next id. */
+  append(events: NewAuditEvent[]): Promise<void>;
+  /** Records matching the query, newest first (by id). */
+  list(query: AuditQuery): Promise<AuditEvent[]>;
+  /** How many records match (ignores `beforeId` and `limit`). */
+  count(query: Omit<AuditQuery, 'beforeId' | 'limit'>): Promise<number>;
+  /** Records the patients an export job's scope held (idempotent; more may be added later). */
+  addJobPatients(tenant: string, jobId: string, patientIds: string[], at: number): Promise<void>;
+  /** The jobs (ids, any order) whose patient set held the patient, of one tenant or of every tenant. */
+  jobsOfPatient(patientId: string, tenant?: string): Promise<string[]>;
+  /** Deletes records (and job patient sets) older than `before`; returns how many records went. */
+  purgeBefore(before: number): Promise<number>;
+}
+
 /** Everything one database gives. */
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
@@ -347,6 +446,7 @@ export interface Store {
   readonly clients: ClientStore;
   readonly keys: KeyStore;
   readonly views: ViewStore;
+  readonly audit: AuditStore;
   /** Resolves when the database answers and every migration of this version is applied; rejects with the reason. */
   check(): Promise<void>;
   close(): Promise<void>;

@@ -5,77 +5,23 @@
  * Provenance.
  */
 import type { FhirResource } from '../fhir/resource.js';
-import { CITIES, FAMILY_NAMES, FEMALE_NAMES, MALE_NAMES } from './demographics.js';
+import { ALLERGIES, ALLERGY_STATUS, NO_KNOWN_ALLERGY } from './vocabulary/allergies.js';
+import { CARE_TEAM_ROLE, CAREPLAN_ASSESS_PLAN, GOAL_ACHIEVED, GOAL_IN_PROGRESS } from './vocabulary/care.js';
+import { type CodeableConcept, concept, IDENTIFIER_TYPE, SNOMED, UCUM } from './vocabulary/codes.js';
+import { ACUTE_CONDITIONS, type AcuteCondition, CHRONIC_CONDITIONS, type ChronicCondition, CONDITION, EMERGENCY_CONDITIONS, INPATIENT_CONDITIONS } from './vocabulary/conditions.js';
+import { COVERAGE_CLASS_GROUP, COVERAGE_TYPES, SUBSCRIBER_CHILD, SUBSCRIBER_SELF, SUBSCRIBER_SPOUSE } from './vocabulary/coverage.js';
+import { BIRTH_SEX, CITIES, ETHNICITY_HISPANIC, ETHNICITY_NOT_HISPANIC, FAMILY_NAMES, FEMALE_NAMES, LANGUAGES, MALE_NAMES, MARITAL_STATUS, RACES, RELATIONSHIP } from './vocabulary/demographics.js';
+import { DOCUMENT_CATEGORY, DOCUMENT_CONTENT_TYPES, DOCUMENT_FORMAT } from './vocabulary/documents.js';
+import { DISCHARGE_HOME, ENCOUNTER_KINDS, type EncounterKind, PARTICIPANT_ATTENDER, PARTICIPANT_PRIMARY } from './vocabulary/encounters.js';
+import { COVID_VACCINE, FLU_VACCINE, ROUTINE_VACCINES, type Vaccine } from './vocabulary/immunizations.js';
+import { DISPENSE_FIRST_FILL, DISPENSE_REFILL, MED_REQUEST_CATEGORY, type Medication } from './vocabulary/medications.js';
+import { INTERPRETATION_HIGH, INTERPRETATION_LOW, INTERPRETATION_NORMAL, LAB_PANELS, type LabPanelKey, NOTE_REPORTS, type NoteReportKey, OBS_LABORATORY, OBS_VITAL_SIGNS, REPORT_CATEGORY_LAB, SERVICE_CATEGORY_IMAGING, SERVICE_CATEGORY_LAB, VITALS } from './vocabulary/observations.js';
+import { PROCEDURES } from './vocabulary/procedures.js';
+import { META } from './vocabulary/profiles.js';
+import { ACTIVITY_CREATE, ACTIVITY_UPDATE, PROVENANCE_AUTHOR } from './vocabulary/provenance.js';
 import { base64, renderNote } from './documents.js';
 import { Rng } from './random.js';
 import { address, type Facility, type Pool, type PractitionerInfo, phone } from './shared.js';
-import {
-  ACTIVITY_CREATE,
-  ACTIVITY_UPDATE,
-  ACUTE_CONDITIONS,
-  type AcuteCondition,
-  ALLERGIES,
-  ALLERGY_STATUS,
-  BIRTH_SEX,
-  CARE_TEAM_ROLE,
-  CAREPLAN_ASSESS_PLAN,
-  type ChronicCondition,
-  CHRONIC_CONDITIONS,
-  type CodeableConcept,
-  concept,
-  CONDITION,
-  COVERAGE_CLASS_GROUP,
-  COVERAGE_TYPES,
-  COVID_VACCINE,
-  DISCHARGE_HOME,
-  DISPENSE_FIRST_FILL,
-  DISPENSE_REFILL,
-  DOCUMENT_CATEGORY,
-  DOCUMENT_CONTENT_TYPES,
-  DOCUMENT_FORMAT,
-  EMERGENCY_CONDITIONS,
-  ENCOUNTER_KINDS,
-  type EncounterKind,
-  ETHNICITY_HISPANIC,
-  ETHNICITY_NOT_HISPANIC,
-  FLU_VACCINE,
-  GOAL_ACHIEVED,
-  GOAL_IN_PROGRESS,
-  IDENTIFIER_TYPE,
-  INPATIENT_CONDITIONS,
-  INTERPRETATION_HIGH,
-  INTERPRETATION_LOW,
-  INTERPRETATION_NORMAL,
-  LAB_PANELS,
-  type LabPanelKey,
-  LANGUAGES,
-  MARITAL_STATUS,
-  MED_REQUEST_CATEGORY,
-  type Medication,
-  META,
-  NO_KNOWN_ALLERGY,
-  NOTE_REPORTS,
-  type NoteReportKey,
-  OBS_LABORATORY,
-  OBS_VITAL_SIGNS,
-  PARTICIPANT_ATTENDER,
-  PARTICIPANT_PRIMARY,
-  PROCEDURES,
-  PROVENANCE_AUTHOR,
-  RACES,
-  RELATIONSHIP,
-  REPORT_CATEGORY_LAB,
-  ROUTINE_VACCINES,
-  SERVICE_CATEGORY_IMAGING,
-  SERVICE_CATEGORY_LAB,
-  SNOMED,
-  SUBSCRIBER_CHILD,
-  SUBSCRIBER_SELF,
-  SUBSCRIBER_SPOUSE,
-  UCUM,
-  type Vaccine,
-  VITALS,
-} from './terminology.js';
 
 export type Emit = (resource: FhirResource) => void;
 

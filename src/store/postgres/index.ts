@@ -2,6 +2,7 @@ import pg from 'pg';
 import type { Pool } from 'pg';
 import type { Store } from '../ports.js';
 import { checkSchemaName, poolConfig } from './db.js';
+import { PostgresAuditStore } from './audit-store.js';
 import { PostgresClientStore } from './client-store.js';
 import { PostgresJobStore } from './job-store.js';
 import { PostgresKeyStore } from './key-store.js';
@@ -77,7 +78,8 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
     kind: 'postgres',
     resources: new PostgresResourceStore(pool, now),
     jobs: new PostgresJobStore(pool),
-    clients: new PostgresClientStore(pool),
+    clients: new PostgresClientStore(pool, now),
+    audit: new PostgresAuditStore(pool),
     keys: new PostgresKeyStore(pool),
     views: new PostgresViewStore(pool),
     async check() {

@@ -2,6 +2,7 @@ import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Store } from '../ports.js';
+import { SqliteAuditStore } from './audit-store.js';
 import { SqliteClientStore } from './client-store.js';
 import { SqliteJobStore } from './job-store.js';
 import { FileKeyStore } from './key-files.js';
@@ -59,7 +60,8 @@ export function openSqliteStore(file: string, options: { now?: () => number; key
     kind: 'sqlite',
     resources: new SqliteResourceStore(db, openReader, now),
     jobs: new SqliteJobStore(db),
-    clients: new SqliteClientStore(db),
+    clients: new SqliteClientStore(db, now),
+    audit: new SqliteAuditStore(db),
     keys: new FileKeyStore(options.keysDir ?? join(dirname(file), 'keys')),
     views: new SqliteViewStore(db),
     async check() {
