@@ -8,6 +8,9 @@
  *   polls    [--patients N] [--pollers P]
  *                             status-poll latency (p50/p99) of P concurrent pollers during a Group export, and the
  *                             export's duration against the same export with no pollers
+ *   views    [--patients N]   the shipped SQL on FHIR views (CSV, and Parquet for observations) over a generated
+ *                             population (default 10,000 patients): rows/s, resources/s and peak RSS of each,
+ *                             against the raw NDJSON export of the same type measured in the same run
  *   all                       import and export at the default size
  *   --threads N               export worker threads of the server (default: the server's default)
  */
@@ -30,13 +33,13 @@ const { positionals, values } = parseArgs({
   allowPositionals: true,
   options: {
     threads: { type: 'string' },
-    patients: { type: 'string', default: '1000' },
+    patients: { type: 'string' },
     copies: { type: 'string', default: '10' },
     seed: { type: 'string', default: 'bench' },
     pollers: { type: 'string', default: '100' },
   },
 });
-const patients = Number(values.patients);
+const patients = Number(values.patients ?? (positionals[0] === 'views' ? 10_000 : 1000));
 const copies = Number(values.copies);
 
 const fmt = (n: number, digits = 0): string => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
@@ -380,6 +383,40 @@ async function benchPolls(n: number, pollers: number): Promise<void> {
   }
 }
 
+interface ViewFigures {
+  resources: number;
+  rows: number;
+  bytes: number;
+  seconds: number;
+  maxRssBytes: number;
+  engine?: string;
+}
+
+async function benchViews(n: number): Promise<void> {
+  const data = await exportData(n);
+  const db = join(data, 'flatfhir.sqlite');
+  const { LIBRARY_VIEWS } = await import('../src/views/library.js');
+  const runs: [string, string][] = [...LIBRARY_VIEWS.map((v) => [v.name as string, 'csv'] as [string, string]), ['observations', 'parquet']];
+  console.log(`\nSQL on FHIR views over ${fmt(n)} generated patients (each in its own process; raw = the NDJSON export of the same type)`);
+  const raws = new Map<string, ViewFigures>();
+  for (const [name, format] of runs) {
+    const resource = LIBRARY_VIEWS.find((v) => v.name === name)?.resource as string;
+    let raw = raws.get(resource);
+    if (!raw) {
+      raw = await child<ViewFigures>(['bench/views-child.mjs', 'raw', db, 'bench', resource]);
+      raws.set(resource, raw);
+    }
+    const v = await child<ViewFigures>(['bench/views-child.mjs', 'view', db, 'bench', name, format]);
+    const rawRate = raw.resources / raw.seconds;
+    const rate = v.resources / v.seconds;
+    console.log(
+      `  ${`${name} (${format})`.padEnd(32)} ${fmt(v.rows / v.seconds).padStart(9)} rows/s ${fmt(rate).padStart(9)} resources/s ` +
+        `(${fmt(v.rows)} rows from ${fmt(v.resources)} ${resource}, ${mb(v.bytes)}, ${fmt(v.seconds, 2)} s, ${v.engine} engine), ` +
+        `raw NDJSON ${fmt(rawRate)} resources/s: ${fmt((rate / rawRate) * 100)}%, peak RSS ${mb(v.maxRssBytes)} (raw ${mb(raw.maxRssBytes)})`,
+    );
+  }
+}
+
 const which = positionals[0] ?? 'all';
 {
   // The import child and the server run the compiled build, as users run them.
@@ -390,7 +427,8 @@ if (which === 'import' || which === 'all') await benchImport(patients);
 if (which === 'export' || which === 'all') await benchExport(patients);
 if (which === 'synthea') await benchSynthea(copies);
 if (which === 'polls') await benchPolls(patients, Number(values.pollers));
-if (!['import', 'export', 'synthea', 'polls', 'all'].includes(which)) {
-  console.error(`unknown benchmark "${which}": use import, export, synthea, polls or all`);
+if (which === 'views') await benchViews(patients);
+if (!['import', 'export', 'synthea', 'polls', 'views', 'all'].includes(which)) {
+  console.error(`unknown benchmark "${which}": use import, export, synthea, polls, views or all`);
   process.exit(2);
 }
