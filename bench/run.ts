@@ -415,6 +415,69 @@ async function benchViews(n: number): Promise<void> {
         `raw NDJSON ${fmt(rawRate)} resources/s: ${fmt((rate / rawRate) * 100)}%, peak RSS ${mb(v.maxRssBytes)} (raw ${mb(raw.maxRssBytes)})`,
     );
   }
+  // Through the server, on the export engine (chunks on its worker threads): $sql-export of the observation view
+  // against the bulk $export of the same Observations, the same Group.
+  const { proc, origin } = await startServer(data);
+  try {
+    const clientFile = join(data, 'bench-client.json');
+    await child(['bench/client-child.ts', db, 'bench', clientFile]);
+    const observations = (raws.get('Observation') as ViewFigures).resources;
+    const sql = await sqlExportEndToEnd(origin, 'bench', 'observations', 'all-patients', 'csv', clientFile);
+    const sqlRss = await peakRss(proc.pid as number);
+    const bulk = await exportEndToEnd(origin, 'bench', 'Group/all-patients/$export?_type=Observation', clientFile);
+    const bulkRate = bulk.resources / bulk.seconds;
+    const sqlRate = observations / sql.seconds;
+    console.log(`  end to end through the server, Group of all ${fmt(n)} patients, kick-off → every file downloaded:`);
+    console.log(`    bulk $export?_type=Observation (NDJSON): ${fmt(bulkRate)} resources/s (${fmt(bulk.resources)} in ${bulk.files} files, ${mb(bulk.bytes)}, ${fmt(bulk.seconds, 2)} s)`);
+    console.log(`    $sql-export observations (CSV):          ${fmt(sqlRate)} resources/s (${sql.files} files, ${mb(sql.bytes)}, ${fmt(sql.seconds, 2)} s): ${fmt((sqlRate / bulkRate) * 100)}% of the bulk export`);
+    console.log(`    server peak RSS after the $sql-export:   ${mb(sqlRss)}`);
+  } finally {
+    proc.kill('SIGTERM');
+  }
+}
+
+/** $sql-export of one stored or shipped view over a Group: kick-off → 303 → result → every part downloaded. */
+async function sqlExportEndToEnd(origin: string, tenant: string, view: string, group: string, format: string, clientFile: string): Promise<{ bytes: number; seconds: number; files: number; completed: number }> {
+  const t = await token(origin, tenant, clientFile);
+  const headers = { authorization: `Bearer ${t}` };
+  const started = Date.now();
+  const kick = await fetch(`${origin}/r4/${tenant}/$sql-export`, {
+    method: 'POST',
+    headers: { ...headers, 'content-type': 'application/fhir+json', prefer: 'respond-async' },
+    body: JSON.stringify({
+      resourceType: 'Parameters',
+      parameter: [
+        { name: 'subject', part: [{ name: 'subjectReference', valueReference: { reference: `ViewDefinition/${view}` } }] },
+        { name: 'group', valueReference: { reference: `Group/${group}` } },
+        { name: '_format', valueCode: format },
+      ],
+    }),
+  });
+  if (kick.status !== 202) throw new Error(`$sql-export kick-off failed: ${kick.status} ${await kick.text()}`);
+  const statusUrl = kick.headers.get('content-location') as string;
+  for (;;) {
+    const r = await fetch(statusUrl, { headers, redirect: 'manual' });
+    await r.arrayBuffer();
+    if (r.status === 303) break;
+    if (r.status !== 202) throw new Error(`status failed: ${r.status}`);
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  const completed = (Date.now() - started) / 1000;
+  const manifest = (await (await fetch(`${statusUrl}/result`, { headers })).json()) as { parameter: { name: string; part?: { name: string; valueUri?: string }[] }[] };
+  const urls = manifest.parameter.filter((p) => p.name === 'output').flatMap((p) => (p.part ?? []).filter((x) => x.name === 'location').map((x) => x.valueUri as string));
+  let bytes = 0;
+  const queue = [...urls];
+  await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      for (let u = queue.shift(); u; u = queue.shift()) {
+        const redirect = await fetch(u, { headers, redirect: 'manual' });
+        const n = await drain(redirect.headers.get("location") as string);
+        bytes += n;
+      }
+    }),
+  );
+  await fetch(statusUrl, { method: 'DELETE', headers });
+  return { bytes, seconds: (Date.now() - started) / 1000, files: urls.length, completed };
 }
 
 const which = positionals[0] ?? 'all';

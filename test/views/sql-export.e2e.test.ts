@@ -171,7 +171,7 @@ async function readOutput(format: string, paths: string[]): Promise<{ rows: Reco
 }
 
 beforeAll(async () => {
-  server = await startServer({ views: { runMaxRows: 50 }, export: { chunkResources: 2000 } });
+  server = await startServer({ views: { runMaxRows: 50 }, export: { chunkResources: 2000, threads: 1 } });
   for (const type of ['Patient', 'Observation']) fixture.set(type, await read(type));
   const result = await importPaths({ resources: server.runtime.store.resources, tenant: TENANT, paths: [join(FIXTURE, 'Patient.ndjson.gz'), join(FIXTURE, 'Observation.ndjson.gz'), join(FIXTURE, 'Encounter.ndjson.gz')], maxGroupMembers: 1000 });
   expect(result.rejectedCount).toBe(0);
