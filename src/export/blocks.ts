@@ -12,7 +12,7 @@ import { isClinicalType, isReferenceType } from '../fhir/resource-types.js';
 import type { ExportChunk, ExportJob, StoredResource } from '../store/ports.js';
 import type { ExportParams } from './kickoff.js';
 import type { Slice } from './planner.js';
-import { type ChunkFile, objectPrefix, outcomeLine, provenanceOfFiltered, type RunChunkDeps } from './runner.js';
+import { type ChunkFile, objectPrefix, outcomeLine, provenanceOfFiltered, type RunChunkDeps, lineName, withinFileSize } from './runner.js';
 import { transformFor } from './transform.js';
 
 /** The header line of a patient's block. */
@@ -127,7 +127,15 @@ export async function runBlocksChunk(deps: RunChunkDeps, job: ExportJob, chunk: 
   const files: ChunkFile[] = [];
   const seq = String(chunk.seq).padStart(4, '0');
   const fileBase = `${job.id}-${chunk.type}-${seq}`;
-  const source = blockLines(deps, job, params, slice.patients, until, errors)[Symbol.asyncIterator]();
+  let lines: AsyncIterable<BlockLine[]> = blockLines(deps, job, params, slice.patients, until, errors);
+  if (params.maxFileSize !== undefined) {
+    // A part holds the header and at least one resource: both must fit.
+    lines = withinFileSize(lines, deps.limits.maxFileBytes, errors, (item: BlockLine) => ({
+      bytes: Buffer.byteLength(item.line) + Buffer.byteLength(blockHeader(item.patient)) + 2,
+      what: lineName(item.line),
+    }));
+  }
+  const source = lines[Symbol.asyncIterator]();
   let pending: BlockLine[] = [];
   let exhausted = false;
   const peek = async (): Promise<BlockLine | undefined> => {

@@ -165,7 +165,11 @@ export async function planExport(input: PlanInput): Promise<PlannedChunk[]> {
       const patients = input.patients as string[];
       if (patients.length === 0) continue;
       const estimate = await resources.count({ ...base, type, patients: { jobId: job.id } });
-      if (estimate === 0) continue;
+      if (estimate === 0) {
+        // Nothing live changed, but some may have been deleted since.
+        if (params.since !== undefined) chunks.push({ type, slice: { mode: 'deleted' }, estimate: 0 });
+        continue;
+      }
       const parts = Math.min(patients.length, Math.ceil(estimate / input.chunkResources));
       if (parts <= 1) {
         chunks.push({ type, slice: { mode: 'compartment' }, estimate });
@@ -176,7 +180,11 @@ export async function planExport(input: PlanInput): Promise<PlannedChunk[]> {
       }
     } else {
       const estimate = await resources.count({ ...base, type });
-      if (estimate === 0) continue;
+      if (estimate === 0) {
+        // Nothing live changed, but some may have been deleted since.
+        if (params.since !== undefined) chunks.push({ type, slice: { mode: 'deleted' }, estimate: 0 });
+        continue;
+      }
       if (estimate <= input.chunkResources) {
         chunks.push({ type, slice: { mode: 'ids' }, estimate });
       } else {
