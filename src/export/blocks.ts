@@ -176,21 +176,22 @@ export async function runBlocksChunk(deps: RunChunkDeps, job: ExportJob, chunk: 
           bytes += add;
           content++;
           if (out.length >= 500) {
-            deps.onProgress?.(out.length);
+            deps.onProgress?.(out.filter((l) => !l.startsWith('{"resourceType":"Parameters"')).length);
             yield Buffer.from(`${out.join('\n')}\n`);
             out = [];
           }
         }
         if (out.length > 0) {
-          deps.onProgress?.(out.length);
+          deps.onProgress?.(out.filter((l) => !l.startsWith('{"resourceType":"Parameters"')).length);
           yield Buffer.from(`${out.join('\n')}\n`);
         }
       };
       const key = `${objectPrefix(job.id)}${seq}-${part}.blocks.ndjson`;
       const written = await deps.storage.put(key, body());
       const id = `${fileBase}-${part}${continues ? CONTINUES : ''}`;
-      files.push({ id, kind: 'output', type: chunk.type, part, objectKey: key, count: lines, bytes: written.bytes });
-      total += lines;
+      // `count` is of resources, headers left out (as the SMART reference client counts them).
+      files.push({ id, kind: 'output', type: chunk.type, part, objectKey: key, count: content, bytes: written.bytes });
+      total += content;
       part++;
     }
   } finally {
