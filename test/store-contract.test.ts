@@ -702,6 +702,34 @@ describe.each(adapters)('store contract: $name', (adapter) => {
       expect(rows.every((x) => x.versionId === 2)).toBe(true);
       await store.jobs.finishJob(job.id, 'completed', clock.now);
     });
+
+    it('writes a large batch mixing new, changed, unchanged and deleted resources, with their compartments and references', async () => {
+      const t = uniq('tenant-');
+      const id = (i: number): string => `w${String(i).padStart(3, '0')}`;
+      await r.writeBatch(t, [practitioner('old'), practitioner('new')]);
+      await r.writeBatch(t, Array.from({ length: 150 }, (_, i) => observation(id(i), 'pa', { performers: ['Practitioner/old'] })));
+      expect(await r.deleteResource(t, 'Observation', id(10))).toBe(true);
+      // 0-49 and 100-149 unchanged (but 10, deleted, is written again), 50-99 changed (another patient and performer), 150-199 new.
+      const second = Array.from({ length: 200 }, (_, i) =>
+        i >= 50 && i < 100 ? observation(id(i), 'pb', { performers: ['Practitioner/new'] }) : observation(id(i), 'pa', { performers: ['Practitioner/old'] }),
+      );
+      expect(await r.writeBatch(t, second)).toEqual({ created: 50, updated: 51, unchanged: 99, deleted: 0 });
+      const until = await r.snapshotTime(t);
+      /** The Observations in the patient's compartment, and the Practitioners they reference. */
+      const compartmentOf = async (patient: string): Promise<[string[], string[]]> => {
+        const job = created(await store.jobs.createJob(newJob(t, uniq('client-'), { patients: [{ id: patient, fullHistory: false }] })));
+        const rows = await collect(r.scan({ tenant: t, type: 'Observation', until, patients: { jobId: job.id } }));
+        const referenced = await collect(r.scanReferenced({ tenant: t, type: 'Practitioner', until, sourceTypes: ['Observation'], jobId: job.id }));
+        await store.jobs.finishJob(job.id, 'completed', clock.now);
+        return [idsOf(rows), idsOf(referenced)];
+      };
+      const range = (from: number, to: number): string[] => Array.from({ length: to - from }, (_, i) => id(from + i));
+      expect(await compartmentOf('pb')).toEqual([range(50, 100), ['new']]);
+      expect(await compartmentOf('pa')).toEqual([[...range(0, 50), ...range(100, 200)], ['old']]);
+      expect((await r.read(t, 'Observation', id(10)))?.versionId).toBe(3);
+      expect((await r.read(t, 'Observation', id(60)))?.versionId).toBe(2);
+      expect((await r.read(t, 'Observation', id(160)))?.versionId).toBe(1);
+    });
   });
 
   describe('jobs', () => {

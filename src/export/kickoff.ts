@@ -36,6 +36,8 @@ export interface ExportParams {
   maxFileSize?: number;
   /** `_minimumFileSize` (STU4), as accepted (a hint: files are filled to the maximum before the next begins). */
   minFileSize?: number;
+  /** An $sql-export job: the ViewDefinitions its chunks evaluate (shape owned by src/views/export-job.ts). */
+  views?: unknown;
   /** The group as the export reads it (version at the snapshot, active members), for the manifest's extension. */
   group?: { versionId: number; members: number };
   /** `organizeOutputBy`: output as blocks of each patient's resources. */

@@ -200,7 +200,8 @@ export async function planExport(input: PlanInput): Promise<PlannedChunk[]> {
         }
       }
     }
-    if (params.since !== undefined) chunks.push({ type, slice: { mode: 'deleted' }, estimate: 0 });
+    // Tombstones have no rows in a view ($sql-export jobs).
+    if (params.since !== undefined && params.views === undefined) chunks.push({ type, slice: { mode: 'deleted' }, estimate: 0 });
   }
   if (params.warnings.length > 0) {
     const warnings: PlannedChunk = { type: 'OperationOutcome', slice: { mode: 'warnings' }, estimate: 0 };

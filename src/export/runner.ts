@@ -257,6 +257,11 @@ export async function runChunk(deps: RunChunkDeps, job: ExportJob, chunk: Export
   const slice = chunk.slice as Slice;
   const until = params.until !== undefined ? Math.min(params.until, job.transactionTime) : job.transactionTime;
   if (params.maxFileSize !== undefined) deps = { ...deps, limits: { ...deps.limits, maxFileBytes: Math.min(deps.limits.maxFileBytes, params.maxFileSize) } };
+  if (params.views !== undefined && slice.mode !== 'warnings') {
+    // An $sql-export job (src/views): the same slices at the same snapshot, evaluated through its ViewDefinitions.
+    const { runViewChunk } = await import('../views/export-job.js');
+    return runViewChunk(deps, job, chunk, () => rowsFor(deps.resources, job, params, chunk, until));
+  }
   if (slice.mode === 'blocks') return runBlocksChunk(deps, job, chunk, until);
   const errors: string[] = [];
   const files: ChunkFile[] = [];

@@ -8,6 +8,7 @@ import { exportRoutes } from './routes/export.js';
 import { fhirReadRoutes } from './routes/fhir-read.js';
 import { metadataRoutes } from './routes/metadata.js';
 import { monitoringRoutes } from './routes/monitoring.js';
+import { viewRoutes } from './routes/views.js';
 import { tlsOptions } from './tls.js';
 
 /** Every request logged at debug, not info (info is for what the server does: kick-offs, jobs); failures at error. */
@@ -41,6 +42,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     http: { maxHeaderSize: 2 * MAX_REQUEST_HEAD_BYTES },
     clientErrorHandler: answerClientError,
     routerOptions: { maxParamLength: 500 },
+    // A property a schema does not allow is refused (400), not dropped silently.
+    ajv: { customOptions: { removeAdditional: false } },
     // Errors raised before routing (bad URLs, over-long parameters) get the same OperationOutcome treatment.
     frameworkErrors: (error, request, reply) => {
       handleError(error, request, reply);
@@ -74,6 +77,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(downloadRoutes(ctx));
   await app.register(authRoutes(ctx));
   await app.register(adminRoutes(ctx));
+  if (deps.sqlExports) await app.register(viewRoutes({ ...ctx, sqlExports: deps.sqlExports }));
   if (deps.monitoring) await app.register(monitoringRoutes(deps.monitoring));
   for (const plugin of deps.plugins ?? []) await app.register(plugin);
   return app;

@@ -20,6 +20,22 @@ export const BEGIN_WRITE = 'BEGIN; SET LOCAL enable_hashjoin = off; SET LOCAL en
 /** Refreshes planner statistics of the resource tables (skipped with a warning when not the owner). */
 export const analyze = (): Sql => ({ text: 'ANALYZE resources, resource_history, compartment, refs', values: [] });
 
+/** Tables an export reads. */
+export const EXPORT_TABLES = ['resources', 'resource_history', 'compartment', 'refs', 'job_patients'];
+
+/**
+ * Of `tables` (in the current schema), those never analyzed or changed since their last ANALYZE by more than a
+ * tenth of their rows (and at least 1,000 rows): their statistics no longer describe them. The counts lag
+ * commits by up to a second (the statistics collector).
+ */
+export const staleTables = (tables: string[]): Sql => ({
+  text: `SELECT relname FROM pg_stat_user_tables
+    WHERE schemaname = current_schema() AND relname = ANY($1::text[])
+      AND n_mod_since_analyze > GREATEST(1000, n_live_tup / 10)
+    ORDER BY relname`,
+  values: [tables],
+});
+
 export const ensureTenant = (tenant: string): Sql => ({
   text: 'INSERT INTO tenants (id) VALUES ($1) ON CONFLICT (id) DO NOTHING',
   values: [tenant],
