@@ -344,6 +344,45 @@ describe('organizeOutputBy=Patient', () => {
     }
   });
 
+  it('puts a resource of two members in both blocks, and the Provenance of a block resource in that block', async () => {
+    const { belongsTo, fixtureResources, GROUP_MEMBERS, writeNdjson } = await import('./fixtures/population.js');
+    const { mkdtemp, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const other = await startServer();
+    try {
+      const dir = await mkdtemp(join(tmpdir(), 'flatfhir-fixture-'));
+      const population = fixtureResources();
+      await writeNdjson(dir, population);
+      await importPaths({ resources: other.runtime.store.resources, tenant: TENANT, paths: [dir], maxGroupMembers: 100 });
+      await rm(dir, { recursive: true });
+      const otherToken = (await other.client(TENANT)).token;
+      const types = ['Patient', 'Condition', 'Observation', 'Provenance'];
+      const kick = await fetch(`${other.base(TENANT)}/Group/grp-main/$export?_type=${types.join(',')}&organizeOutputBy=Patient`, {
+        headers: { ...KICKOFF_HEADERS, ...auth(otherToken) },
+      });
+      const manifest = (await (await waitForJob(kick.headers.get('content-location') as string, otherToken)).response.json()) as {
+        output: { url: string; continuesInFile?: string }[];
+      };
+      const files = [];
+      for (const o of manifest.output) files.push({ url: o.url, lines: parseNdjson((await download(o.url, otherToken)).text) as R[], ...(o.continuesInFile ? { continuesInFile: o.continuesInFile } : {}) });
+      const blocks = readBlocks(files);
+      expect(blocks.map((b) => b.patient).sort()).toEqual([...GROUP_MEMBERS].sort());
+      for (const block of blocks) {
+        const compartment = population.filter((r) => types.includes(r.resourceType) && r.resourceType !== 'Provenance' && belongsTo(r, block.patient));
+        const inBlock = new Set(compartment.map((r) => `${r.resourceType}/${r.id}`));
+        const provenance = population.filter(
+          (r) => r.resourceType === 'Provenance' && ((r['target'] as { reference: string }[]) ?? []).some((t) => inBlock.has(t.reference)),
+        );
+        expect(block.resources.map((r) => `${r.resourceType}/${r.id}`).sort(), block.patient).toEqual([...inBlock, ...provenance.map((r) => `Provenance/${r.id}`)].sort());
+      }
+      // obs-shared (in the compartments of two members) is in both blocks; prov-old and prov-new in pat-1's.
+      expect(blocks.filter((b) => b.resources.some((r) => r.id === 'obs-shared')).length).toBe(2);
+      expect(blocks.find((b) => b.patient === 'pat-1')?.resources.filter((r) => r.resourceType === 'Provenance').map((r) => r.id).sort()).toEqual(['prov-new', 'prov-old']);
+    } finally {
+      await other.close();
+    }
+  });
+
   it('is refused for another type, and ignored with Prefer: handling=lenient', async () => {
     const refused = await kickoff(`${base}/Patient/$export?_type=Device&organizeOutputBy=Encounter`);
     expect(refused.status).toBe(400);

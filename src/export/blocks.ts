@@ -29,7 +29,15 @@ interface BlockLine {
 }
 
 /** Every line of the blocks of `patients`, in order, in batches (a block with no resource is left out). */
-async function* blockLines(deps: RunChunkDeps, job: ExportJob, params: ExportParams, patients: string[], until: number, errors: string[]): AsyncIterable<BlockLine[]> {
+async function* blockLines(
+  deps: RunChunkDeps,
+  job: ExportJob,
+  params: ExportParams,
+  slice: Extract<Slice, { mode: 'blocks' }>,
+  until: number,
+  errors: string[],
+): AsyncIterable<BlockLine[]> {
+  const patients = slice.patients;
   const since = params.since !== undefined ? { since: params.since } : {};
   const transforms = new Map<string, ((json: string) => string | null) | null>();
   const transform = async (type: string): Promise<((json: string) => string | null) | null> => {
@@ -59,7 +67,9 @@ async function* blockLines(deps: RunChunkDeps, job: ExportJob, params: ExportPar
     }
     return out;
   };
-  const clinical = params.types.filter(isClinicalType).sort((a, b) => (a === 'Patient' ? -1 : b === 'Patient' ? 1 : 0));
+  // Provenance may target any exported clinical type; only those with rows in the job's compartments are scanned.
+  const sourceTypes = params.types.filter(isClinicalType);
+  const clinical = (slice.types ?? sourceTypes).filter((t) => sourceTypes.includes(t)).sort((a, b) => (a === 'Patient' ? -1 : b === 'Patient' ? 1 : 0));
   const referenceTypes = params.types.filter(isReferenceType);
   const patterns = new Map(referenceTypes.map((t) => [t, new RegExp(`"reference":"(?:[^"]*/)?${t}/([A-Za-z0-9\\-.]{1,64})(?:/_history/[^"]*)?"`, 'g')]));
   const filtered = Object.keys(params.typeFilters).length > 0;
@@ -102,7 +112,7 @@ async function* blockLines(deps: RunChunkDeps, job: ExportJob, params: ExportPar
         type: 'Provenance',
         until,
         ...since,
-        sourceTypes: clinical,
+        sourceTypes,
         jobId: job.id,
         patients: { from: patient, to: patient },
         ...(params.provenance === 'latest' ? { latestOnly: true } : {}),
@@ -127,7 +137,7 @@ export async function runBlocksChunk(deps: RunChunkDeps, job: ExportJob, chunk: 
   const files: ChunkFile[] = [];
   const seq = String(chunk.seq).padStart(4, '0');
   const fileBase = `${job.id}-${chunk.type}-${seq}`;
-  let lines: AsyncIterable<BlockLine[]> = blockLines(deps, job, params, slice.patients, until, errors);
+  let lines: AsyncIterable<BlockLine[]> = blockLines(deps, job, params, slice, until, errors);
   if (params.maxFileSize !== undefined) {
     // A part holds the header and at least one resource: both must fit.
     lines = withinFileSize(lines, deps.limits.maxFileBytes, errors, (item: BlockLine) => ({
