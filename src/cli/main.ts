@@ -3,6 +3,7 @@ import { loadConfig } from '../config/index.js';
 import { clientCommand } from './client-command.js';
 import { exportCommand } from './export-command.js';
 import { generateCommand } from './generate-command.js';
+import { groupCommand } from './group-command.js';
 import { importCommand } from './import-command.js';
 import { keysCommand } from './keys-command.js';
 import { openManagement } from './manage-open.js';
@@ -50,6 +51,7 @@ program.addCommand(
 );
 program.addCommand(exportCommand());
 program.addCommand(tenantCommand(openManagement));
+program.addCommand(groupCommand(openManagement));
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   process.stderr.write(`flatfhir: ${e instanceof Error ? e.message : String(e)}\n`);

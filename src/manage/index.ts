@@ -6,14 +6,16 @@
  * (`remote.ts`) offers the same interface over the admin API.
  */
 import type { ManageDeps } from './deps.js';
+import { type GroupService, groupService } from './groups.js';
 import { type TenantService, tenantService } from './tenants.js';
 
 export type { ManageDeps } from './deps.js';
 
 export interface Management {
   tenants: TenantService;
+  groups: GroupService;
 }
 
 export function createManagement(deps: ManageDeps): Management {
-  return { tenants: tenantService(deps) };
+  return { tenants: tenantService(deps), groups: groupService(deps) };
 }
