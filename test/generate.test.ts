@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -106,6 +107,13 @@ describe('generatePopulation', () => {
     for (const [name, bytes] of a) expect(bytes.equals(b.get(name) as Buffer), name).toBe(true);
     expect(a.get('Patient.ndjson')?.equals(c.get('Patient.ndjson') as Buffer)).toBe(false);
     expect(a.get('Observation.ndjson')?.equals(c.get('Observation.ndjson') as Buffer)).toBe(false);
+  });
+
+  it('gives the pinned bytes for its seed and size (a refactoring of the generator must not change its output)', () => {
+    // Change this digest only with a change that means to change the generated data, and say so in its commit.
+    const digest = createHash('sha256');
+    for (const [name, bytes] of readDir(dirA)) digest.update(`${name}\n`).update(bytes);
+    expect(digest.digest('hex')).toBe('0c7c4ccf7afa64c44b5df53711b1e84c54c1af04617bc60b27fc311e3db367ae');
   });
 
   it('matches the in-memory generator', () => {

@@ -180,6 +180,11 @@ const schema = z.object({
       }),
       retryAfterSeconds: opt(int(1).default(2), { env: ['FLATFHIR_EXPORT_RETRY_AFTER_SECONDS'], description: '`Retry-After` while a job runs.' }),
       presignSeconds: opt(int(1).default(300), { env: ['FLATFHIR_EXPORT_PRESIGN_SECONDS'], description: 'Lifetime of the pre-signed download URLs.' }),
+      manifestPageFiles: opt(int(1).default(1000), {
+        env: ['FLATFHIR_EXPORT_MANIFEST_PAGE_FILES'],
+        description:
+          'Output and deleted files listed per manifest page when a client kicks off with `allowPartialManifests=true` (pages are joined by `link` next).',
+      }),
       maxPatients: opt(int(1).default(20_000), { env: ['FLATFHIR_EXPORT_MAX_PATIENTS'], description: 'Most patients in one Patient export (the vendor limit).' }),
       maxGroupMembers: opt(int(1).default(20_000), { env: ['FLATFHIR_MAX_GROUP_MEMBERS'], description: 'Most members of a group (the vendor limit).' }),
       rejectDuplicates: opt(bool.default(false), {
@@ -205,6 +210,22 @@ const schema = z.object({
       }),
       maxChunkAttempts: opt(int(1).default(3), { env: ['FLATFHIR_EXPORT_MAX_CHUNK_ATTEMPTS'], description: 'Attempts of a failing chunk before it fails for good.' }),
       sweepIntervalSeconds: opt(int(1).default(300), { env: ['FLATFHIR_EXPORT_SWEEP_INTERVAL_SECONDS'], description: 'How often expired jobs are swept.' }),
+    })
+    .prefault({}),
+  views: z
+    .object({
+      runMaxRows: opt(int(1).default(10_000), {
+        env: ['FLATFHIR_VIEWS_RUN_MAX_ROWS'],
+        description: 'Most rows `$sql-run` answers; a larger result gets an OperationOutcome pointing to `$sql-export`.',
+      }),
+      runMaxSeconds: opt(int(1).default(30), {
+        env: ['FLATFHIR_VIEWS_RUN_MAX_SECONDS'],
+        description: 'Longest `$sql-run` evaluation; beyond it, an OperationOutcome pointing to `$sql-export`.',
+      }),
+      duckdbMemoryLimit: opt(z.string().regex(/^\d+(\.\d+)?\s*(KB|MB|GB|KiB|MiB|GiB)$/i).default('128MB'), {
+        env: ['FLATFHIR_VIEWS_DUCKDB_MEMORY_LIMIT'],
+        description: 'Memory limit of the embedded DuckDB that writes Parquet and runs SQLQuery Libraries (it spills to temporary files beyond it).',
+      }),
     })
     .prefault({}),
   auth: z

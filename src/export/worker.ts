@@ -122,6 +122,9 @@ export function createExportWorker(deps: ExportWorkerDeps): ExportWorker {
       return;
     }
     if (patients && patients.length > 0) await deps.jobs.setJobPatients(job.id, patients);
+    // A write path that left the statistics behind (or this job's own patient set) must not give the chunks bad plans.
+    const refreshed = await deps.resources.refreshStaleStatistics(patients?.length ?? 0);
+    if (refreshed.length > 0) log.info({ tables: refreshed }, 'planner statistics refreshed');
     const chunks = await planExport({
       job,
       params,

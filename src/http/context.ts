@@ -15,6 +15,7 @@ import type { Metrics } from '../monitoring/ports.js';
 import type { RequestContext } from '../monitoring/request-context.js';
 import type { MonitoringDeps } from './routes/monitoring.js';
 import type { TlsCredentials } from './tls.js';
+import type { SqlExportService } from '../views/export-job.js';
 
 export interface AppDeps {
   config: Config;
@@ -22,6 +23,8 @@ export interface AppDeps {
   storage: ObjectStorage;
   auth: AuthService;
   exports: ExportService;
+  /** `$sql-export` jobs (SQL on FHIR); absent, the SQL on FHIR routes are not served. */
+  sqlExports?: SqlExportService;
   log: Logger;
   /** Request counts and latencies, kick-off outcomes. */
   metrics?: Metrics;

@@ -1,8 +1,11 @@
 /** The shared pool of Organizations, Locations and Practitioners that patients' resources reference. */
 import type { FhirResource } from '../fhir/resource.js';
-import { CITIES, type City, FACILITY_SUFFIXES, FAMILY_NAMES, FEMALE_NAMES, MALE_NAMES, PAYERS, STREET_NAMES, STREET_SUFFIXES } from './demographics.js';
+import { IDENTIFIER_TYPE, NPI } from './vocabulary/codes.js';
+import { PAYERS } from './vocabulary/coverage.js';
+import { CITIES, type City, FAMILY_NAMES, FEMALE_NAMES, MALE_NAMES, STREET_NAMES, STREET_SUFFIXES } from './vocabulary/demographics.js';
+import { FACILITY_SUFFIXES, LOCATION_TYPE, ORGANIZATION_TYPE, QUALIFICATION_MD } from './vocabulary/organizations.js';
+import { META } from './vocabulary/profiles.js';
 import type { Rng } from './random.js';
-import { IDENTIFIER_TYPE, LOCATION_TYPE, META, NPI, ORGANIZATION_TYPE, QUALIFICATION_MD } from './terminology.js';
 
 export interface PractitionerInfo {
   id: string;

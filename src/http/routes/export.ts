@@ -1,7 +1,8 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { createRateLimiter } from '../../auth/rate-limit.js';
-import { FhirError, methodNotAllowed, notAcceptable, throttled } from '../../fhir/errors.js';
+import { FhirError, methodNotAllowed, notAcceptable, notFound, throttled } from '../../fhir/errors.js';
 import type { KickoffRefusal } from '../../monitoring/ports.js';
+import type { JobStatusView } from '../../export/service.js';
 import type { ExportKind } from '../../store/ports.js';
 import { type AppContext, authenticate, fhirBase } from '../context.js';
 
@@ -53,6 +54,27 @@ function refusal(e: unknown): KickoffRefusal {
   }
 }
 
+const STATUS_LINES: Record<number, string> = { 200: '200 OK', 202: '202 Accepted', 500: '500 Internal Server Error' };
+
+/**
+ * Answers a status view. With `Prefer: separate-export-status` at kick-off the HTTP status is the status
+ * request's own (200) and the job's goes in `X-Export-Status`.
+ */
+function sendStatus(reply: FastifyReply, view: JobStatusView): FastifyReply {
+  const jobStatus = view.state === 'in-progress' ? 202 : view.state === 'failed' ? view.error.status : 200;
+  if (view.separate) reply.header('x-export-status', STATUS_LINES[jobStatus] ?? String(jobStatus));
+  reply.code(view.separate ? 200 : jobStatus);
+  switch (view.state) {
+    case 'in-progress':
+      reply.header('x-progress', view.progress).header('retry-after', String(view.retryAfter));
+      return view.manifest ? reply.type('application/json; charset=utf-8').send(view.manifest) : reply.send();
+    case 'failed':
+      return reply.type('application/fhir+json; charset=utf-8').send(view.error.toOperationOutcome());
+    case 'completed':
+      return reply.header('expires', view.expires.toUTCString()).type('application/json; charset=utf-8').send(view.manifest);
+  }
+}
+
 /** Kick-off, status, delete and file endpoints of the bulk export. */
 export function exportRoutes(deps: AppContext): FastifyPluginAsync {
   return async (app) => {
@@ -96,7 +118,9 @@ export function exportRoutes(deps: AppContext): FastifyPluginAsync {
         kickoffs.refund(limitKey);
         throw e;
       });
-      return reply.code(202).header('content-location', `${base}/bulk-export/jobs/${job.id}`).send();
+      reply.code(202).header('content-location', `${base}/bulk-export/jobs/${job.id}`);
+      if ((job.params as { separateStatus?: boolean }).separateStatus) reply.header('preference-applied', 'respond-async, separate-export-status');
+      return reply.send();
     };
 
     // A kick-off starts a job, so HEAD (link checkers, monitors) is not one: 405, and nothing happens.
@@ -124,14 +148,18 @@ export function exportRoutes(deps: AppContext): FastifyPluginAsync {
       const { tenant, jobId } = request.params;
       const base = fhirBase(deps.origin(), tenant);
       const view = await deps.exports.status(tenant, jobId, caller, base);
-      if (view.state === 'in-progress') {
-        return reply.code(202).header('x-progress', view.progress).header('retry-after', String(view.retryAfter)).send();
-      }
-      return reply
-        .code(200)
-        .header('expires', view.expires.toUTCString())
-        .type('application/json; charset=utf-8')
-        .send(view.manifest);
+      return sendStatus(reply, view);
+    });
+
+    // Further manifest pages of a job with partial manifests (the `link` next of the page before).
+    app.get<{ Params: TenantParams & { jobId: string; page: string } }>('/r4/:tenant/bulk-export/jobs/:jobId/manifests/:page', async (request, reply) => {
+      const caller = await authenticate(deps, request);
+      checkJsonAccept(request);
+      const { tenant, jobId } = request.params;
+      const page = /^[1-9]\d{0,8}$/.test(request.params.page) ? Number(request.params.page) : undefined;
+      if (page === undefined) throw notFound(`Manifest page ${request.params.page} was not found.`);
+      const view = await deps.exports.status(tenant, jobId, caller, fhirBase(deps.origin(), tenant), page);
+      return sendStatus(reply, view);
     });
 
     app.delete<{ Params: TenantParams & { jobId: string } }>('/r4/:tenant/bulk-export/jobs/:jobId', async (request, reply) => {

@@ -1,4 +1,5 @@
-/** Names and places for synthetic people and facilities (ASCII only; all fictional combinations). */
+/** Names, places and the coded demographics of synthetic people (ASCII only; all fictional combinations). */
+import { concept } from './codes.js';
 
 export const MALE_NAMES: readonly string[] = [
   'James', 'Robert', 'John', 'Michael', 'David', 'William', 'Richard', 'Joseph', 'Thomas', 'Charles',
@@ -75,19 +76,56 @@ export const CITIES: readonly City[] = [
   city('Salem', 'OR', '973', '503', 44.9429, -123.0351),
   city('Spokane', 'WA', '992', '509', 47.6588, -117.426),
 ];
-export const FACILITY_SUFFIXES: readonly string[] = [
-  'Family Medicine',
-  'Community Health Center',
-  'Medical Group',
-  'Primary Care Associates',
-  'Health Partners',
-  'Internal Medicine Clinic',
+
+const ROLE_CODE = 'http://terminology.hl7.org/CodeSystem/v3-RoleCode';
+
+export const RELATIONSHIP = {
+  mother: concept(ROLE_CODE, 'MTH', 'mother'),
+  father: concept(ROLE_CODE, 'FTH', 'father'),
+  spouse: concept(ROLE_CODE, 'SPS', 'spouse'),
+  child: concept(ROLE_CODE, 'CHILD', 'child'),
+  sibling: concept(ROLE_CODE, 'SIB', 'sibling'),
+  friend: concept(ROLE_CODE, 'FRND', 'unrelated friend'),
+  emergencyContact: concept('http://terminology.hl7.org/CodeSystem/v2-0131', 'C', 'Emergency Contact'),
+};
+
+const MARITAL = 'http://terminology.hl7.org/CodeSystem/v3-MaritalStatus';
+export const MARITAL_STATUS = {
+  married: concept(MARITAL, 'M', 'Married'),
+  single: concept(MARITAL, 'S', 'Never Married'),
+  divorced: concept(MARITAL, 'D', 'Divorced'),
+  widowed: concept(MARITAL, 'W', 'Widowed'),
+};
+const LANGUAGE = 'urn:ietf:bcp:47';
+export const LANGUAGES = {
+  english: { language: concept(LANGUAGE, 'en-US', 'English (United States)', 'English'), preferred: true },
+  spanish: { language: concept(LANGUAGE, 'es', 'Spanish', 'Spanish'), preferred: true },
+  chinese: { language: concept(LANGUAGE, 'zh', 'Chinese', 'Chinese'), preferred: true },
+  vietnamese: { language: concept(LANGUAGE, 'vi', 'Vietnamese', 'Vietnamese'), preferred: true },
+};
+
+const OMB = 'urn:oid:2.16.840.1.113883.6.238';
+const RACE_URL = 'http://hl7.org/fhir/us/core/StructureDefinition/us-core-race';
+const ETHNICITY_URL = 'http://hl7.org/fhir/us/core/StructureDefinition/us-core-ethnicity';
+const omb = (url: string, code: string, display: string): object => ({
+  url,
+  extension: [
+    { url: 'ombCategory', valueCoding: { system: OMB, code, display } },
+    { url: 'text', valueString: display },
+  ],
+});
+export const RACES: readonly (readonly [object, number])[] = [
+  [omb(RACE_URL, '2106-3', 'White'), 60],
+  [omb(RACE_URL, '2054-5', 'Black or African American'), 13],
+  [omb(RACE_URL, '2028-9', 'Asian'), 6],
+  [omb(RACE_URL, '1002-5', 'American Indian or Alaska Native'), 1],
+  [omb(RACE_URL, '2076-8', 'Native Hawaiian or Other Pacific Islander'), 1],
+  [omb(RACE_URL, '2131-1', 'Other Race'), 5],
 ];
-export const PAYERS: readonly { name: string; kind: 'medicare' | 'medicaid' | 'private' }[] = [
-  { name: 'Medicare', kind: 'medicare' },
-  { name: 'Medicaid', kind: 'medicaid' },
-  { name: 'Blue Harbor Health Plan', kind: 'private' },
-  { name: 'Summit Mutual Insurance', kind: 'private' },
-  { name: 'Cascade Health Alliance', kind: 'private' },
-  { name: 'Prairie State Benefits', kind: 'private' },
-];
+export const ETHNICITY_HISPANIC = omb(ETHNICITY_URL, '2135-2', 'Hispanic or Latino');
+export const ETHNICITY_NOT_HISPANIC = omb(ETHNICITY_URL, '2186-5', 'Not Hispanic or Latino');
+const BIRTH_SEX_URL = 'http://hl7.org/fhir/us/core/StructureDefinition/us-core-birthsex';
+export const BIRTH_SEX = {
+  female: { url: BIRTH_SEX_URL, valueCode: 'F' },
+  male: { url: BIRTH_SEX_URL, valueCode: 'M' },
+};
