@@ -1,16 +1,18 @@
 import { Command, Option } from 'commander';
 import { loadConfig, publicOrigin } from '../config/index.js';
+import { auditCommand } from './audit-command.js';
 import { clientCommand } from './client-command.js';
 import { exportCommand } from './export-command.js';
 import { generateCommand } from './generate-command.js';
 import { groupCommand } from './group-command.js';
 import { importCommand } from './import-command.js';
+import { jobsCommand } from './jobs-command.js';
 import { keysCommand } from './keys-command.js';
 import { openManagement } from './manage-open.js';
 import { tokenCommand } from './token-command.js';
+import { viewCommand } from './view-command.js';
 import { commandConfig, configFlags, markRequired, openStoreFor, ReportedError } from './shared.js';
 import { tenantCommand } from './tenant-command.js';
-import { viewCommand } from './view-command.js';
 
 const program = new Command('flatfhir')
   .description('flatfhir: a FHIR Bulk Data Access server modelled on the Oracle Health (Cerner) Millennium bulk export API')
@@ -52,6 +54,7 @@ program.addCommand(
     const store = await openStoreFor(config);
     return {
       clients: store.clients,
+      audit: store.audit,
       tenants: () => store.resources.listTenants(),
       fhirBase: (tenant: string) => `${publicOrigin(config)}/r4/${tenant}`,
       close: () => store.close(),
@@ -59,9 +62,11 @@ program.addCommand(
   }),
 );
 program.addCommand(exportCommand());
+program.addCommand(viewCommand());
 program.addCommand(tenantCommand(openManagement));
 program.addCommand(groupCommand(openManagement));
-program.addCommand(viewCommand());
+program.addCommand(jobsCommand());
+program.addCommand(auditCommand());
 markRequired(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {

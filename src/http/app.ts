@@ -3,6 +3,7 @@ import { type AppContext, type AppDeps, listeningOrigin } from './context.js';
 import { answerClientError, checkHeadSize, handleError, MAX_REQUEST_HEAD_BYTES, notFoundOutcome } from './errors.js';
 import { adminRoutes } from './routes/admin/index.js';
 import { authRoutes } from './routes/auth.js';
+import { consoleRoutes } from './routes/console.js';
 import { downloadRoutes } from './routes/downloads.js';
 import { exportRoutes } from './routes/export.js';
 import { fhirReadRoutes } from './routes/fhir-read.js';
@@ -78,6 +79,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(authRoutes(ctx));
   await app.register(adminRoutes(ctx));
   if (deps.sqlExports) await app.register(viewRoutes({ ...ctx, sqlExports: deps.sqlExports }));
+  await app.register(consoleRoutes(ctx));
   if (deps.monitoring) await app.register(monitoringRoutes(deps.monitoring));
   for (const plugin of deps.plugins ?? []) await app.register(plugin);
   return app;

@@ -7,6 +7,7 @@
  */
 import type { ManageDeps } from './deps.js';
 import { type GroupService, groupService } from './groups.js';
+import { createJobsAdmin, type JobsAdmin } from './jobs.js';
 import { type TenantService, tenantService } from './tenants.js';
 
 export type { ManageDeps } from './deps.js';
@@ -14,8 +15,14 @@ export type { ManageDeps } from './deps.js';
 export interface Management {
   tenants: TenantService;
   groups: GroupService;
+  /** Export jobs of every tenant and client: list, show, cancel, purge. */
+  jobs: JobsAdmin;
 }
 
 export function createManagement(deps: ManageDeps): Management {
-  return { tenants: tenantService(deps), groups: groupService(deps) };
+  return {
+    tenants: tenantService(deps),
+    groups: groupService(deps),
+    jobs: createJobsAdmin({ jobs: deps.store.jobs, storage: deps.storage, audit: deps.audit, log: deps.log }),
+  };
 }

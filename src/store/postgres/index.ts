@@ -8,6 +8,7 @@ import { PostgresCohortStore } from './cohort-store.js';
 import { PostgresJobStore } from './job-store.js';
 import { PostgresKeyStore } from './key-store.js';
 import { PostgresViewStore } from './view-store.js';
+import { PostgresSessionStore } from './session-store.js';
 import { POSTGRES_MIGRATIONS } from './migrations.js';
 import { PostgresResourceStore } from './resource-store.js';
 import { PostgresTenantStore } from './tenant-store.js';
@@ -83,9 +84,10 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
     clients: new PostgresClientStore(pool, now),
     audit: new PostgresAuditStore(pool),
     keys: new PostgresKeyStore(pool),
+    views: new PostgresViewStore(pool),
     tenants: new PostgresTenantStore(pool),
     cohorts: new PostgresCohortStore(pool),
-    views: new PostgresViewStore(pool),
+    sessions: new PostgresSessionStore(pool),
     async check() {
       const { rows } = await pool.query<{ version: number }>('SELECT version FROM schema_migrations');
       const applied = new Set(rows.map((r) => r.version));

@@ -260,6 +260,19 @@ export const POSTGRES_MIGRATIONS: { version: number; name: string; sql: string }
   },
   {
     version: 9,
+    name: 'console sessions',
+    sql: `
+      CREATE TABLE console_sessions (
+        id TEXT COLLATE "C" PRIMARY KEY,
+        csrf_token TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL
+      );
+      CREATE INDEX console_sessions_by_expiry ON console_sessions (expires_at);
+    `,
+  },
+  {
+    version: 10,
     name: 'covering search-value indexes',
     sql: `
       DROP INDEX search_values_by_value;

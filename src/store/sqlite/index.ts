@@ -8,6 +8,7 @@ import { SqliteCohortStore } from './cohort-store.js';
 import { SqliteJobStore } from './job-store.js';
 import { FileKeyStore } from './key-files.js';
 import { SqliteViewStore } from './view-store.js';
+import { SqliteSessionStore } from './session-store.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 import { SqliteResourceStore } from './resource-store.js';
 import { SqliteTenantStore } from './tenant-store.js';
@@ -67,9 +68,10 @@ export function openSqliteStore(file: string, options: { now?: () => number; key
     clients: new SqliteClientStore(db, now),
     audit: new SqliteAuditStore(db),
     keys: new FileKeyStore(options.keysDir ?? join(dirname(file), 'keys')),
+    views: new SqliteViewStore(db),
     tenants: new SqliteTenantStore(db),
     cohorts: new SqliteCohortStore(db),
-    views: new SqliteViewStore(db),
+    sessions: new SqliteSessionStore(db),
     async check() {
       const applied = new Set(db.prepare('SELECT version FROM schema_migrations').pluck().all() as number[]);
       const missing = SQLITE_MIGRATIONS.filter((m) => !applied.has(m.version)).map((m) => m.version);

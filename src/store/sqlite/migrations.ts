@@ -231,6 +231,19 @@ export const SQLITE_MIGRATIONS: { version: number; name: string; sql: string }[]
   },
   {
     version: 8,
+    name: 'console sessions',
+    sql: `
+      CREATE TABLE console_sessions (
+        id TEXT PRIMARY KEY,
+        csrf_token TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX console_sessions_by_expiry ON console_sessions (expires_at);
+    `,
+  },
+  {
+    version: 9,
     name: 'covering search-value indexes',
     sql: `
       DROP INDEX search_values_by_value;
