@@ -11,6 +11,8 @@
  *                             export's duration against the same export with no pollers
  *   scale    [--patients N]   export throughput on PostgreSQL + S3 (an s3rver) with 1 and 2 worker processes beside
  *                             the embedded server, same population, same run; kick-off latency on each
+ *   groups   [--patients N]   dynamic group evaluation on the search-value index against reading and parsing every
+ *                             resource, for 10,000 and 100,000 patients (or N)
  *   prepare  [--patients N]   generates and imports the population the export benchmarks use (kept in .bench/)
  *   views    [--patients N]   the shipped SQL on FHIR views (CSV, and Parquet for observations) over a generated
  *                             population (default 10,000 patients): rows/s, resources/s and peak RSS of each,
@@ -746,6 +748,31 @@ async function sqlExportEndToEnd(origin: string, tenant: string, view: string, g
   return { bytes, seconds: (Date.now() - started) / 1000, files: urls.length, completed };
 }
 
+interface GroupFigures {
+  patients: number;
+  resources: number;
+  loadSeconds: number;
+  members: number;
+  indexedMs: number;
+  scanMs: number;
+}
+
+async function benchGroups(sizes: number[]): Promise<void> {
+  console.log('\ndynamic group evaluation: Encounter?status=finished&date=ge-7d&reason-code=… and Condition?code=…');
+  for (const n of sizes) {
+    const dir = await mkdtemp(join(tmpdir(), 'flatfhir-bench-groups-'));
+    try {
+      const f = await child<GroupFigures>(['bench/groups-child.ts', String(n), dir]);
+      console.log(
+        `  ${fmt(f.patients).padStart(7)} patients (${fmt(f.resources)} resources, written in ${fmt(f.loadSeconds, 1)} s): ${fmt(f.members)} members; ` +
+          `search-value index ${fmt(f.indexedMs, 1)} ms, baseline (read and parse every Encounter and Condition) ${fmt(f.scanMs, 1)} ms (${fmt(f.scanMs / f.indexedMs, 1)}×)`,
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+}
+
 const which = positionals[0] ?? 'all';
 {
   // The import child and the server run the compiled build, as users run them.
@@ -759,7 +786,8 @@ if (which === 'polls') await benchPolls(patients, Number(values.pollers));
 if (which === 'scale') await benchScale(patients);
 if (which === 'prepare') await exportData(patients);
 if (which === 'views') await benchViews(patients);
-if (!['import', 'export', 'synthea', 'polls', 'scale', 'prepare', 'views', 'all'].includes(which)) {
-  console.error(`unknown benchmark "${which}": use import, export, synthea, polls, scale, prepare, views or all`);
+if (which === 'groups') await benchGroups(process.argv.includes('--patients') ? [patients] : [10_000, 100_000]);
+if (!['import', 'export', 'synthea', 'polls', 'scale', 'groups', 'prepare', 'views', 'all'].includes(which)) {
+  console.error(`unknown benchmark "${which}": use import, export, synthea, polls, scale, groups, prepare, views or all`);
   process.exit(2);
 }
