@@ -18,6 +18,7 @@ import { createExportService, type ExportService } from './export/service.js';
 import { createExportWorker, type ExportWorker } from './export/worker.js';
 import { prepareResource } from './fhir/prepare.js';
 import { buildApp } from './http/app.js';
+import { createSqlExportService } from './views/export-job.js';
 import { fhirBase, listeningOrigin } from './http/context.js';
 import { type MonitoringServer, startMonitoringServer } from './http/monitoring-server.js';
 import type { MonitoringDeps } from './http/routes/monitoring.js';
@@ -235,6 +236,15 @@ export async function createRuntime(
     events,
     settings: config.export,
   });
+  const sqlExports = createSqlExportService({
+    resources: store.resources,
+    jobs: store.jobs,
+    storage,
+    queue,
+    log: log.child({ component: 'views' }),
+    settings: config.export,
+    duckdb: { memoryLimit: config.views.duckdbMemoryLimit },
+  });
   const app = await buildApp({
     config,
     store,
@@ -242,6 +252,7 @@ export async function createRuntime(
     auth,
     exports,
     audit,
+    sqlExports,
     log,
     metrics,
     monitoring,

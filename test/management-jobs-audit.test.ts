@@ -223,7 +223,13 @@ describe('the audit trail', () => {
 
     // The same from the command line, on the store.
     let printed = '';
-    const cmd = clientCommand(async () => openSqliteStore(join(server.dataDir, 'flatfhir.sqlite')), { stdout: { write: (t: string) => (printed += t) } });
+    const cmd = clientCommand(
+      async () => {
+        const store = openSqliteStore(join(server.dataDir, 'flatfhir.sqlite'));
+        return { clients: store.clients, audit: store.audit, tenants: () => store.resources.listTenants(), close: () => store.close() };
+      },
+      { stdout: { write: (t: string) => (printed += t) } },
+    );
     await cmd.parseAsync(['show', exporter.clientId], { from: 'user' });
     expect((JSON.parse(printed) as { activity: unknown }).activity).toEqual(body.activity);
   });

@@ -10,6 +10,7 @@ export function importCommand(): Command {
     .requiredOption('-t, --tenant <tenant>', 'tenant id')
     .option('--batch-size <n>', 'resources per atomic batch', '2000')
     .argument('<paths...>', 'files or directories')
+    .addHelpText('after', '\nExample:\n  npx flatfhir import --tenant my-tenant test/fixtures/synthea-100/')
     .action(async (paths: string[], opts: { tenant: string; batchSize: string }) => {
       const config = commandConfig(cmd, { logLevel: 'silent' });
       const store = await openStoreFor(config);

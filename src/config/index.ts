@@ -212,6 +212,22 @@ const schema = z.object({
       sweepIntervalSeconds: opt(int(1).default(300), { env: ['FLATFHIR_EXPORT_SWEEP_INTERVAL_SECONDS'], description: 'How often expired jobs are swept.' }),
     })
     .prefault({}),
+  views: z
+    .object({
+      runMaxRows: opt(int(1).default(10_000), {
+        env: ['FLATFHIR_VIEWS_RUN_MAX_ROWS'],
+        description: 'Most rows `$sql-run` answers; a larger result gets an OperationOutcome pointing to `$sql-export`.',
+      }),
+      runMaxSeconds: opt(int(1).default(30), {
+        env: ['FLATFHIR_VIEWS_RUN_MAX_SECONDS'],
+        description: 'Longest `$sql-run` evaluation; beyond it, an OperationOutcome pointing to `$sql-export`.',
+      }),
+      duckdbMemoryLimit: opt(z.string().regex(/^\d+(\.\d+)?\s*(KB|MB|GB|KiB|MiB|GiB)$/i).default('128MB'), {
+        env: ['FLATFHIR_VIEWS_DUCKDB_MEMORY_LIMIT'],
+        description: 'Memory limit of the embedded DuckDB that writes Parquet and runs SQLQuery Libraries (it spills to temporary files beyond it).',
+      }),
+    })
+    .prefault({}),
   auth: z
     .object({
       adminToken: opt(z.string().min(16).optional(), {

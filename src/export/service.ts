@@ -87,7 +87,8 @@ export function createExportService(deps: ExportServiceDeps): ExportService {
       const transactionTime = await resources.snapshotTime(req.tenant);
       const until = params.until !== undefined ? Math.min(params.until, transactionTime) : transactionTime;
       // Only the checks the IG wants answered at kick-off run here (each one indexed read); the job plans itself.
-      await checkKickoffData(resources, req.tenant, params, until);
+      const checked = await checkKickoffData(resources, req.tenant, params, until);
+      if (checked.group) params.group = checked.group;
       const requestHash = requestFingerprint(params);
       if (settings.rejectDuplicates) {
         const previous = await jobs.findByRequestHash(req.tenant, req.caller.clientId, requestHash);

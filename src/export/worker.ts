@@ -118,6 +118,9 @@ export function createExportWorker(deps: ExportWorkerDeps): ExportWorker {
       const ids = patients ? patients.map((p) => p.id) : await deps.resources.idBoundaries(job.tenant, 'Patient', until, 1);
       await deps.audit.trail.store.addJobPatients(job.tenant, job.id, ids, job.createdAt);
     }
+    // A write path that left the statistics behind (or this job's own patient set) must not give the chunks bad plans.
+    const refreshed = await deps.resources.refreshStaleStatistics(patients?.length ?? 0);
+    if (refreshed.length > 0) log.info({ tables: refreshed }, 'planner statistics refreshed');
     const chunks = await planExport({
       job,
       params,

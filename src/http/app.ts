@@ -8,6 +8,7 @@ import { exportRoutes } from './routes/export.js';
 import { fhirReadRoutes } from './routes/fhir-read.js';
 import { metadataRoutes } from './routes/metadata.js';
 import { monitoringRoutes } from './routes/monitoring.js';
+import { viewRoutes } from './routes/views.js';
 import { tlsOptions } from './tls.js';
 
 /** Every request logged at debug, not info (info is for what the server does: kick-offs, jobs); failures at error. */
@@ -74,6 +75,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(downloadRoutes(ctx));
   await app.register(authRoutes(ctx));
   await app.register(adminRoutes(ctx));
+  if (deps.sqlExports) await app.register(viewRoutes({ ...ctx, sqlExports: deps.sqlExports }));
   if (deps.monitoring) await app.register(monitoringRoutes(deps.monitoring));
   for (const plugin of deps.plugins ?? []) await app.register(plugin);
   return app;

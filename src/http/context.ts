@@ -16,6 +16,7 @@ import type { Metrics } from '../monitoring/ports.js';
 import type { RequestContext } from '../monitoring/request-context.js';
 import type { MonitoringDeps } from './routes/monitoring.js';
 import type { TlsCredentials } from './tls.js';
+import type { SqlExportService } from '../views/export-job.js';
 
 export interface AppDeps {
   config: Config;
@@ -25,6 +26,8 @@ export interface AppDeps {
   exports: ExportService;
   /** The audit trail the routes record to (requests, outcomes; never credentials). */
   audit?: AuditTrail;
+  /** `$sql-export` jobs (SQL on FHIR); absent, the SQL on FHIR routes are not served. */
+  sqlExports?: SqlExportService;
   log: Logger;
   /** Request counts and latencies, kick-off outcomes. */
   metrics?: Metrics;

@@ -38,9 +38,10 @@ export interface ScanRequest {
    * Restrict to the Patient compartments of a job's patients whose ids lie in [from, to] (inclusive; either
    * bound open when absent). Each resource is returned once across all slices of the same job: a resource in
    * several member patients' compartments belongs to the slice of the smallest such patient id.
-   * Patients stored with `fullHistory` ignore `since`.
+   * Patients stored with `fullHistory` ignore `since`. With `everyCompartment`, a resource in several member
+   * patients' compartments is returned for each of them (patient blocks: each block holds the whole compartment).
    */
-  patients?: { jobId: string; from?: string; to?: string };
+  patients?: { jobId: string; from?: string; to?: string; everyCompartment?: boolean };
   /** Restrict to resource ids in (afterId, toId] (system-level slices). */
   ids?: { after?: string; to?: string };
   /** Tombstones (resources deleted in (since, until]) instead of live resources. */
@@ -57,6 +58,8 @@ export interface ReferencedScanRequest {
   /** Source resources: these types, in the compartments of the job's patients (or, without jobId, the whole tenant). */
   sourceTypes: string[];
   jobId?: string;
+  /** With jobId: only sources in the compartments of the job's patients whose ids lie in [from, to] (inclusive). */
+  patients?: { from?: string; to?: string };
   /** Provenance only: keep, per target, only the Provenance with the latest recorded time. */
   latestOnly?: boolean;
 }
@@ -96,6 +99,14 @@ export interface ResourceStore {
    * ANALYZEs the resource tables, SQLite runs `PRAGMA optimize`. Failures are not reported (only an optimisation).
    */
   refreshStatistics(): Promise<void>;
+  /**
+   * Refreshes the planner statistics of the tables an export reads (job patient sets included) that changed much
+   * since they were last computed, whatever wrote them; costs one catalogue query when none did. Called when a
+   * job is planned, so no export runs on statistics that describe another state of the data. Returns the tables
+   * refreshed (none on SQLite, whose plans do not depend on them). `jobPatients`: how many patient rows the
+   * caller has just written (counted at once, since the database's own counts lag commits). Failures are not reported.
+   */
+  refreshStaleStatistics(jobPatients?: number): Promise<string[]>;
 }
 
 export type JobStatus = 'in-progress' | 'completed' | 'failed' | 'deleted';

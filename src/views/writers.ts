@@ -199,3 +199,36 @@ export function readAndRemove(path: string, cleanup: () => Promise<void>): Reada
   stream.once('close', done);
   return stream;
 }
+
+/** Writes batches of rows to `path` (0600) in a flat format; resolves with the rows and bytes written. */
+export async function writeRowsToFile(
+  format: FlatFormat,
+  columns: readonly ColumnInfo[],
+  batches: AsyncIterable<ViewRow[]> | Iterable<ViewRow[]>,
+  path: string,
+  options: DuckDbOptions & { header?: boolean; onRows?: (n: number) => void } = {},
+): Promise<{ rows: number; bytes: number }> {
+  if (format === 'parquet') return writeParquetFile(columns, batches, path, options);
+  let rows = 0;
+  const file = createWriteStream(path, { mode: 0o600 });
+  const closed = once(file, 'close');
+  try {
+    for await (const chunk of encodeText(format, columns, batches, {
+      ...(options.header !== undefined ? { header: options.header } : {}),
+      onRows: (n) => {
+        rows += n;
+        options.onRows?.(n);
+      },
+    })) {
+      if (!file.write(chunk)) await once(file, 'drain');
+    }
+  } finally {
+    file.end();
+    await closed;
+  }
+  await chmod(path, 0o600);
+  return { rows, bytes: (await stat(path)).size };
+}
+
+/** The file name extension of a format. */
+export const EXTENSIONS: Record<FlatFormat, string> = { csv: 'csv', ndjson: 'ndjson', json: 'json', parquet: 'parquet' };

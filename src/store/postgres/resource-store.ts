@@ -262,4 +262,16 @@ export class PostgresResourceStore implements ResourceStore {
   async refreshStatistics(): Promise<void> {
     await query(this.pool, sql.analyze()).catch(() => undefined);
   }
+
+  async refreshStaleStatistics(jobPatients = 0): Promise<string[]> {
+    try {
+      const stale = (await query<{ relname: string }>(this.pool, sql.staleTables(sql.EXPORT_TABLES))).map((r) => r.relname);
+      if (jobPatients >= 1000 && !stale.includes('job_patients')) stale.push('job_patients');
+      // Names from the fixed list above, so they need no quoting.
+      if (stale.length > 0) await query(this.pool, { text: `ANALYZE ${stale.join(', ')}`, values: [] });
+      return stale;
+    } catch {
+      return [];
+    }
+  }
 }

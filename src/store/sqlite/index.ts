@@ -52,7 +52,9 @@ export function openSqliteStore(file: string, options: { now?: () => number; key
   const openReader = (): Database.Database => {
     const reader = new Database(file, { readonly: true });
     reader.pragma('busy_timeout = 10000');
-    reader.pragma('cache_size = -16384');
+    // Scans read their pages once, in index order; the operating system's page cache keeps the file. A small cache
+    // per reader (every running chunk has one) keeps the B-tree's inner pages and the process small.
+    reader.pragma('cache_size = -2048');
     return reader;
   };
   const now = options.now ?? Date.now;
