@@ -303,6 +303,13 @@ describe('jobs for the operator', () => {
       const expired = await short.runtime.audit.list({ action: 'export.expire' });
       expect(expired).toEqual([expect.objectContaining({ jobId: id, tenant: T, clientId: c.clientId, outcome: 'success' })]);
       expect((await short.runtime.audit.list({ patient: 'px', action: 'export.kickoff' })).map((e) => e.jobId)).toEqual([id]);
+
+      // A system-level export holds every patient of the tenant.
+      const d = await short.client(T);
+      const system = await fetch(`${short.base(T)}/$export`, { headers: { ...KICKOFF_HEADERS, ...auth(d.token) } });
+      const systemId = (system.headers.get('content-location') as string).split('/').pop() as string;
+      while ((await short.runtime.store.jobs.getJob(systemId))?.status === 'in-progress') await new Promise((r) => setTimeout(r, 100));
+      expect((await short.runtime.store.audit.jobsOfPatient('px', T)).sort()).toEqual([id, systemId].sort());
     } finally {
       await short.close();
     }
