@@ -161,6 +161,11 @@ describe('the audit trail', () => {
     expect(table).toContain(jobIds['g1']);
     expect(table).not.toContain(jobIds['g2']);
     expect(await cli('audit', ['list', '--patient', 'p4', '--json'])).toBe('[]\n');
+    // The same through the admin API of the running server.
+    const remote = ['--server', server.origin, '--admin-token', TEST_ADMIN_TOKEN];
+    const viaServer = JSON.parse(await cli('audit', ['list', '--patient', 'p2', '--tenant', T, '--json', ...remote])) as { job_id: string }[];
+    expect(viaServer.map((e) => e.job_id).sort()).toEqual([jobIds['g1'], jobIds['g2']].sort());
+    await expect(cli('audit', ['list', '--server', server.origin, '--admin-token', 'wrong-token-0123456789'])).rejects.toThrow(/answered 401/);
   });
 
   it('records tokens, kick-offs, completed polls, downloads and deletes with tenant, client, source and outcome; never a token', async () => {
@@ -265,6 +270,9 @@ describe('jobs for the operator', () => {
     expect(table.split('\n')[0]).toMatch(/^JOB\s+STATE\s+TENANT/);
     expect(table).toContain(id);
     expect(await cli('jobs', ['show', id])).toMatch(/files\s+\d+ \(4 resources/);
+    const remote = ['--server', server.origin, '--admin-token', TEST_ADMIN_TOKEN];
+    expect(JSON.parse(await cli('jobs', ['list', '--tenant', T, '--client', c.clientId, '--json', ...remote]))).toEqual(JSON.parse(await cli('jobs', ['list', '--tenant', T, '--client', c.clientId, '--json'])));
+    expect(await cli('jobs', ['show', id, ...remote])).toBe(await cli('jobs', ['show', id]));
 
     // Cancelling: the client's status URL answers 404 and the files are gone.
     expect((await admin(`/admin/jobs/${id}/cancel`, { method: 'POST' })).status).toBe(200);
