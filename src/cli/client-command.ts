@@ -227,7 +227,7 @@ export function clientCommand(openStore: OpenClientStore, io: ClientCommandIo = 
 
   client
     .command('show')
-    .description('Show one client (JSON), with its activity: last token issued, last export, failed authentications in the last hour')
+    .description('Show one client, with its activity: last token issued, last export, failed authentications in the last hour')
     .argument('<client-id>')
     .action(async (id: string, _options: unknown, cmd: Command) => {
       await withStore(cmd, async ({ clients, audit }) => {

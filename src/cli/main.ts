@@ -7,9 +7,11 @@ import { generateCommand } from './generate-command.js';
 import { importCommand } from './import-command.js';
 import { jobsCommand } from './jobs-command.js';
 import { keysCommand } from './keys-command.js';
+import { openManagement } from './manage-open.js';
 import { tokenCommand } from './token-command.js';
 import { viewCommand } from './view-command.js';
 import { commandConfig, configFlags, markRequired, openStoreFor, ReportedError } from './shared.js';
+import { tenantCommand } from './tenant-command.js';
 
 const program = new Command('flatfhir')
   .description('flatfhir: a FHIR Bulk Data Access server modelled on the Oracle Health (Cerner) Millennium bulk export API')
@@ -51,17 +53,18 @@ program.addCommand(
     const store = await openStoreFor(config);
     return {
       clients: store.clients,
+      audit: store.audit,
       tenants: () => store.resources.listTenants(),
       fhirBase: (tenant: string) => `${publicOrigin(config)}/r4/${tenant}`,
-      audit: store.audit,
       close: () => store.close(),
     };
   }),
 );
 program.addCommand(exportCommand());
+program.addCommand(viewCommand());
+program.addCommand(tenantCommand(openManagement));
 program.addCommand(jobsCommand());
 program.addCommand(auditCommand());
-program.addCommand(viewCommand());
 markRequired(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {
