@@ -274,10 +274,13 @@ describe('jobs for the operator', () => {
     expect(JSON.parse(await cli('jobs', ['list', '--tenant', T, '--client', c.clientId, '--json', ...remote]))).toEqual(JSON.parse(await cli('jobs', ['list', '--tenant', T, '--client', c.clientId, '--json'])));
     expect(await cli('jobs', ['show', id, ...remote])).toBe(await cli('jobs', ['show', id]));
 
-    // Cancelling: the client's status URL answers 404 and the files are gone.
+    // Cancelling: the client's status URL answers 404 and the files are gone; the job stays listed as deleted.
+    const objects = (await server.runtime.store.jobs.listFiles(id)).map((f) => f.objectKey);
+    expect(objects.length).toBeGreaterThan(0);
     expect((await admin(`/admin/jobs/${id}/cancel`, { method: 'POST' })).status).toBe(200);
     expect((await fetch(statusUrl, { headers: auth(c.token) })).status).toBe(404);
-    expect(await server.runtime.store.jobs.listFiles(id)).toEqual([]);
+    for (const key of objects) expect(await server.runtime.storage.stat(key)).toBeUndefined();
+    expect((await server.runtime.store.jobs.getJob(id))?.status).toBe('deleted');
     expect((await admin(`/admin/jobs/${id}/cancel`, { method: 'POST' })).status).toBe(404);
 
     // Purging what completed before a date: the exports above, not a job completed later.
