@@ -161,6 +161,11 @@ describe('the audit trail', () => {
     expect(table).toContain(jobIds['g1']);
     expect(table).not.toContain(jobIds['g2']);
     expect(await cli('audit', ['list', '--patient', 'p4', '--json'])).toBe('[]\n');
+    // The same through the admin API of the running server.
+    const remote = ['--server', server.origin, '--admin-token', TEST_ADMIN_TOKEN];
+    const viaServer = JSON.parse(await cli('audit', ['list', '--patient', 'p2', '--tenant', T, '--json', ...remote])) as { job_id: string }[];
+    expect(viaServer.map((e) => e.job_id).sort()).toEqual([jobIds['g1'], jobIds['g2']].sort());
+    await expect(cli('audit', ['list', '--server', server.origin, '--admin-token', 'wrong-token-0123456789'])).rejects.toThrow(/answered 401/);
   });
 
   it('records tokens, kick-offs, completed polls, downloads and deletes with tenant, client, source and outcome; never a token', async () => {
@@ -265,11 +270,17 @@ describe('jobs for the operator', () => {
     expect(table.split('\n')[0]).toMatch(/^JOB\s+STATE\s+TENANT/);
     expect(table).toContain(id);
     expect(await cli('jobs', ['show', id])).toMatch(/files\s+\d+ \(4 resources/);
+    const remote = ['--server', server.origin, '--admin-token', TEST_ADMIN_TOKEN];
+    expect(JSON.parse(await cli('jobs', ['list', '--tenant', T, '--client', c.clientId, '--json', ...remote]))).toEqual(JSON.parse(await cli('jobs', ['list', '--tenant', T, '--client', c.clientId, '--json'])));
+    expect(await cli('jobs', ['show', id, ...remote])).toBe(await cli('jobs', ['show', id]));
 
-    // Cancelling: the client's status URL answers 404 and the files are gone.
+    // Cancelling: the client's status URL answers 404 and the files are gone; the job stays listed as deleted.
+    const objects = (await server.runtime.store.jobs.listFiles(id)).map((f) => f.objectKey);
+    expect(objects.length).toBeGreaterThan(0);
     expect((await admin(`/admin/jobs/${id}/cancel`, { method: 'POST' })).status).toBe(200);
     expect((await fetch(statusUrl, { headers: auth(c.token) })).status).toBe(404);
-    expect(await server.runtime.store.jobs.listFiles(id)).toEqual([]);
+    for (const key of objects) expect(await server.runtime.storage.stat(key)).toBeUndefined();
+    expect((await server.runtime.store.jobs.getJob(id))?.status).toBe('deleted');
     expect((await admin(`/admin/jobs/${id}/cancel`, { method: 'POST' })).status).toBe(404);
 
     // Purging what completed before a date: the exports above, not a job completed later.
@@ -303,6 +314,13 @@ describe('jobs for the operator', () => {
       const expired = await short.runtime.audit.list({ action: 'export.expire' });
       expect(expired).toEqual([expect.objectContaining({ jobId: id, tenant: T, clientId: c.clientId, outcome: 'success' })]);
       expect((await short.runtime.audit.list({ patient: 'px', action: 'export.kickoff' })).map((e) => e.jobId)).toEqual([id]);
+
+      // A system-level export holds every patient of the tenant.
+      const d = await short.client(T);
+      const system = await fetch(`${short.base(T)}/$export`, { headers: { ...KICKOFF_HEADERS, ...auth(d.token) } });
+      const systemId = (system.headers.get('content-location') as string).split('/').pop() as string;
+      while ((await short.runtime.store.jobs.getJob(systemId))?.status === 'in-progress') await new Promise((r) => setTimeout(r, 100));
+      expect((await short.runtime.store.audit.jobsOfPatient('px', T)).sort()).toEqual([id, systemId].sort());
     } finally {
       await short.close();
     }

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
-import { auditBundle, auditEventView, auditQuery, type AuditQueryInput } from '../manage/audit.js';
+import { auditBundle, type AuditEventView, auditEventView, auditQuery, type AuditQueryInput } from '../manage/audit.js';
 import { FhirError } from '../fhir/errors.js';
+import { adminCaller, type RemoteOptions, remoteOptions } from './admin-remote.js';
 import type { AdminCommandIo } from './jobs-command.js';
 import { commandConfig, openStoreFor, storeOptions } from './shared.js';
 import { formatTable } from './table.js';
@@ -11,7 +12,8 @@ import { formatTable } from './table.js';
  *   flatfhir audit list [--tenant T] [--client C] [--patient P] [--job J] [--action A] [--outcome success|failure]
  *                       [--from DATE] [--to DATE] [--limit N] [--json | --fhir]
  *
- * With --patient (and no --action): the jobs whose patient set held that patient, one line per job.
+ * With --patient (and no --action): the jobs whose patient set held that patient, one line per job. On the store
+ * (--data, --database-url) or, with --server URL, through a running server's admin API.
  */
 export function auditCommand(io: AdminCommandIo = {}): Command {
   const out = io.stdout ?? process.stdout;
@@ -37,38 +39,47 @@ export function auditCommand(io: AdminCommandIo = {}): Command {
       } catch (e) {
         throw new Error(e instanceof FhirError ? e.message : String(e));
       }
-      const store = await openStoreFor(commandConfig(list));
-      try {
-        const events = await store.audit.list(query);
-        if (options.fhir) {
-          const { beforeId: _b, limit: _l, ...counted } = query;
-          out.write(`${JSON.stringify(auditBundle(events, await store.audit.count(counted), 'flatfhir audit list'), null, 2)}\n`);
-        } else if (options.json) {
-          out.write(`${JSON.stringify(events.map(auditEventView), null, 2)}\n`);
-        } else if (query.patient !== undefined && options.action === undefined) {
-          out.write(formatTable(['TIME', 'JOB', 'TENANT', 'CLIENT', 'REQUEST'], events.map((e) => [new Date(e.at).toISOString(), e.jobId ?? '', e.tenant ?? '', e.clientId ?? '', e.request ?? ''])));
-        } else {
-          out.write(
-            formatTable(
-              ['TIME', 'ACTION', 'OUTCOME', 'STATUS', 'TENANT', 'CLIENT', 'SOURCE', 'JOB', 'DETAIL'],
-              events.map((e) => [
-                new Date(e.at).toISOString(),
-                e.action,
-                e.outcome,
-                e.status === null ? '' : String(e.status),
-                e.tenant ?? '',
-                e.clientId ?? '',
-                e.source ?? '',
-                e.jobId ?? '',
-                e.detail ?? '',
-              ]),
-            ),
-          );
+      const config = commandConfig(list);
+      const call = adminCaller(list.opts<RemoteOptions>(), config);
+      let events: AuditEventView[];
+      let bundle: unknown;
+      if (call) {
+        const q = new URLSearchParams();
+        for (const key of ['tenant', 'client', 'patient', 'job', 'action', 'outcome', 'from', 'to', 'limit'] as const) {
+          const v = options[key];
+          if (v !== undefined) q.set(key, String(v));
         }
-      } finally {
-        await store.close();
+        if (options.fhir) {
+          q.set('_format', 'fhir');
+          bundle = await call('GET', `/admin/audit?${q.toString()}`);
+        }
+        events = options.fhir ? [] : ((await call('GET', `/admin/audit?${q.toString()}`)) as { events: AuditEventView[] }).events;
+      } else {
+        const store = await openStoreFor(config);
+        try {
+          const found = await store.audit.list(query);
+          events = found.map(auditEventView);
+          if (options.fhir) {
+            const { beforeId: _b, limit: _l, ...counted } = query;
+            bundle = auditBundle(found, await store.audit.count(counted), 'flatfhir audit list');
+          }
+        } finally {
+          await store.close();
+        }
+      }
+      if (options.fhir) out.write(`${JSON.stringify(bundle, null, 2)}\n`);
+      else if (options.json) out.write(`${JSON.stringify(events, null, 2)}\n`);
+      else if (query.patient !== undefined && options.action === undefined) {
+        out.write(formatTable(['TIME', 'JOB', 'TENANT', 'CLIENT', 'REQUEST'], events.map((e) => [e.time, e.job_id ?? '', e.tenant ?? '', e.client_id ?? '', e.request ?? ''])));
+      } else {
+        out.write(
+          formatTable(
+            ['TIME', 'ACTION', 'OUTCOME', 'STATUS', 'TENANT', 'CLIENT', 'SOURCE', 'JOB', 'DETAIL'],
+            events.map((e) => [e.time, e.action, e.outcome, e.status === null ? '' : String(e.status), e.tenant ?? '', e.client_id ?? '', e.source ?? '', e.job_id ?? '', e.detail ?? '']),
+          ),
+        );
       }
     });
-  storeOptions(list);
+  remoteOptions(storeOptions(list));
   return audit;
 }

@@ -9,6 +9,7 @@ import { toNewAuditEvent } from '../manage/audit-trail.js';
 import type { AuditStore, ClientStore, RegisteredClient } from '../store/ports.js';
 import type { ClientFile } from './credentials.js';
 import { configOption } from './shared.js';
+import { formatTable } from './table.js';
 
 export interface ClientStoreOptions {
   /** `--data DIR` */
@@ -20,11 +21,11 @@ export interface ClientStoreOptions {
 /** What the client commands need of a store: its clients, the tenants it has, and the FHIR base URL of a tenant. */
 export interface OpenedClientStore {
   clients: ClientStore;
-  /** Where changes are recorded (the audit trail), when the store keeps one. */
-  audit?: AuditStore;
   tenants(): Promise<string[]>;
   /** The FHIR base URL clients of `tenant` use (the configured public origin), for client files. */
   fhirBase?(tenant: string): string;
+  /** Where changes are recorded and a client's activity is read (absent: neither). */
+  audit?: AuditStore;
   close(): Promise<void>;
 }
 
@@ -45,13 +46,6 @@ interface RegisterOptions {
   clientFileOut?: string;
   fhirUrl?: string;
   name?: string;
-}
-
-/** A plain-text table: a header and rows, columns padded to their widest cell. */
-export function formatTable(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]): string => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd();
-  return `${[line(header), ...rows.map(line)].join('\n')}\n`;
 }
 
 const clientRow = (c: RegisteredClient): string[] => [

@@ -1,8 +1,8 @@
 import { Command } from 'commander';
 import { createAuditTrail } from '../manage/audit-trail.js';
-import { createJobsAdmin, type JobDetailView, type JobsAdmin, parseStates } from '../manage/jobs.js';
-import type { Config } from '../config/index.js';
+import { createJobsAdmin, type JobDetailView, type JobsAdmin, type JobSummaryView, parseStates } from '../manage/jobs.js';
 import { FhirError } from '../fhir/errors.js';
+import { type AdminCall, adminCaller, type RemoteOptions, remoteOptions } from './admin-remote.js';
 import { commandConfig, configFlags, openStoreFor, storeOptions } from './shared.js';
 import { formatBytes, formatTable } from './table.js';
 
@@ -12,8 +12,32 @@ export interface AdminCommandIo {
 
 const STORAGE_KEYS = ['storage.url', 'storage.s3.endpoint', 'storage.s3.region', 'storage.s3.forcePathStyle'];
 
-/** Runs `fn` with the jobs service over the store (and object storage) a command's configuration names. */
-async function withJobs<T>(config: Config, fn: (jobs: JobsAdmin) => Promise<T>): Promise<T> {
+/** The jobs service of a server's admin API. */
+function remoteJobs(call: AdminCall): JobsAdmin {
+  const id = (s: string): string => encodeURIComponent(s);
+  return {
+    async list(filter) {
+      const q = new URLSearchParams();
+      if (filter.tenant !== undefined) q.set('tenant', filter.tenant);
+      if (filter.clientId !== undefined) q.set('client', filter.clientId);
+      if (filter.states !== undefined) q.set('state', filter.states.join(','));
+      if (filter.limit !== undefined) q.set('limit', String(filter.limit));
+      return ((await call('GET', `/admin/jobs?${q.toString()}`)) as { jobs: JobSummaryView[] }).jobs;
+    },
+    show: async (jobId) => (await call('GET', `/admin/jobs/${id(jobId)}`)) as JobDetailView,
+    cancel: async (jobId) => (await call('POST', `/admin/jobs/${id(jobId)}/cancel`)) as JobSummaryView,
+    purge: async (before) => ((await call('POST', '/admin/jobs/purge', { completed_before: new Date(before).toISOString() })) as { purged: string[] }).purged,
+  };
+}
+
+/**
+ * Runs `fn` with the jobs service: of `--server`'s admin API, else over the store (and object storage) the
+ * command's configuration names.
+ */
+async function withJobs<T>(cmd: Command, fn: (jobs: JobsAdmin) => Promise<T>): Promise<T> {
+  const config = commandConfig(cmd);
+  const call = adminCaller(cmd.opts<RemoteOptions>(), config);
+  if (call) return fn(remoteJobs(call));
   const store = await openStoreFor(config);
   const { openStorage } = await import('../storage/open.js');
   const { pino } = await import('pino');
@@ -67,6 +91,8 @@ export function formatJob(j: JobDetailView): string {
  *   flatfhir jobs show <job-id> [--json]
  *   flatfhir jobs cancel <job-id>
  *   flatfhir jobs purge --completed-before DATE
+ *
+ * Each works on the store (--data, --database-url) or, with --server URL, through a running server's admin API.
  */
 export function jobsCommand(io: AdminCommandIo = {}): Command {
   const out = io.stdout ?? process.stdout;
@@ -92,7 +118,7 @@ export function jobsCommand(io: AdminCommandIo = {}): Command {
       } catch (e) {
         throw new Error((e as Error).message);
       }
-      await withJobs(commandConfig(list), async (admin) => {
+      await withJobs(list, async (admin) => {
         const found = await admin.list({
           ...(options.tenant !== undefined ? { tenant: options.tenant } : {}),
           ...(options.client !== undefined ? { clientId: options.client } : {}),
@@ -108,7 +134,7 @@ export function jobsCommand(io: AdminCommandIo = {}): Command {
         );
       });
     });
-  storeOptions(list);
+  remoteOptions(storeOptions(list));
 
   const show = jobs
     .command('show')
@@ -116,22 +142,22 @@ export function jobsCommand(io: AdminCommandIo = {}): Command {
     .argument('<job-id>')
     .option('--json', 'print JSON')
     .action(async (id: string, options: { json?: boolean }) => {
-      await withJobs(commandConfig(show), async (admin) => {
+      await withJobs(show, async (admin) => {
         const job = await admin.show(id);
         if (options.json) print(job);
         else out.write(formatJob(job));
       });
     });
-  storeOptions(show);
+  remoteOptions(storeOptions(show));
 
   const cancel = jobs
     .command('cancel')
     .description('Cancel a job (in progress or finished): it is deleted and its files removed; its status URL answers 404')
     .argument('<job-id>')
     .action(async (id: string) => {
-      await withJobs(commandConfig(cancel), async (admin) => print(await admin.cancel(id, { source: 'cli', request: `flatfhir jobs cancel ${id}` })));
+      await withJobs(cancel, async (admin) => print(await admin.cancel(id, { source: 'cli', request: `flatfhir jobs cancel ${id}` })));
     });
-  configFlags(storeOptions(cancel), STORAGE_KEYS);
+  remoteOptions(configFlags(storeOptions(cancel), STORAGE_KEYS));
 
   const purge = jobs
     .command('purge')
@@ -140,10 +166,10 @@ export function jobsCommand(io: AdminCommandIo = {}): Command {
     .action(async (options: { completedBefore: string }) => {
       const before = Date.parse(options.completedBefore);
       if (!/^\d{4}-\d{2}-\d{2}/.test(options.completedBefore) || Number.isNaN(before)) throw new Error('--completed-before must be an ISO 8601 date or instant.');
-      await withJobs(commandConfig(purge), async (admin) =>
+      await withJobs(purge, async (admin) =>
         print({ purged: await admin.purge(before, { source: 'cli', request: `flatfhir jobs purge --completed-before ${options.completedBefore}` }) }),
       );
     });
-  configFlags(storeOptions(purge), STORAGE_KEYS);
+  remoteOptions(configFlags(storeOptions(purge), STORAGE_KEYS));
   return jobs;
 }

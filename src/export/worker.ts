@@ -129,26 +129,29 @@ export function createExportWorker(deps: ExportWorkerDeps): ExportWorker {
       log.warn({ reason: e.message }, 'export job refused at planning');
       return;
     }
-    if (patients && patients.length > 0) {
-      await deps.jobs.setJobPatients(job.id, patients);
-      // Nor the job's own patient set, which every compartment scan joins.
-      refreshed.push(...(await deps.resources.refreshStaleStatistics(patients.length)));
-    }
-    if (refreshed.length > 0) log.info({ tables: refreshed }, 'planner statistics refreshed');
-    if (deps.audit) {
-      // Which patients' compartments the job covers, kept (with the kick-off's time) as long as the audit trail:
-      // a system-level export covers every patient of the tenant at its snapshot (their ids from the index alone).
+    if (patients && patients.length > 0) await deps.jobs.setJobPatients(job.id, patients);
+    // Which patients' compartments the job covers, kept (with the kick-off's time) as long as the audit trail: a
+    // system-level export covers every patient of the tenant at its snapshot (their ids from the index alone).
+    // Written while the chunks are planned, and before the plan is recorded.
+    const recordPatients = async (): Promise<void> => {
+      if (!deps.audit) return;
       const ids = patients ? patients.map((p) => p.id) : await deps.resources.idBoundaries(job.tenant, 'Patient', until, 1);
       await deps.audit.trail.store.addJobPatients(job.tenant, job.id, ids, job.createdAt);
-    }
-    const chunks = await planExport({
-      job,
-      params,
-      until,
-      ...(patients ? { patients: patients.map((p) => p.id).sort() } : {}),
-      resources: deps.resources,
-      chunkResources: deps.settings.chunkResources,
-    });
+    };
+    const planChunks = async () => {
+      // Nor the job's own patient set, which every compartment scan joins.
+      if (patients && patients.length > 0) refreshed.push(...(await deps.resources.refreshStaleStatistics(patients.length)));
+      if (refreshed.length > 0) log.info({ tables: refreshed }, 'planner statistics refreshed');
+      return planExport({
+        job,
+        params,
+        until,
+        ...(patients ? { patients: patients.map((p) => p.id).sort() } : {}),
+        resources: deps.resources,
+        chunkResources: deps.settings.chunkResources,
+      });
+    };
+    const [, chunks] = await Promise.all([recordPatients(), planChunks()]);
     const total = chunks.reduce((n, c) => n + c.estimate, 0);
     const planned = await deps.jobs.completePlan(job.id, chunk.seq, chunks, total, now());
     if (!planned) return;

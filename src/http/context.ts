@@ -24,10 +24,10 @@ export interface AppDeps {
   storage: ObjectStorage;
   auth: AuthService;
   exports: ExportService;
-  /** `$sql-export` jobs (SQL on FHIR); absent, the SQL on FHIR routes are not served. */
-  sqlExports?: SqlExportService;
   /** The audit trail the routes record to (requests, outcomes; never credentials). */
   audit?: AuditTrail;
+  /** `$sql-export` jobs (SQL on FHIR); absent, the SQL on FHIR routes are not served. */
+  sqlExports?: SqlExportService;
   log: Logger;
   /** Request counts and latencies, kick-off outcomes. */
   metrics?: Metrics;

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { invalid, notFound } from '../fhir/errors.js';
-import { purgeDeletedJob } from '../export/runner.js';
+import { objectPrefix, purgeDeletedJob } from '../export/runner.js';
 import type { ExportParams } from '../export/kickoff.js';
 import type { ObjectStorage } from '../storage/ports.js';
 import type { ExportChunk, ExportFile, ExportJob, JobStatus, JobStore } from '../store/ports.js';
@@ -87,7 +87,10 @@ export interface JobsAdmin {
   /** Jobs newest first. */
   list(filter: JobFilterInput): Promise<JobSummaryView[]>;
   show(id: string): Promise<JobDetailView>;
-  /** Cancels (deletes) a job not deleted yet and removes its files; the client's status URL then answers 404. */
+  /**
+   * Cancels (deletes) a job not deleted yet and removes its files; the client's status URL then answers 404. The job
+   * stays listed as deleted until the retention sweep.
+   */
   cancel(id: string, actor: AdminActor): Promise<JobSummaryView>;
   /** Deletes jobs finished (completed or failed) before `before`, with their files; returns their ids. */
   purge(before: number, actor: AdminActor): Promise<string[]>;
@@ -114,11 +117,16 @@ export function createJobsAdmin(deps: { jobs: JobStore; storage?: ObjectStorage 
     return job;
   }
 
-  async function remove(job: ExportJob): Promise<void> {
+  /**
+   * Deletes a job and removes its files. `keepRow`: the job stays listed as deleted (its files' records too)
+   * until the retention sweep purges it, so an operator sees what was cancelled.
+   */
+  async function remove(job: ExportJob, keepRow: boolean): Promise<void> {
     await jobs.deleteJob(job.id);
     if (!storage) return;
     try {
-      await purgeDeletedJob(jobs, storage, job.id);
+      if (keepRow) await storage.deletePrefix(objectPrefix(job.id));
+      else await purgeDeletedJob(jobs, storage, job.id);
     } catch (e) {
       // A chunk may still be writing: the worker and the sweeper purge deleted jobs.
       deps.log?.warn({ err: e, jobId: job.id, tenant: job.tenant }, 'export files not removed yet; the sweeper will retry');
@@ -169,7 +177,7 @@ export function createJobsAdmin(deps: { jobs: JobStore; storage?: ObjectStorage 
     async cancel(id, actor) {
       const job = await existing(id);
       if (job.status === 'deleted') throw notFound(`Export job ${id} is deleted already.`);
-      await remove(job);
+      await remove(job, true);
       deps.log?.info({ jobId: id, tenant: job.tenant }, 'export job cancelled by an operator');
       deps.audit?.record({
         action: 'admin.job.cancel',
@@ -187,7 +195,7 @@ export function createJobsAdmin(deps: { jobs: JobStore; storage?: ObjectStorage 
     async purge(before, actor) {
       const old = await jobs.listJobs({ status: ['completed', 'failed'], completedBefore: before });
       for (const job of old) {
-        await remove(job);
+        await remove(job, false);
         deps.audit?.record({
           action: 'admin.job.purge',
           outcome: 'success',

@@ -1,0 +1,56 @@
+import { type Command, Option } from 'commander';
+import type { Config } from '../config/index.js';
+
+/**
+ * The management commands against a running server instead of the store: `--server URL` (its origin) and the admin
+ * credential (`--admin-token`, else FLATFHIR_ADMIN_TOKEN). The admin API answers the same JSON the commands print.
+ */
+export interface RemoteOptions {
+  server?: string;
+  adminToken?: string;
+}
+
+export function remoteOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--server <url>', 'work against a running server (its admin API) instead of the store'))
+    .addOption(new Option('--admin-token <token>', 'the admin credential for --server (default FLATFHIR_ADMIN_TOKEN)'));
+}
+
+export type AdminCall = (method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown) => Promise<unknown>;
+
+/** A caller of the admin API of `--server`, or undefined when the command works on the store. */
+export function adminCaller(options: RemoteOptions, config: Pick<Config, 'auth'>): AdminCall | undefined {
+  if (options.server === undefined) return undefined;
+  let origin: string;
+  try {
+    origin = new URL(options.server).origin;
+  } catch {
+    throw new Error(`--server ${options.server} is not a URL (e.g. https://flatfhir.example).`);
+  }
+  const token = options.adminToken ?? config.auth.adminToken;
+  if (!token) throw new Error('--server needs the admin credential: --admin-token TOKEN or FLATFHIR_ADMIN_TOKEN.');
+  return async (method, path, body) => {
+    let res: Response;
+    try {
+      res = await fetch(`${origin}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, accept: 'application/json', ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      });
+    } catch (e) {
+      throw new Error(`${origin} cannot be reached: ${(e as Error).message}`);
+    }
+    const text = await res.text();
+    let json: unknown;
+    try {
+      json = text === '' ? undefined : JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+    if (!res.ok) {
+      const issue = (json as { issue?: { diagnostics?: string }[] } | undefined)?.issue?.[0]?.diagnostics;
+      throw new Error(`${origin} answered ${res.status}${issue ? `: ${issue}` : ''}`);
+    }
+    return json;
+  };
+}
