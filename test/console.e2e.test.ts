@@ -63,8 +63,10 @@ describe('the console end to end', () => {
     if ((await field.evaluate((el) => el.tagName)) === 'SELECT') await field.selectOption(T);
     else await field.fill(T);
   };
+  let visits = 0;
+  /** Opens a page afresh (a new document, so it loads its data again). */
   const visit = async (name: string) => {
-    await page.goto(`/console/#/${name}`);
+    await page.goto(`/console/?v=${++visits}#/${name}`);
     await page.getByRole('heading', { level: 2 }).first().waitFor();
   };
 

@@ -14,6 +14,10 @@ export function importCommand(): Command {
     .action(async (paths: string[], opts: { tenant: string; batchSize: string }) => {
       const config = commandConfig(cmd, { logLevel: 'silent' });
       const store = await openStoreFor(config);
+      if (!(await store.tenants.getTenant(opts.tenant))) {
+        // Kept for scripts written before `flatfhir tenant create`: the tenant is made without a name.
+        process.stderr.write(`flatfhir: tenant ${opts.tenant} does not exist; the import creates it (name it with \`flatfhir tenant create\` first)\n`);
+      }
       const bar =
         process.stderr.isTTY === true
           ? new cliProgress.SingleBar(

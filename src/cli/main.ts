@@ -5,9 +5,11 @@ import { exportCommand } from './export-command.js';
 import { generateCommand } from './generate-command.js';
 import { importCommand } from './import-command.js';
 import { keysCommand } from './keys-command.js';
+import { openManagement } from './manage-open.js';
 import { tokenCommand } from './token-command.js';
 import { viewCommand } from './view-command.js';
 import { commandConfig, configFlags, markRequired, openStoreFor, ReportedError } from './shared.js';
+import { tenantCommand } from './tenant-command.js';
 
 const program = new Command('flatfhir')
   .description('flatfhir: a FHIR Bulk Data Access server modelled on the Oracle Health (Cerner) Millennium bulk export API')
@@ -57,6 +59,7 @@ program.addCommand(
 );
 program.addCommand(exportCommand());
 program.addCommand(viewCommand());
+program.addCommand(tenantCommand(openManagement));
 markRequired(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {

@@ -43,6 +43,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     http: { maxHeaderSize: 2 * MAX_REQUEST_HEAD_BYTES },
     clientErrorHandler: answerClientError,
     routerOptions: { maxParamLength: 500 },
+    // A property a schema does not allow is refused (400), not dropped silently.
+    ajv: { customOptions: { removeAdditional: false } },
     // Errors raised before routing (bad URLs, over-long parameters) get the same OperationOutcome treatment.
     frameworkErrors: (error, request, reply) => {
       handleError(error, request, reply);

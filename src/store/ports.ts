@@ -7,6 +7,7 @@
  * separates committed writes from later ones, so `until = snapshotTime()` is a consistent snapshot.
  */
 
+import type { CohortCriterion } from '../fhir/member-filter.js';
 import type { PreparedResource } from '../fhir/resource.js';
 
 export interface WriteCounts {
@@ -449,6 +450,52 @@ export interface AuditStore {
   purgeBefore(before: number): Promise<number>;
 }
 
+/** A tenant as the management plane knows it. */
+export interface TenantRecord {
+  id: string;
+  /** Display name ('' for a tenant made as a side effect of an import or a write). */
+  name: string;
+  /** When it was created with `createTenant` (null for a tenant made as a side effect). */
+  createdAt: number | null;
+}
+
+/**
+ * Tenants. A tenant also comes into being as a side effect (`ResourceStore.ensureTenant`, any write): it is then
+ * listed here with an empty name and no creation time.
+ */
+export interface TenantStore {
+  /** Creates a tenant with its display name; false (nothing changed) when it exists already. */
+  createTenant(id: string, name: string, createdAt: number): Promise<boolean>;
+  getTenant(id: string): Promise<TenantRecord | undefined>;
+  /** Every tenant, in id order. */
+  listTenantRecords(): Promise<TenantRecord[]>;
+  /** How many clients and export jobs (deleted ones included until purged) the tenant has. */
+  tenantCounts(id: string): Promise<{ clients: number; jobs: number }>;
+  /** Ids of the tenant's jobs, whatever their status (to remove their files). */
+  tenantJobIds(id: string): Promise<string[]>;
+  /**
+   * Removes the tenant and everything stored for it, atomically: its resources with their history and indexes,
+   * its clients (with their used assertion ids), its jobs with their patients, chunks and file records. False
+   * (nothing changed) when there is no such tenant. Other tenants are untouched.
+   */
+  removeTenant(id: string): Promise<boolean>;
+}
+
+/**
+ * Dynamic group evaluation on the search-value index (filled by `writeBatch` from `PreparedResource.searchValues`,
+ * cleared when a resource changes or is deleted), and the member sets jobs recorded.
+ */
+export interface CohortStore {
+  /**
+   * Ids of live Patients matching every criterion (for each, one resource of its type in the patient's compartment
+   * matching all its conditions), in id order, at most `limit` (ask for one more than allowed to detect excess).
+   * One set-based statement; no resource is read.
+   */
+  matchPatients(tenant: string, criteria: CohortCriterion[], limit: number): Promise<string[]>;
+  /** The patients recorded for a job (its member set), in id order; empty for an unknown job. */
+  jobPatientIds(jobId: string): Promise<string[]>;
+}
+
 /**
  * A console login: the admin credential exchanged for a cookie. `id` is the SHA-256 (hex) of the cookie's secret
  * value, so the table never holds a usable cookie; `csrfToken` is the value every unsafe request of the session must
@@ -481,6 +528,8 @@ export interface Store {
   readonly keys: KeyStore;
   readonly views: ViewStore;
   readonly audit: AuditStore;
+  readonly tenants: TenantStore;
+  readonly cohorts: CohortStore;
   readonly sessions: SessionStore;
   /** Resolves when the database answers and every migration of this version is applied; rejects with the reason. */
   check(): Promise<void>;

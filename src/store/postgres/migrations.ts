@@ -237,6 +237,29 @@ export const POSTGRES_MIGRATIONS: { version: number; name: string; sql: string }
   },
   {
     version: 8,
+    name: 'management: tenant names, search values',
+    sql: `
+      ALTER TABLE tenants ADD COLUMN name TEXT NOT NULL DEFAULT '';
+      ALTER TABLE tenants ADD COLUMN created_at BIGINT;
+
+      CREATE TABLE search_values (
+        tenant TEXT COLLATE "C" NOT NULL,
+        type TEXT COLLATE "C" NOT NULL,
+        id TEXT COLLATE "C" NOT NULL,
+        param TEXT COLLATE "C" NOT NULL,
+        patient_id TEXT COLLATE "C" NOT NULL,
+        sys TEXT COLLATE "C",
+        val TEXT COLLATE "C",
+        lo BIGINT,
+        hi BIGINT
+      );
+      CREATE INDEX search_values_by_value ON search_values (tenant, type, param, val, patient_id);
+      CREATE INDEX search_values_by_date ON search_values (tenant, type, param, lo, hi);
+      CREATE INDEX search_values_by_resource ON search_values (tenant, type, id, param);
+    `,
+  },
+  {
+    version: 9,
     name: 'console sessions',
     sql: `
       CREATE TABLE console_sessions (

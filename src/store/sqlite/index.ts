@@ -4,12 +4,14 @@ import Database from 'better-sqlite3';
 import type { Store } from '../ports.js';
 import { SqliteAuditStore } from './audit-store.js';
 import { SqliteClientStore } from './client-store.js';
+import { SqliteCohortStore } from './cohort-store.js';
 import { SqliteJobStore } from './job-store.js';
 import { FileKeyStore } from './key-files.js';
 import { SqliteViewStore } from './view-store.js';
 import { SqliteSessionStore } from './session-store.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 import { SqliteResourceStore } from './resource-store.js';
+import { SqliteTenantStore } from './tenant-store.js';
 
 function configure(db: Database.Database): void {
   db.pragma('journal_mode = WAL');
@@ -67,6 +69,8 @@ export function openSqliteStore(file: string, options: { now?: () => number; key
     audit: new SqliteAuditStore(db),
     keys: new FileKeyStore(options.keysDir ?? join(dirname(file), 'keys')),
     views: new SqliteViewStore(db),
+    tenants: new SqliteTenantStore(db),
+    cohorts: new SqliteCohortStore(db),
     sessions: new SqliteSessionStore(db),
     async check() {
       const applied = new Set(db.prepare('SELECT version FROM schema_migrations').pluck().all() as number[]);

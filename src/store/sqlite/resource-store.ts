@@ -136,6 +136,8 @@ export class SqliteResourceStore implements ResourceStore {
       clearCompartment: db.prepare('DELETE FROM compartment INDEXED BY compartment_by_resource WHERE tenant = ? AND type = ? AND id = ?'),
       addCompartment: db.prepare('INSERT OR IGNORE INTO compartment (tenant, type, patient_id, id, n) VALUES (?, ?, ?, ?, ?)'),
       clearRefs: db.prepare('DELETE FROM refs WHERE tenant = ? AND src_type = ? AND src_id = ?'),
+      clearSearch: db.prepare('DELETE FROM search_values WHERE tenant = ? AND type = ? AND id = ?'),
+      addSearch: db.prepare('INSERT INTO search_values (tenant, type, id, param, patient_id, sys, val, lo, hi) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
       addRef: db.prepare('INSERT OR IGNORE INTO refs (tenant, src_type, src_id, tgt_type, tgt_id, at) VALUES (?, ?, ?, ?, ?, ?)'),
       // A new row gets version 1; a key already present is left alone here and handled row by row.
       insertNew: db.prepare(
@@ -196,6 +198,7 @@ export class SqliteResourceStore implements ResourceStore {
         const n = item.patients.length;
         for (const patient of item.patients) compartments.push(tenant, item.type, patient, item.id, n);
         for (const ref of item.refs) refs.push(tenant, item.type, item.id, ref.type, ref.id, item.recordedAt);
+        this.addSearchValues(tenant, item);
       };
       const params: unknown[] = [];
       for (let start = 0; start < batch.length; start += ROWS_PER_INSERT) {
@@ -263,6 +266,7 @@ export class SqliteResourceStore implements ResourceStore {
       s.update.run(version, at, 0, item.contentHash, storedJson(item, version, at), tenant, item.type, item.id);
       s.clearCompartment.run(tenant, item.type, item.id);
       s.clearRefs.run(tenant, item.type, item.id);
+      s.clearSearch.run(tenant, item.type, item.id);
       counts.updated++;
     } else {
       s.insert.run(tenant, item.type, item.id, 1, at, item.contentHash, storedJson(item, 1, at));
@@ -275,6 +279,15 @@ export class SqliteResourceStore implements ResourceStore {
     const n = item.patients.length;
     for (const patient of item.patients) s.addCompartment.run(tenant, item.type, patient, item.id, n);
     for (const ref of item.refs) s.addRef.run(tenant, item.type, item.id, ref.type, ref.id, item.recordedAt);
+    this.addSearchValues(tenant, item);
+  }
+
+  /** The item's search values (the dynamic groups' index), one row per value and compartment patient. */
+  private addSearchValues(tenant: string, item: PreparedResource): void {
+    const add = this.statements.addSearch;
+    for (const v of item.searchValues ?? []) {
+      for (const patient of item.patients) add.run(tenant, item.type, item.id, v.param, patient, v.sys, v.val, v.lo, v.hi);
+    }
   }
 
   async deleteResource(tenant: string, type: string, id: string): Promise<boolean> {
@@ -290,6 +303,7 @@ export class SqliteResourceStore implements ResourceStore {
         s.update.run(existing.version + 1, at, 1, '', null, tenant, type, id);
         // A deleted resource no longer pulls in what it referenced; its compartment rows stay for `deleted` scans.
         s.clearRefs.run(tenant, type, id);
+        s.clearSearch.run(tenant, type, id);
         return true;
       })
       .immediate();
