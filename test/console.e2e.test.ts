@@ -218,6 +218,28 @@ describe('the console end to end', () => {
     expect(await seriousViolations(page)).toEqual([]);
   });
 
+  it('removes a tenant after a confirmation that names what goes', async (ctx) => {
+    needs(ctx, 'tenants');
+    const created = await fetch(`${server.origin}/admin/tenants`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ id: 'scratch', name: 'Scratch' }),
+    });
+    expect(created.status).toBe(201);
+    await visit('tenants');
+    await page.getByRole('button', { name: 'Remove tenant scratch' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Remove tenant scratch?' });
+    await expect.poll(async () => (await dialog.textContent()) ?? '').toContain('0 client applications');
+    await screenshot(page, 'e2e-tenants-remove');
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    expect((await admin('/admin/tenants/scratch')).status).toBe(200);
+    await page.getByRole('button', { name: 'Remove tenant scratch' }).click();
+    await dialog.getByRole('button', { name: /^Remove scratch/ }).click();
+    await page.getByRole('status').filter({ hasText: 'Tenant scratch removed.' }).waitFor();
+    expect((await admin('/admin/tenants/scratch')).status).toBe(404);
+    await expect.poll(() => page.getByRole('rowheader', { name: 'scratch', exact: true }).count()).toBe(0);
+  });
+
   it('shows the export on the dashboard', async () => {
     await visit('dashboard');
     await chooseTenant();
