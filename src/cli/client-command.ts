@@ -4,7 +4,9 @@ import type { JWK } from 'jose';
 import { clientView, RegistrationError, registerClient } from '../auth/client-registry.js';
 import { generateClientKeyPair, jwksOfKeyFile, KEY_FORMATS, KeyFileError } from '../client/keys.js';
 import { isValidTenantId, TENANT_ID_RULE } from '../fhir/ids.js';
-import type { ClientStore, RegisteredClient } from '../store/ports.js';
+import { clientActivity } from '../manage/audit.js';
+import { toNewAuditEvent } from '../manage/audit-trail.js';
+import type { AuditStore, ClientStore, RegisteredClient } from '../store/ports.js';
 import type { ClientFile } from './credentials.js';
 import { configOption } from './shared.js';
 
@@ -18,6 +20,8 @@ export interface ClientStoreOptions {
 /** What the client commands need of a store: its clients, the tenants it has, and the FHIR base URL of a tenant. */
 export interface OpenedClientStore {
   clients: ClientStore;
+  /** Where changes are recorded (the audit trail), when the store keeps one. */
+  audit?: AuditStore;
   tenants(): Promise<string[]>;
   /** The FHIR base URL clients of `tenant` use (the configured public origin), for client files. */
   fhirBase?(tenant: string): string;
@@ -96,6 +100,16 @@ export function clientCommand(openStore: OpenClientStore, io: ClientCommandIo = 
   const out = io.stdout ?? process.stdout;
   const print = (value: unknown): void => {
     out.write(`${JSON.stringify(value, null, 2)}\n`);
+  };
+
+  /** Records a change in the audit trail, as made from the command line. */
+  const record = async (audit: AuditStore | undefined, verb: string, c: RegisteredClient, detail?: string): Promise<void> => {
+    await audit?.append([
+      toNewAuditEvent(
+        { action: `admin.client.${verb}`, outcome: 'success', tenant: c.tenant, clientId: c.clientId, source: 'cli', request: `flatfhir client ${verb}`, ...(detail ? { detail } : {}) },
+        Date.now(),
+      ),
+    ]);
   };
 
   const client = new Command('client')
@@ -196,6 +210,7 @@ export function clientCommand(openStore: OpenClientStore, io: ClientCommandIo = 
             privateJwk,
           });
         }
+        await record(store.audit, 'register', registered, `scope ${registered.scope}`);
         print(clientView(registered));
       });
     });
@@ -218,26 +233,31 @@ export function clientCommand(openStore: OpenClientStore, io: ClientCommandIo = 
 
   client
     .command('show')
-    .description('Show one client (JSON)')
+    .description('Show one client, with its activity: last token issued, last export, failed authentications in the last hour')
     .argument('<client-id>')
     .action(async (id: string, _options: unknown, cmd: Command) => {
-      await withStore(cmd, async ({ clients }) => {
+      await withStore(cmd, async ({ clients, audit }) => {
         const c = await clients.getClient(id);
         if (!c) throw new Error(`No client ${id}.`);
-        print(clientView(c));
+        print({ ...clientView(c), ...(audit ? { activity: await clientActivity(audit, id, Date.now()) } : {}) });
       });
     });
 
   for (const action of ['disable', 'enable'] as const) {
     client
       .command(action)
-      .description(action === 'disable' ? 'Disable a client: it gets no new tokens' : 'Enable a disabled client')
+      .description(
+        action === 'disable'
+          ? 'Disable a client: it gets no new tokens, and the tokens it holds are refused from now on (within auth.revocationCacheMs)'
+          : 'Enable a disabled client (the tokens revoked when it was disabled stay revoked)',
+      )
       .argument('<client-id>')
       .action(async (id: string, _options: unknown, cmd: Command) => {
-        await withStore(cmd, async ({ clients }) => {
+        await withStore(cmd, async ({ clients, audit }) => {
           if (!(await clients.setClientDisabled(id, action === 'disable'))) throw new Error(`No client ${id}.`);
           const c = await clients.getClient(id);
           if (!c) throw new Error(`No client ${id}.`);
+          await record(audit, action, c);
           print(clientView(c));
         });
       });
@@ -245,11 +265,13 @@ export function clientCommand(openStore: OpenClientStore, io: ClientCommandIo = 
 
   client
     .command('remove')
-    .description('Remove a client')
+    .description('Remove a client (its tokens are refused from now on)')
     .argument('<client-id>')
     .action(async (id: string, _options: unknown, cmd: Command) => {
-      await withStore(cmd, async ({ clients }) => {
-        if (!(await clients.removeClient(id))) throw new Error(`No client ${id}.`);
+      await withStore(cmd, async ({ clients, audit }) => {
+        const c = await clients.getClient(id);
+        if (!c || !(await clients.removeClient(id))) throw new Error(`No client ${id}.`);
+        await record(audit, 'remove', c);
         print({ client_id: id, removed: true });
       });
     });

@@ -1,9 +1,11 @@
 import { Command, Option } from 'commander';
 import { loadConfig, publicOrigin } from '../config/index.js';
+import { auditCommand } from './audit-command.js';
 import { clientCommand } from './client-command.js';
 import { exportCommand } from './export-command.js';
 import { generateCommand } from './generate-command.js';
 import { importCommand } from './import-command.js';
+import { jobsCommand } from './jobs-command.js';
 import { keysCommand } from './keys-command.js';
 import { openManagement } from './manage-open.js';
 import { tokenCommand } from './token-command.js';
@@ -51,6 +53,7 @@ program.addCommand(
     const store = await openStoreFor(config);
     return {
       clients: store.clients,
+      audit: store.audit,
       tenants: () => store.resources.listTenants(),
       fhirBase: (tenant: string) => `${publicOrigin(config)}/r4/${tenant}`,
       close: () => store.close(),
@@ -60,6 +63,8 @@ program.addCommand(
 program.addCommand(exportCommand());
 program.addCommand(viewCommand());
 program.addCommand(tenantCommand(openManagement));
+program.addCommand(jobsCommand());
+program.addCommand(auditCommand());
 markRequired(program);
 
 program.parseAsync(process.argv).catch((e: unknown) => {

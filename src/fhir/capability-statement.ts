@@ -48,6 +48,8 @@ export function capabilityStatement(base: string, tokenUrl: string, version: str
     rest: [
       {
         mode: 'server',
+        documentation:
+          'Extension of the Bulk Data Access IG: `GET [base]/bulk-export/jobs` lists the calling client\'s own export jobs (not deleted nor expired), newest first, each with its status URL, state and request, so that a client that lost a status URL can poll or DELETE it (a client has one export in progress at a time).',
         security: {
           extension: [
             {

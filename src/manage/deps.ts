@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import type { ObjectStorage } from '../storage/ports.js';
 import type { Store } from '../store/ports.js';
+import type { AuditTrail } from './audit-trail.js';
 
 /** What the management services are built from. */
 export interface ManageDeps {
@@ -11,4 +12,6 @@ export interface ManageDeps {
   storage?: ObjectStorage;
   log?: Logger;
   now?: () => number;
+  /** Where changes are recorded (and the audit trail read). */
+  audit?: AuditTrail;
 }

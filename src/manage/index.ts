@@ -6,14 +6,20 @@
  * (`remote.ts`) offers the same interface over the admin API.
  */
 import type { ManageDeps } from './deps.js';
+import { createJobsAdmin, type JobsAdmin } from './jobs.js';
 import { type TenantService, tenantService } from './tenants.js';
 
 export type { ManageDeps } from './deps.js';
 
 export interface Management {
   tenants: TenantService;
+  /** Export jobs of every tenant and client: list, show, cancel, purge. */
+  jobs: JobsAdmin;
 }
 
 export function createManagement(deps: ManageDeps): Management {
-  return { tenants: tenantService(deps) };
+  return {
+    tenants: tenantService(deps),
+    jobs: createJobsAdmin({ jobs: deps.store.jobs, storage: deps.storage, audit: deps.audit, log: deps.log }),
+  };
 }

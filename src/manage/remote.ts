@@ -60,5 +60,19 @@ export function remoteManagement(options: RemoteOptions): Management {
       show: (id) => call('GET', `/admin/tenants/${seg(id)}`),
       remove: (id, o) => call('DELETE', `/admin/tenants/${seg(id)}${q({ force: o.force ? true : undefined })}`),
     },
+    jobs: {
+      list: async (f) =>
+        (
+          await call<{ jobs: Awaited<ReturnType<Management['jobs']['list']>> }>(
+            'GET',
+            `/admin/jobs${q({ tenant: f.tenant, client: f.clientId, state: f.states?.join(','), limit: f.limit })}`,
+          )
+        ).jobs,
+      show: (id) => call('GET', `/admin/jobs/${seg(id)}`),
+      // The server records the change with the admin's own address and request.
+      cancel: (id) => call('POST', `/admin/jobs/${seg(id)}/cancel`),
+      purge: async (before) =>
+        (await call<{ purged: string[] }>('POST', '/admin/jobs/purge', { completed_before: new Date(before).toISOString() })).purged,
+    },
   };
 }

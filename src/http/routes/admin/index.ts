@@ -5,6 +5,7 @@ import { adminAuth } from '../../admin-auth.js';
 import { consoleSessionCredential } from '../../console-session.js';
 import type { AppContext } from '../../context.js';
 import { clientsAdmin } from './clients.js';
+import { operationsAdmin } from './operations.js';
 import { type AdminContext, type AdminModule, OPERATION_OUTCOME_SCHEMA } from './common.js';
 import { tenantsAdmin } from './tenants.js';
 
@@ -12,7 +13,7 @@ import { tenantsAdmin } from './tenants.js';
  * The admin modules, each a set of routes under /admin. A new area of the admin API is one more module here: its
  * routes, each with a JSON schema (validation and the OpenAPI description) and a tag.
  */
-export const ADMIN_MODULES: AdminModule[] = [tenantsAdmin, clientsAdmin];
+export const ADMIN_MODULES: AdminModule[] = [tenantsAdmin, clientsAdmin, operationsAdmin];
 
 /**
  * The admin API under /admin; off unless an admin token is configured (then no /admin route exists and every
@@ -33,7 +34,7 @@ export function adminRoutes(deps: AppContext): FastifyPluginAsync {
         info: {
           title: 'flatfhir admin API',
           version: '1',
-          description: 'Management of tenants, groups and client applications. Every route needs the admin token as a bearer token.',
+          description: 'Management of tenants, groups, client applications, export jobs and the audit trail. Every route needs the admin token as a bearer token.',
         },
         components: { securitySchemes: { adminToken: { type: 'http', scheme: 'bearer', description: 'FLATFHIR_ADMIN_TOKEN' } } },
         security: [{ adminToken: [] }],
