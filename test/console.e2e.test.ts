@@ -51,6 +51,7 @@ describe('the console end to end', () => {
   let clientFile: { clientId: string; tokenUrl: string; fhirBaseUrl: string; scope: string; privateJwk: JWK & { kid: string; alg: 'ES384' } };
   let token = '';
   let firstJob = '';
+  let secondJob = '';
   const routes: Record<string, boolean> = {};
 
   const admin = (path: string) => fetch(`${server.origin}${path}`, { headers: { authorization: `Bearer ${ADMIN}` } });
@@ -198,6 +199,7 @@ describe('the console end to end', () => {
     const kick = await fetch(`${server.base(T)}/Patient/$export?_type=Patient`, { headers: { ...KICKOFF_HEADERS, authorization: `Bearer ${token}` } });
     expect(kick.status).toBe(202);
     const second = (kick.headers.get('content-location') ?? '').split('/').pop() as string;
+    secondJob = second;
     const row = page.locator(`tr[data-job="${second}"]`);
     await row.getByText('in-progress').waitFor();
     await row.getByRole('button', { name: /Cancel job/ }).click();
@@ -215,11 +217,22 @@ describe('the console end to end', () => {
     needs(ctx, 'audit', 'jobs');
     await visit('audit');
     await chooseTenant();
-    await page.getByLabel('Patient id').fill(patientIds[1] as string);
+    await page.getByLabel('Patient id', { exact: true }).fill(patientIds[1] as string);
     await page.getByRole('button', { name: 'Search' }).click();
     await page.locator(`tr[data-job="${firstJob}"]`).waitFor();
     await screenshot(page, 'e2e-audit');
     expect(await seriousViolations(page)).toEqual([]);
+  });
+
+  it("shows the client's last token and last export", async () => {
+    await visit('clients');
+    await chooseTenant();
+    const row = page.locator(`tr[data-client="${clientFile.clientId}"]`);
+    // The last accepted kick-off is the second (cancelled) export.
+    await expect.poll(async () => (await row.textContent()) ?? '').toContain(secondJob.slice(0, 8));
+    const cells = await row.locator('td').allTextContents();
+    expect(cells[2]).toMatch(/^\d{4}-\d{2}-\d{2} /);
+    await screenshot(page, 'e2e-clients-activity');
   });
 
   it('removes a tenant after a confirmation that names what goes', async (ctx) => {
