@@ -224,6 +224,8 @@ async function exportEndToEnd(
   const completed = (Date.now() - started) / 1000;
   const rssJob = rssMax;
   rssMax = 0;
+  // A fresh token for the downloads: a long export outlives the first one.
+  headers.authorization = `Bearer ${await token(origin, tenant, clientFile)}`;
   let bytes = 0;
   let resources = 0;
   const queue = [...manifest.output];
@@ -318,6 +320,8 @@ async function gzipFigures(origin: string, pid: number, tenant: string, clientFi
     await new Promise((res) => setTimeout(res, 200));
   }
   const out: { name: string; bytes: number; seconds: number; cpu: number }[] = [];
+  // A fresh token for the downloads: a long export outlives the first one.
+  headers.authorization = `Bearer ${await token(origin, tenant, clientFile)}`;
   for (const [name, encoding] of [
     ['identity', 'identity'],
     ['gzip (on the fly)', 'gzip'],
@@ -330,7 +334,9 @@ async function gzipFigures(origin: string, pid: number, tenant: string, clientFi
       Array.from({ length: 4 }, async () => {
         for (let o = queue.shift(); o; o = queue.shift()) {
           const redirect = await fetch(o.url, { headers, redirect: 'manual' });
-          const r = await drainEncoded(redirect.headers.get('location') as string, encoding);
+          const location = redirect.headers.get('location');
+          if (redirect.status !== 307 || !location) throw new Error(`file ${o.url} answered ${redirect.status}`);
+          const r = await drainEncoded(location, encoding);
           if (r.encoding !== encoding) throw new Error(`asked for ${encoding}, got ${r.encoding}`);
           bytes += r.bytes;
         }
@@ -451,6 +457,8 @@ interface ScaleRun {
   e2e: Awaited<ReturnType<typeof exportEndToEnd>>;
   kickoffs: { system: { median: number; max: number }; group: { median: number; max: number } };
   rss: { name: string; bytes: number }[];
+  /** CPU seconds each process used during the export (kick-off to the last file downloaded). */
+  cpu: { name: string; seconds: number }[];
 }
 
 /**
@@ -467,13 +475,20 @@ async function benchScale(n: number): Promise<void> {
   const work = await mkdtemp(join(tmpdir(), 'flatfhir-bench-scale-'));
   const runs: ScaleRun[] = [];
   const measure = async (setup: string, origin: string, clientFile: string, procs: { name: string; proc: ChildProcess }[]): Promise<void> => {
+    const cpu0 = await Promise.all(procs.map((p) => cpuSeconds(p.proc.pid as number)));
+    const self0 = process.cpuUsage();
     const e2e = await exportEndToEnd(origin, tenant, 'Group/all-patients/$export', clientFile);
+    const self = process.cpuUsage(self0);
+    const cpu = [
+      ...(await Promise.all(procs.map(async (p, i) => ({ name: p.name, seconds: (await cpuSeconds(p.proc.pid as number)) - (cpu0[i] ?? 0) })))),
+      { name: 'benchmark process (downloads; the s3rver)', seconds: (self.user + self.system) / 1e6 },
+    ];
     const rss = await Promise.all(procs.map(async (p) => ({ name: p.name, bytes: await peakRss(p.proc.pid as number) })));
     const kickoffs = {
       system: await kickoffLatency(origin, tenant, '$export', clientFile),
       group: await kickoffLatency(origin, tenant, 'Group/all-patients/$export', clientFile),
     };
-    runs.push({ setup, e2e, kickoffs, rss });
+    runs.push({ setup, e2e, kickoffs, rss, cpu });
   };
   try {
     const raw = await child<{ resources: number; bytes: number; seconds: number }>(['bench/raw-baseline-child.ts', join(data, 'flatfhir.sqlite'), tenant, 'all-patients']);
@@ -512,6 +527,7 @@ async function benchScale(n: number): Promise<void> {
       console.log(`  ${r.setup.padEnd(52)} ${fmt(rate(r)).padStart(9)} resources/s, ${fmt(r.e2e.bytes / r.e2e.seconds / 1e6, 1)} MB/s (${fmt(r.e2e.seconds, 2)} s; job complete after ${fmt(r.e2e.completed, 2)} s), ${fmt((rate(r) / rate(embedded)) * 100)}% of embedded`);
       console.log(`  ${''.padEnd(52)} kick-off: this export ${fmt(r.e2e.kickoffMs)} ms; system export median ${fmt(r.kickoffs.system.median, 1)} ms (max ${fmt(r.kickoffs.system.max, 1)}), Group export median ${fmt(r.kickoffs.group.median, 1)} ms (max ${fmt(r.kickoffs.group.max, 1)})`);
       console.log(`  ${''.padEnd(52)} peak RSS: ${r.rss.map((x) => `${x.name} ${mb(x.bytes)}`).join(', ')}`);
+      console.log(`  ${''.padEnd(52)} CPU during the export: ${r.cpu.map((x) => `${x.name} ${fmt(x.seconds, 1)} s`).join(', ')}`);
     }
   } finally {
     await s3.close();

@@ -66,12 +66,12 @@ export function parsePrefer(prefer: string | undefined): { async: boolean; lenie
   };
 }
 
-function acceptable(accept: string | undefined): boolean {
-  if (!accept || accept.trim() === '') return true;
+function acceptable(accept: string): boolean {
   return accept
     .split(',')
     .map((a) => a.split(';')[0]?.trim().toLowerCase() ?? '')
-    .some((a) => a === 'application/fhir+json' || a === 'application/json' || a === '*/*' || a === 'application/*');
+    // The IG: "currently, only application/fhir+json is supported"; plain application/json is refused.
+    .some((a) => a === 'application/fhir+json' || a === '*/*' || a === 'application/*');
 }
 
 /** An integer64 is a JSON string of digits. */
@@ -125,6 +125,8 @@ function instantParam(name: string, value: string): number {
 
 /** Validates a kick-off request as conformance.md says; throws a FhirError for anything refused. */
 export function parseKickoff(input: KickoffInput): ExportParams {
+  // The IG lets a server refuse a kick-off without Accept; conformance suites expect it to.
+  if (input.headers.accept === undefined || input.headers.accept.trim() === '') throw invalid('The Accept header is required: send Accept: application/fhir+json.');
   if (!acceptable(input.headers.accept)) throw notAcceptable(`Accept "${input.headers.accept}" is not supported: use application/fhir+json.`);
   const prefer = parsePrefer(input.headers.prefer);
   if (!prefer.async) throw invalid('The Prefer header must include respond-async.');

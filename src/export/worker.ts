@@ -110,10 +110,14 @@ export function createExportWorker(deps: ExportWorkerDeps): ExportWorker {
   async function plan(job: ExportJob, chunk: ExportChunk, log: Logger): Promise<void> {
     const params = job.params as ExportParams;
     const until = jobUntil(job, params);
+    // Statistics that a write path left behind must not give this job's queries bad plans.
+    const refreshed = await deps.resources.refreshStaleStatistics();
     const patients = await jobPatients(deps.resources, job, params, until);
-    if (patients && patients.length > 0) await deps.jobs.setJobPatients(job.id, patients);
-    // A write path that left the statistics behind (or this job's own patient set) must not give the chunks bad plans.
-    const refreshed = await deps.resources.refreshStaleStatistics(patients?.length ?? 0);
+    if (patients && patients.length > 0) {
+      await deps.jobs.setJobPatients(job.id, patients);
+      // Nor the job's own patient set, which every compartment scan joins.
+      refreshed.push(...(await deps.resources.refreshStaleStatistics(patients.length)));
+    }
     if (refreshed.length > 0) log.info({ tables: refreshed }, 'planner statistics refreshed');
     if (deps.audit) {
       // Which patients' compartments the job covers, kept (with the kick-off's time) as long as the audit trail:

@@ -21,7 +21,8 @@ function sendOAuthError(reply: FastifyReply, e: OAuthError): FastifyReply {
 function parseForm(contentType: string | undefined, body: unknown): Record<string, string[]> {
   const type = (contentType ?? '').split(';')[0]?.trim().toLowerCase();
   if (type !== FORM) throw invalidRequest(`The token request must be a POST with Content-Type ${FORM}.`);
-  const out: Record<string, string[]> = {};
+  // No prototype: a field named `toString` or `__proto__` is a field like any other.
+  const out = Object.create(null) as Record<string, string[]>;
   for (const [k, v] of new URLSearchParams(typeof body === 'string' ? body : '')) (out[k] ??= []).push(v);
   return out;
 }

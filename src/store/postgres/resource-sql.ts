@@ -18,10 +18,10 @@ const COLUMNS = 'r.type, r.id, r.version, r.last_updated, r.deleted, r.json';
 export const BEGIN_WRITE = 'BEGIN; SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off';
 
 /** Refreshes planner statistics of the resource tables (skipped with a warning when not the owner). */
-export const analyze = (): Sql => ({ text: 'ANALYZE resources, resource_history, compartment, refs', values: [] });
+export const analyze = (): Sql => ({ text: 'ANALYZE resources, resource_history, compartment, refs, search_values', values: [] });
 
-/** Tables an export reads. */
-export const EXPORT_TABLES = ['resources', 'resource_history', 'compartment', 'refs', 'job_patients'];
+/** Tables an export reads (the search-value index: dynamic group members). */
+export const EXPORT_TABLES = ['resources', 'resource_history', 'compartment', 'refs', 'search_values', 'job_patients'];
 
 /**
  * Of `tables` (in the current schema), those never analyzed or changed since their last ANALYZE by more than a

@@ -362,35 +362,56 @@ export class SqliteResourceStore implements ResourceStore {
     return this.stream(queries);
   }
 
+  /**
+   * Runs a planning query on a read connection of its own (small page cache), so counting and slicing a large
+   * export never fills the writer's cache, which the process keeps for as long as it runs.
+   */
+  private onReader<T>(query: (reader: Database.Database) => T): T {
+    const reader = this.openReader();
+    try {
+      return query(reader);
+    } finally {
+      reader.close();
+    }
+  }
+
   async count(req: ScanRequest): Promise<number> {
     if (req.patients && !req.deleted) {
+      const patients = req.patients;
       // An upper bound from the compartment index alone (no resource rows read): cheap enough to plan with.
-      return this.db
-        .prepare(
-          `SELECT count(*) FROM job_patients jp CROSS JOIN compartment c
-           WHERE jp.job_id = @job AND jp.patient_id >= @from AND jp.patient_id <= @to
-             AND c.tenant = @tenant AND c.type = @type AND c.patient_id = jp.patient_id`,
-        )
-        .pluck()
-        .get({ job: req.patients.jobId, from: req.patients.from ?? '', to: req.patients.to ?? '\uffff', tenant: req.tenant, type: req.type }) as number;
+      return this.onReader(
+        (reader) =>
+          reader
+            .prepare(
+              `SELECT count(*) FROM job_patients jp CROSS JOIN compartment c
+               WHERE jp.job_id = @job AND jp.patient_id >= @from AND jp.patient_id <= @to
+                 AND c.tenant = @tenant AND c.type = @type AND c.patient_id = jp.patient_id`,
+            )
+            .pluck()
+            .get({ job: patients.jobId, from: patients.from ?? '', to: patients.to ?? '\uffff', tenant: req.tenant, type: req.type }) as number,
+      );
     }
-    let total = 0;
-    for (const table of ['resources', 'resource_history'] as const) {
-      const { sql, params } = scanSql(req, table);
-      total += this.db.prepare(`SELECT count(*) FROM (${sql})`).pluck().get(params) as number;
-    }
-    return total;
+    return this.onReader((reader) => {
+      let total = 0;
+      for (const table of ['resources', 'resource_history'] as const) {
+        const { sql, params } = scanSql(req, table);
+        total += reader.prepare(`SELECT count(*) FROM (${sql})`).pluck().get(params) as number;
+      }
+      return total;
+    });
   }
 
   async idBoundaries(tenant: string, type: string, until: number, step: number): Promise<string[]> {
-    const rows = this.db
-      .prepare(
-        `SELECT id FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM resources
-         WHERE tenant = ? AND type = ? AND deleted = 0 AND last_updated <= ?) WHERE n % ? = 0 ORDER BY id`,
-      )
-      .pluck()
-      .all(tenant, type, until, step) as string[];
-    return rows;
+    return this.onReader(
+      (reader) =>
+        reader
+          .prepare(
+            `SELECT id FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM resources
+             WHERE tenant = ? AND type = ? AND deleted = 0 AND last_updated <= ?) WHERE n % ? = 0 ORDER BY id`,
+          )
+          .pluck()
+          .all(tenant, type, until, step) as string[],
+    );
   }
 
   async countByType(tenant: string): Promise<Record<string, number>> {
