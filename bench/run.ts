@@ -2,7 +2,8 @@
  * Benchmarks (npm run bench -- <name> [options]). Each prints figures and compares with a baseline measured in
  * the same run; none asserts a time.
  *
- *   import   [--patients N]   import throughput (resources/s) and the importing process's peak RSS
+ *   import   [--patients N]   import throughput (resources/s) beside read + parse and raw INSERT baselines of the same
+ *                             rows, and the importing process's peak RSS
  *   export   [--patients N]   raw store-to-file baseline vs a full Group export end to end, server peak RSS
  *   synthea  [--copies N]     synthea-100 imported N times with prefixed ids, system export end to end
  *   polls    [--patients N] [--pollers P]
@@ -10,7 +11,12 @@
  *                             export's duration against the same export with no pollers
  *   scale    [--patients N]   export throughput on PostgreSQL + S3 (an s3rver) with 1 and 2 worker processes beside
  *                             the embedded server, same population, same run; kick-off latency on each
+ *   groups   [--patients N]   dynamic group evaluation on the search-value index against reading and parsing every
+ *                             resource, for 10,000 and 100,000 patients (or N)
  *   prepare  [--patients N]   generates and imports the population the export benchmarks use (kept in .bench/)
+ *   views    [--patients N]   the shipped SQL on FHIR views (CSV, and Parquet for observations) over a generated
+ *                             population (default 10,000 patients): rows/s, resources/s and peak RSS of each,
+ *                             against the raw NDJSON export of the same type measured in the same run
  *   all                       import and export at the default size
  *   --threads N               export worker threads of the server (default: the server's default)
  *   --profile cpu|heap        runs the server with --cpu-prof or --heap-prof (profiles in .bench/profiles/)
@@ -34,14 +40,14 @@ const { positionals, values } = parseArgs({
   allowPositionals: true,
   options: {
     threads: { type: 'string' },
-    patients: { type: 'string', default: '1000' },
+    patients: { type: 'string' },
     copies: { type: 'string', default: '10' },
     seed: { type: 'string', default: 'bench' },
     pollers: { type: 'string', default: '100' },
     profile: { type: 'string' },
   },
 });
-const patients = Number(values.patients);
+const patients = Number(values.patients ?? (positionals[0] === 'views' ? 10_000 : 1000));
 const copies = Number(values.copies);
 
 const fmt = (n: number, digits = 0): string => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
@@ -77,6 +83,11 @@ interface ImportFigures {
   maxRssBytes: number;
 }
 
+interface RawInsertFigures {
+  rows: number;
+  seconds: number;
+}
+
 async function benchImport(n: number): Promise<void> {
   const dir = await population(n);
   const data = await mkdtemp(join(tmpdir(), 'flatfhir-bench-'));
@@ -93,12 +104,19 @@ async function benchImport(n: number): Promise<void> {
       }
     }
     const parseSeconds = (Date.now() - started) / 1000;
-    const r = await child<ImportFigures>(['bench/import-child.mjs', join(data, 'flatfhir.sqlite'), dir]);
+    const db = join(data, 'flatfhir.sqlite');
+    const r = await child<ImportFigures>(['bench/import-child.mjs', db, dir]);
+    // Baseline: the rows the import stored, inserted with plain prepared INSERTs in one transaction.
+    const raw = await child<RawInsertFigures>(['bench/raw-insert-child.mjs', db, join(data, 'raw-insert.sqlite'), 'bench']);
+    const importRate = r.resources / r.seconds;
+    const rawRate = raw.rows / raw.seconds;
     console.log(`\nimport of ${fmt(n)} patients into SQLite`);
-    console.log(`  baseline (read + JSON.parse only): ${fmt(lines / parseSeconds)} resources/s`);
-    console.log(`  import:                            ${fmt(r.resources / r.seconds)} resources/s (${fmt(r.resources)} in ${fmt(r.seconds, 1)} s)`);
-    console.log(`  import / baseline:                 ${fmt((r.resources / r.seconds / (lines / parseSeconds)) * 100)}%`);
-    console.log(`  peak RSS of the importing process: ${mb(r.maxRssBytes)}`);
+    console.log(`  baseline (read + JSON.parse only):  ${fmt(lines / parseSeconds)} resources/s`);
+    console.log(`  baseline (raw INSERT of the rows):  ${fmt(rawRate)} rows/s (${fmt(raw.rows)} in ${fmt(raw.seconds, 1)} s, one transaction)`);
+    console.log(`  import:                             ${fmt(importRate)} resources/s (${fmt(r.resources)} in ${fmt(r.seconds, 1)} s)`);
+    console.log(`  import / read + parse:              ${fmt((importRate / (lines / parseSeconds)) * 100)}%`);
+    console.log(`  import / raw INSERT:                ${fmt((importRate / rawRate) * 100)}%`);
+    console.log(`  peak RSS of the importing process:  ${mb(r.maxRssBytes)}`);
   } finally {
     await rm(data, { recursive: true, force: true });
   }
@@ -633,6 +651,128 @@ async function benchPolls(n: number, pollers: number): Promise<void> {
   }
 }
 
+interface ViewFigures {
+  resources: number;
+  rows: number;
+  bytes: number;
+  seconds: number;
+  maxRssBytes: number;
+  engine?: string;
+}
+
+async function benchViews(n: number): Promise<void> {
+  const data = await exportData(n);
+  const db = join(data, 'flatfhir.sqlite');
+  const { LIBRARY_VIEWS } = await import('../src/views/library.js');
+  const runs: [string, string][] = [...LIBRARY_VIEWS.map((v) => [v.name as string, 'csv'] as [string, string]), ['observations', 'parquet']];
+  console.log(`\nSQL on FHIR views over ${fmt(n)} generated patients (each in its own process; raw = the NDJSON export of the same type)`);
+  const raws = new Map<string, ViewFigures>();
+  for (const [name, format] of runs) {
+    const resource = LIBRARY_VIEWS.find((v) => v.name === name)?.resource as string;
+    let raw = raws.get(resource);
+    if (!raw) {
+      raw = await child<ViewFigures>(['bench/views-child.mjs', 'raw', db, 'bench', resource]);
+      raws.set(resource, raw);
+    }
+    const v = await child<ViewFigures>(['bench/views-child.mjs', 'view', db, 'bench', name, format]);
+    const rawRate = raw.resources / raw.seconds;
+    const rate = v.resources / v.seconds;
+    console.log(
+      `  ${`${name} (${format})`.padEnd(32)} ${fmt(v.rows / v.seconds).padStart(9)} rows/s ${fmt(rate).padStart(9)} resources/s ` +
+        `(${fmt(v.rows)} rows from ${fmt(v.resources)} ${resource}, ${mb(v.bytes)}, ${fmt(v.seconds, 2)} s, ${v.engine} engine), ` +
+        `raw NDJSON ${fmt(rawRate)} resources/s: ${fmt((rate / rawRate) * 100)}%, peak RSS ${mb(v.maxRssBytes)} (raw ${mb(raw.maxRssBytes)})`,
+    );
+  }
+  // Through the server, on the export engine (chunks on its worker threads): $sql-export of the observation view
+  // against the bulk $export of the same Observations, the same Group.
+  const { proc, origin } = await startServer(data);
+  try {
+    const clientFile = join(data, 'bench-client.json');
+    await child(['bench/client-child.ts', db, 'bench', clientFile]);
+    const observations = (raws.get('Observation') as ViewFigures).resources;
+    const sql = await sqlExportEndToEnd(origin, 'bench', 'observations', 'all-patients', 'csv', clientFile);
+    const sqlRss = await peakRss(proc.pid as number);
+    const bulk = await exportEndToEnd(origin, 'bench', 'Group/all-patients/$export?_type=Observation', clientFile);
+    const bulkRate = bulk.resources / bulk.seconds;
+    const sqlRate = observations / sql.seconds;
+    console.log(`  end to end through the server, Group of all ${fmt(n)} patients, kick-off → every file downloaded:`);
+    console.log(`    bulk $export?_type=Observation (NDJSON): ${fmt(bulkRate)} resources/s (${fmt(bulk.resources)} in ${bulk.files} files, ${mb(bulk.bytes)}, ${fmt(bulk.seconds, 2)} s)`);
+    console.log(`    $sql-export observations (CSV):          ${fmt(sqlRate)} resources/s (${sql.files} files, ${mb(sql.bytes)}, ${fmt(sql.seconds, 2)} s): ${fmt((sqlRate / bulkRate) * 100)}% of the bulk export`);
+    console.log(`    server peak RSS after the $sql-export:   ${mb(sqlRss)}`);
+  } finally {
+    proc.kill('SIGTERM');
+  }
+}
+
+/** $sql-export of one stored or shipped view over a Group: kick-off → 303 → result → every part downloaded. */
+async function sqlExportEndToEnd(origin: string, tenant: string, view: string, group: string, format: string, clientFile: string): Promise<{ bytes: number; seconds: number; files: number; completed: number }> {
+  const t = await token(origin, tenant, clientFile);
+  const headers = { authorization: `Bearer ${t}` };
+  const started = Date.now();
+  const kick = await fetch(`${origin}/r4/${tenant}/$sql-export`, {
+    method: 'POST',
+    headers: { ...headers, 'content-type': 'application/fhir+json', prefer: 'respond-async' },
+    body: JSON.stringify({
+      resourceType: 'Parameters',
+      parameter: [
+        { name: 'subject', part: [{ name: 'subjectReference', valueReference: { reference: `ViewDefinition/${view}` } }] },
+        { name: 'group', valueReference: { reference: `Group/${group}` } },
+        { name: '_format', valueCode: format },
+      ],
+    }),
+  });
+  if (kick.status !== 202) throw new Error(`$sql-export kick-off failed: ${kick.status} ${await kick.text()}`);
+  const statusUrl = kick.headers.get('content-location') as string;
+  for (;;) {
+    const r = await fetch(statusUrl, { headers, redirect: 'manual' });
+    await r.arrayBuffer();
+    if (r.status === 303) break;
+    if (r.status !== 202) throw new Error(`status failed: ${r.status}`);
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  const completed = (Date.now() - started) / 1000;
+  const manifest = (await (await fetch(`${statusUrl}/result`, { headers })).json()) as { parameter: { name: string; part?: { name: string; valueUri?: string }[] }[] };
+  const urls = manifest.parameter.filter((p) => p.name === 'output').flatMap((p) => (p.part ?? []).filter((x) => x.name === 'location').map((x) => x.valueUri as string));
+  let bytes = 0;
+  const queue = [...urls];
+  await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      for (let u = queue.shift(); u; u = queue.shift()) {
+        const redirect = await fetch(u, { headers, redirect: 'manual' });
+        const n = await drain(redirect.headers.get("location") as string);
+        bytes += n;
+      }
+    }),
+  );
+  await fetch(statusUrl, { method: 'DELETE', headers });
+  return { bytes, seconds: (Date.now() - started) / 1000, files: urls.length, completed };
+}
+
+interface GroupFigures {
+  patients: number;
+  resources: number;
+  loadSeconds: number;
+  members: number;
+  indexedMs: number;
+  scanMs: number;
+}
+
+async function benchGroups(sizes: number[]): Promise<void> {
+  console.log('\ndynamic group evaluation: Encounter?status=finished&date=ge-7d&reason-code=… and Condition?code=…');
+  for (const n of sizes) {
+    const dir = await mkdtemp(join(tmpdir(), 'flatfhir-bench-groups-'));
+    try {
+      const f = await child<GroupFigures>(['bench/groups-child.ts', String(n), dir]);
+      console.log(
+        `  ${fmt(f.patients).padStart(7)} patients (${fmt(f.resources)} resources, written in ${fmt(f.loadSeconds, 1)} s): ${fmt(f.members)} members; ` +
+          `search-value index ${fmt(f.indexedMs, 1)} ms, baseline (read and parse every Encounter and Condition) ${fmt(f.scanMs, 1)} ms (${fmt(f.scanMs / f.indexedMs, 1)}×)`,
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+}
+
 const which = positionals[0] ?? 'all';
 {
   // The import child and the server run the compiled build, as users run them.
@@ -645,7 +785,9 @@ if (which === 'synthea') await benchSynthea(copies);
 if (which === 'polls') await benchPolls(patients, Number(values.pollers));
 if (which === 'scale') await benchScale(patients);
 if (which === 'prepare') await exportData(patients);
-if (!['import', 'export', 'synthea', 'polls', 'scale', 'prepare', 'all'].includes(which)) {
-  console.error(`unknown benchmark "${which}": use import, export, synthea, polls, scale or all`);
+if (which === 'views') await benchViews(patients);
+if (which === 'groups') await benchGroups(process.argv.includes('--patients') ? [patients] : [10_000, 100_000]);
+if (!['import', 'export', 'synthea', 'polls', 'scale', 'groups', 'prepare', 'views', 'all'].includes(which)) {
+  console.error(`unknown benchmark "${which}": use import, export, synthea, polls, scale, groups, prepare, views or all`);
   process.exit(2);
 }

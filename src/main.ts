@@ -186,6 +186,8 @@ function buildWorker(
   const worker = createExportWorker({
     jobs: parts.store.jobs,
     resources: parts.store.resources,
+    cohorts: parts.store.cohorts,
+    maxGroupMembers: config.export.maxGroupMembers,
     storage: parts.storage,
     queue: parts.queue,
     log: parts.log.child({ component: 'export-worker' }),

@@ -4,6 +4,7 @@ import { auditCommand } from './audit-command.js';
 import { clientCommand } from './client-command.js';
 import { exportCommand } from './export-command.js';
 import { generateCommand } from './generate-command.js';
+import { groupCommand } from './group-command.js';
 import { importCommand } from './import-command.js';
 import { jobsCommand } from './jobs-command.js';
 import { keysCommand } from './keys-command.js';
@@ -63,6 +64,7 @@ program.addCommand(
 program.addCommand(exportCommand());
 program.addCommand(viewCommand());
 program.addCommand(tenantCommand(openManagement));
+program.addCommand(groupCommand(openManagement));
 program.addCommand(jobsCommand());
 program.addCommand(auditCommand());
 markRequired(program);

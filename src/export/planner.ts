@@ -1,7 +1,8 @@
-import { invalid, notFound } from '../fhir/errors.js';
-import { activeMembers, type GroupMember } from '../fhir/group.js';
+import { FhirError, invalid, notFound } from '../fhir/errors.js';
+import { activeMembers, type GroupMember, memberFilters } from '../fhir/group.js';
+import { parseMemberFilter, resolveCriterion } from '../fhir/member-filter.js';
 import { isClinicalType, isReferenceType } from '../fhir/resource-types.js';
-import type { ExportJob, ResourceStore } from '../store/ports.js';
+import type { CohortStore, ExportJob, ResourceStore } from '../store/ports.js';
 import type { ExportParams } from './kickoff.js';
 
 /** What one chunk covers (stored with the chunk as JSON). */
@@ -11,8 +12,11 @@ export type Slice =
   | { mode: 'referenced' }
   | { mode: 'deleted' }
   | { mode: 'warnings' }
-  /** Patient blocks (`organizeOutputBy=Patient`) of these job patients, in order. */
-  | { mode: 'blocks'; patients: string[] }
+  /**
+   * Patient blocks (`organizeOutputBy=Patient`) of these job patients, in order; `types`: the clinical types with
+   * rows in the job's compartments (the others are not scanned per patient).
+   */
+  | { mode: 'blocks'; patients: string[]; types?: string[] }
   /** The first chunk of every job: plans the others (so a kick-off answers without planning). */
   | { mode: 'plan' };
 
@@ -25,11 +29,35 @@ export const jobUntil = (job: ExportJob, params: ExportParams): number =>
 
 const listed = (ids: string[]): string => `${ids.slice(0, 10).map((p) => `Patient/${p}`).join(', ')}${ids.length > 10 ? ', …' : ''}`;
 
-/** A group's members at `at` (throws not-found when the group does not exist then). */
-export async function groupMembers(resources: ResourceStore, tenant: string, groupId: string, at: number): Promise<GroupMember[]> {
+/** How a dynamic group (one with `member-filter` criteria) is evaluated: on the store's search-value index. */
+export interface CohortEvaluation {
+  cohorts: CohortStore;
+  /** The kick-off instant (the job's transaction time) relative dates (`date=ge-7d`) are resolved against. */
+  kickoff: number;
+  /** The most members a group may have (more: the export is refused). */
+  maxMembers: number;
+}
+
+/**
+ * A group's members at `at` (throws not-found when the group does not exist then). A dynamic group is evaluated
+ * when `cohort` is given (its members at kick-off); without it, a dynamic group has no members listed.
+ */
+export async function groupMembers(resources: ResourceStore, tenant: string, groupId: string, at: number, cohort?: CohortEvaluation): Promise<GroupMember[]> {
   const stored = await resources.readAt(tenant, 'Group', groupId, at);
   if (!stored || stored.deleted || !stored.json) throw notFound(`Group/${groupId} was not found.`);
-  return activeMembers(JSON.parse(stored.json) as object, at);
+  const group = JSON.parse(stored.json) as object;
+  const filters = memberFilters(group);
+  if (filters.length === 0 || !cohort) return activeMembers(group, at);
+  const criteria = filters.map((text) => {
+    const parsed = parseMemberFilter(text);
+    if ('error' in parsed) throw invalid(`Group/${groupId} has a member-filter that cannot be evaluated: ${parsed.error}.`);
+    return resolveCriterion(parsed.filter, cohort.kickoff);
+  });
+  const ids = await cohort.cohorts.matchPatients(tenant, criteria, cohort.maxMembers + 1);
+  if (ids.length > cohort.maxMembers) {
+    throw new FhirError(400, 'too-costly', `Group/${groupId} has more than ${cohort.maxMembers} members at this kick-off (its member-filter criteria match more patients); narrow the criteria.`);
+  }
+  return ids.map((patientId) => ({ patientId }));
 }
 
 /**
@@ -67,12 +95,15 @@ export async function jobPatients(
   job: ExportJob,
   params: ExportParams,
   until: number,
+  cohort?: Omit<CohortEvaluation, 'kickoff'>,
 ): Promise<{ id: string; fullHistory: boolean }[] | undefined> {
   // Patient blocks of a system export: every patient.
   if (params.kind === 'system' && !params.organizeOutputBy) return undefined;
   if (params.kind === 'group') {
     const groupId = params.groupId as string;
-    const members = await groupMembers(resources, job.tenant, groupId, until);
+    // A dynamic group is evaluated once, relative dates against the job's transaction time (its kick-off
+    // instant on the store's clock); the job keeps the set.
+    const members = await groupMembers(resources, job.tenant, groupId, until, cohort ? { ...cohort, kickoff: job.transactionTime } : undefined);
     let selected: GroupMember[] = members;
     if (params.patients) {
       const byId = new Map(members.map((m) => [m.patientId, m]));
@@ -123,11 +154,16 @@ async function planBlocks(input: PlanInput, base: { tenant: string; until: numbe
   if (params.warnings.length > 0) chunks.push({ type: 'OperationOutcome', slice: { mode: 'warnings' }, estimate: 0 });
   if (patients.length > 0) {
     let estimate = 0;
-    for (const type of clinical) estimate += await resources.count({ ...base, type, patients: { jobId: job.id } });
+    const present: string[] = [];
+    for (const type of clinical) {
+      const n = await resources.count({ ...base, type, patients: { jobId: job.id } });
+      estimate += n;
+      if (n > 0) present.push(type);
+    }
     const parts = Math.max(1, Math.min(patients.length, Math.ceil(estimate / input.chunkResources)));
     const size = Math.ceil(patients.length / parts);
-    for (let i = 0; i < patients.length; i += size) {
-      chunks.push({ type: 'Patient', slice: { mode: 'blocks', patients: patients.slice(i, i + size) }, estimate: Math.round(estimate / parts) });
+    for (let i = 0; present.length > 0 && i < patients.length; i += size) {
+      chunks.push({ type: 'Patient', slice: { mode: 'blocks', patients: patients.slice(i, i + size), types: present }, estimate: Math.round(estimate / parts) });
     }
   }
   if (params.since !== undefined) for (const type of clinical) chunks.push({ type, slice: { mode: 'deleted' }, estimate: 0 });
@@ -165,7 +201,11 @@ export async function planExport(input: PlanInput): Promise<PlannedChunk[]> {
       const patients = input.patients as string[];
       if (patients.length === 0) continue;
       const estimate = await resources.count({ ...base, type, patients: { jobId: job.id } });
-      if (estimate === 0) continue;
+      if (estimate === 0) {
+        // Nothing live changed, but some may have been deleted since.
+        if (params.since !== undefined) chunks.push({ type, slice: { mode: 'deleted' }, estimate: 0 });
+        continue;
+      }
       const parts = Math.min(patients.length, Math.ceil(estimate / input.chunkResources));
       if (parts <= 1) {
         chunks.push({ type, slice: { mode: 'compartment' }, estimate });
@@ -176,7 +216,11 @@ export async function planExport(input: PlanInput): Promise<PlannedChunk[]> {
       }
     } else {
       const estimate = await resources.count({ ...base, type });
-      if (estimate === 0) continue;
+      if (estimate === 0) {
+        // Nothing live changed, but some may have been deleted since.
+        if (params.since !== undefined) chunks.push({ type, slice: { mode: 'deleted' }, estimate: 0 });
+        continue;
+      }
       if (estimate <= input.chunkResources) {
         chunks.push({ type, slice: { mode: 'ids' }, estimate });
       } else {

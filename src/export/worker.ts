@@ -2,8 +2,9 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { JobQueue, QueueConsumer, QueueItem } from '../queue/ports.js';
 import type { ObjectStorage } from '../storage/ports.js';
+import { FhirError } from '../fhir/errors.js';
 import type { AuditTrail } from '../manage/audit-trail.js';
-import type { ExportChunk, ExportJob, JobStore, Lease, ResourceStore } from '../store/ports.js';
+import type { CohortStore, ExportChunk, ExportJob, JobStore, Lease, ResourceStore } from '../store/ports.js';
 import { type ExportEvents, failureMessage, failureReason } from './events.js';
 import type { ExportParams } from './kickoff.js';
 import { jobPatients, jobUntil, planExport, type Slice } from './planner.js';
@@ -15,6 +16,10 @@ export type ChunkExecutor = (job: ExportJob, chunk: ExportChunk) => Promise<{ fi
 export interface ExportWorkerDeps {
   jobs: JobStore;
   resources: ResourceStore;
+  /** Evaluates dynamic groups when their jobs are planned (without it, a dynamic group has no members). */
+  cohorts?: CohortStore;
+  /** The most members an evaluated group may have (default 20,000). */
+  maxGroupMembers?: number;
   storage: ObjectStorage;
   queue: JobQueue;
   log: Logger;
@@ -112,7 +117,18 @@ export function createExportWorker(deps: ExportWorkerDeps): ExportWorker {
     const until = jobUntil(job, params);
     // Statistics that a write path left behind must not give this job's queries bad plans.
     const refreshed = await deps.resources.refreshStaleStatistics();
-    const patients = await jobPatients(deps.resources, job, params, until);
+    let patients: Awaited<ReturnType<typeof jobPatients>>;
+    try {
+      patients = await jobPatients(deps.resources, job, params, until, deps.cohorts ? { cohorts: deps.cohorts, maxMembers: deps.maxGroupMembers ?? 20_000 } : undefined);
+    } catch (e) {
+      // A group too large or criteria that cannot be evaluated: the same on every attempt, so the job fails now,
+      // its status answering the reason.
+      if (!(e instanceof FhirError) || e.status >= 500) throw e;
+      await deps.jobs.failChunk(job.id, chunk.seq, e.message, false);
+      if (await deps.jobs.finishJob(job.id, 'failed', now(), e.message)) deps.events?.jobFailed?.(job, 'error');
+      log.warn({ reason: e.message }, 'export job refused at planning');
+      return;
+    }
     if (patients && patients.length > 0) {
       await deps.jobs.setJobPatients(job.id, patients);
       // Nor the job's own patient set, which every compartment scan joins.

@@ -6,8 +6,13 @@ export interface GroupMember {
   start?: number;
 }
 
+/** The Bulk Data v3 Bulk Cohort modifier extension whose expressions define a dynamic group's members. */
+export const MEMBER_FILTER_URL = 'http://hl7.org/fhir/uv/bulkdata/StructureDefinition/member-filter';
+export const BULK_COHORT_PROFILE = 'http://hl7.org/fhir/uv/bulkdata/StructureDefinition/bulk-cohort-group';
+
 interface GroupLike {
   resourceType?: string;
+  modifierExtension?: { url?: string; valueExpression?: { expression?: string } }[];
   member?: { entity?: { reference?: string }; inactive?: boolean; period?: { start?: string; end?: string } }[];
 }
 
@@ -36,3 +41,10 @@ export function activeMembers(group: GroupLike, at: number): GroupMember[] {
 
 /** How many member entries a Group lists (for the group size limit). */
 export const memberCount = (group: GroupLike): number => (Array.isArray(group.member) ? group.member.length : 0);
+
+/** A dynamic group's member-filter expressions (empty for a group of listed members). */
+export const memberFilters = (group: GroupLike): string[] =>
+  (Array.isArray(group.modifierExtension) ? group.modifierExtension : [])
+    .filter((e) => e?.url === MEMBER_FILTER_URL)
+    .map((e) => e.valueExpression?.expression)
+    .filter((x): x is string => typeof x === 'string');

@@ -96,7 +96,8 @@ export function parseMemberFilter(text: string): { filter: MemberFilter } | { er
     let value: string;
     try {
       name = decodeURIComponent(part.slice(0, eq));
-      value = decodeURIComponent(part.slice(eq + 1).replace(/\+/g, ' '));
+      // '+' stays a plus (`le+0d`, `+02:00`), not a space.
+      value = decodeURIComponent(part.slice(eq + 1));
     } catch {
       return { error: `"${text}": "${part}" is not well percent-encoded` };
     }

@@ -6,6 +6,7 @@
  * (`remote.ts`) offers the same interface over the admin API.
  */
 import type { ManageDeps } from './deps.js';
+import { type GroupService, groupService } from './groups.js';
 import { createJobsAdmin, type JobsAdmin } from './jobs.js';
 import { type TenantService, tenantService } from './tenants.js';
 
@@ -13,6 +14,7 @@ export type { ManageDeps } from './deps.js';
 
 export interface Management {
   tenants: TenantService;
+  groups: GroupService;
   /** Export jobs of every tenant and client: list, show, cancel, purge. */
   jobs: JobsAdmin;
 }
@@ -20,6 +22,7 @@ export interface Management {
 export function createManagement(deps: ManageDeps): Management {
   return {
     tenants: tenantService(deps),
+    groups: groupService(deps),
     jobs: createJobsAdmin({ jobs: deps.store.jobs, storage: deps.storage, audit: deps.audit, log: deps.log }),
   };
 }

@@ -60,6 +60,22 @@ export function remoteManagement(options: RemoteOptions): Management {
       show: (id) => call('GET', `/admin/tenants/${seg(id)}`),
       remove: (id, o) => call('DELETE', `/admin/tenants/${seg(id)}${q({ force: o.force ? true : undefined })}`),
     },
+    groups: {
+      create: (input) => {
+        const { tenant, fromSearch, memberFilter, ...rest } = input;
+        return call('POST', `/admin/tenants/${seg(tenant)}/groups`, {
+          ...rest,
+          ...(fromSearch !== undefined ? { from_search: fromSearch } : {}),
+          ...(memberFilter !== undefined ? { member_filter: memberFilter } : {}),
+        });
+      },
+      list: async (tenant) => (await call<{ groups: Awaited<ReturnType<Management['groups']['list']>> }>('GET', `/admin/tenants/${seg(tenant)}/groups`)).groups,
+      show: (tenant, id, o = {}) => call('GET', `/admin/tenants/${seg(tenant)}/groups/${seg(id)}${q({ as_of: o.asOfJob })}`),
+      addMembers: (tenant, id, patients) => call('POST', `/admin/tenants/${seg(tenant)}/groups/${seg(id)}/members`, { patients }),
+      removeMembers: (tenant, id, patients) => call('POST', `/admin/tenants/${seg(tenant)}/groups/${seg(id)}/members/remove`, { patients }),
+      setInactive: (tenant, id, patients, inactive) => call('POST', `/admin/tenants/${seg(tenant)}/groups/${seg(id)}/members/inactive`, { patients, inactive }),
+      remove: (tenant, id) => call('DELETE', `/admin/tenants/${seg(tenant)}/groups/${seg(id)}`),
+    },
     jobs: {
       list: async (f) =>
         (

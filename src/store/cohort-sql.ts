@@ -53,8 +53,24 @@ function predicate(alias: string, v: ValuePredicate, d: Dialect): string {
   return 'FALSE';
 }
 
+/**
+ * How selective a condition is likely to be (lower first): the first condition drives the join, so a code with
+ * its system goes before a date range, and both before a bare code such as `status=finished`.
+ */
+function rank(x: CohortCriterion['conditions'][number]): number {
+  const worst = Math.max(
+    ...x.anyOf.map((v) => {
+      if (v.kind === 'reference') return 0;
+      if (v.kind === 'token') return v.code !== undefined && typeof v.system === 'string' ? 1 : v.code !== undefined ? 4 : 5;
+      if (v.kind === 'string') return v.contains !== undefined ? 6 : 2;
+      return v.op === 'eq' ? 2 : 3;
+    }),
+  );
+  return worst * 100 + x.anyOf.length;
+}
+
 function criterionSql(tenant: string, c: CohortCriterion, d: Dialect): string {
-  const [first, ...rest] = c.conditions;
+  const [first, ...rest] = [...c.conditions].sort((a, b) => rank(a) - rank(b));
   if (!first) throw new Error('a criterion needs a condition');
   const cond = (alias: string, x: CohortCriterion['conditions'][number]): string =>
     `${alias}.param = ${d.param(x.param)} AND (${x.anyOf.map((v) => `(${predicate(alias, v, d)})`).join(' OR ')})`;

@@ -132,6 +132,7 @@ function chooseEngine(parsed: Map<string, FhirPathAtom>, engine: 'auto' | 'fhirp
 interface Compiler {
   engine: Engine;
   parsed: Map<string, FhirPathAtom>;
+  rowIndex: boolean;
 }
 
 function compilePath(compiler: Compiler, path: string): PathFn {
@@ -156,6 +157,8 @@ interface Node {
   /** For an empty forEachOrNull: the null row (with %rowIndex columns at 0). */
   nullRow: ViewRow;
   engine: Engine;
+  /** Whether %rowIndex is read anywhere in the view (else it is not maintained). */
+  rowIndex: boolean;
 }
 
 function constantValue(c: Record<string, unknown>): { type: string; value: unknown } {
@@ -228,23 +231,20 @@ function compileSelect(
   }
   const nullRow: ViewRow = new Array<unknown>(width).fill(null);
   for (const p of rowIndexPositions) if (p >= start && p < start + width) nullRow[p - start] = 0;
-  return { width, iterate, foci, columns, selects, unionAll, nullRow, engine: compiler.engine };
+  return { width, iterate, foci, columns, selects, unionAll, nullRow, engine: compiler.engine, rowIndex: compiler.rowIndex };
 }
 
-function cartesian(parts: ViewRow[][]): ViewRow[] {
-  let acc: ViewRow[] = [[]];
-  for (const part of parts) {
-    if (part.length === 0) return [];
-    if (part.length === 1) {
-      const only = part[0] as ViewRow;
-      for (const row of acc) for (const v of only) row.push(v);
-      continue;
-    }
-    const next: ViewRow[] = [];
-    for (const row of acc) for (const p of part) next.push(row.concat(p));
-    acc = next;
+/** The product of partial rows `acc` × `part` (acc's rows are owned here, so a single part row is appended in place). */
+function combine(acc: ViewRow[], part: ViewRow[]): ViewRow[] {
+  if (part.length === 0 || acc.length === 0) return [];
+  if (part.length === 1) {
+    const only = part[0] as ViewRow;
+    for (const row of acc) for (let k = 0; k < only.length; k++) row.push(only[k]);
+    return acc;
   }
-  return acc;
+  const next: ViewRow[] = [];
+  for (const row of acc) for (const p of part) next.push(row.concat(p));
+  return next;
 }
 
 function columnValue(engine: Engine, col: CompiledColumn, values: Item[]): unknown {
@@ -280,30 +280,30 @@ function focusList(node: Node, n: Item, vars: Vars): Item[] {
 
 function processNode(node: Node, n: Item, vars: Vars, parentIndex: number): ViewRow[] {
   const iterating = node.iterate !== 'none';
-  const foci = focusList(node, n, vars);
+  const foci = iterating ? focusList(node, n, vars) : [n];
   const rows: ViewRow[] = [];
   for (let i = 0; i < foci.length; i++) {
     const f = foci[i];
     const index = iterating ? i : parentIndex;
-    const indexVar = node.engine.variable(index, 'integer');
-    vars[ROW_INDEX] = indexVar;
-    const parts: ViewRow[][] = [];
-    for (const col of node.columns) {
-      parts.push([[col.rowIndexOnly ? index : columnValue(node.engine, col, col.path(f, vars))]]);
-    }
+    const indexVar = node.rowIndex ? node.engine.variable(index, 'integer') : undefined;
+    if (indexVar !== undefined) vars[ROW_INDEX] = indexVar;
+    // Columns first (one partial row), then the product with each select's rows, then with the unionAll's.
+    const base: ViewRow = [];
+    for (const col of node.columns) base.push(col.rowIndexOnly ? index : columnValue(node.engine, col, col.path(f, vars)));
+    let acc: ViewRow[] = [base];
     for (const sel of node.selects) {
-      parts.push(processNode(sel, f, vars, index));
-      vars[ROW_INDEX] = indexVar;
+      acc = combine(acc, processNode(sel, f, vars, index));
+      if (indexVar !== undefined) vars[ROW_INDEX] = indexVar;
     }
     if (node.unionAll) {
       const urows: ViewRow[] = [];
       for (const u of node.unionAll) {
         for (const r of processNode(u, f, vars, index)) urows.push(r);
-        vars[ROW_INDEX] = indexVar;
+        if (indexVar !== undefined) vars[ROW_INDEX] = indexVar;
       }
-      parts.push(urows);
+      acc = combine(acc, urows);
     }
-    for (const r of cartesian(parts)) rows.push(r);
+    for (const r of acc) rows.push(r);
   }
   if (foci.length === 0 && node.iterate === 'forEachOrNull') rows.push(node.nullRow.slice());
   return rows;
@@ -319,7 +319,7 @@ export function compileView(input: unknown, options: { engine?: 'auto' | 'fhirpa
   const constants = new Set((definition.constant ?? []).map((c) => c.name));
   const parsed = parsePaths(definition, constants);
   const engine = chooseEngine(parsed, options.engine ?? 'auto');
-  const compiler: Compiler = { engine, parsed };
+  const compiler: Compiler = { engine, parsed, rowIndex: [...parsed.keys()].some((p) => stripStrings(p).includes('%rowIndex')) };
   const constantVars: Vars = {};
   for (const c of definition.constant ?? []) {
     const { type, value } = constantValue(c);

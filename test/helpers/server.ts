@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { FastifyPluginAsync } from 'fastify';
 import { type ConfigInput, loadConfig } from '../../src/config/index.js';
 import { createLogger, createRuntime, type Runtime } from '../../src/main.js';
+import { openSqliteStore } from '../../src/store/sqlite/index.js';
 import { createTestClient, getAccessToken, type TestClient } from './auth.js';
 
 export interface TestServer {
@@ -21,13 +22,16 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function startServer(overrides: ConfigInput = {}, options: { worker?: boolean; plugins?: FastifyPluginAsync[] } = {}): Promise<TestServer> {
+export async function startServer(overrides: ConfigInput = {}, options: { worker?: boolean; plugins?: FastifyPluginAsync[]; storeNow?: () => number } = {}): Promise<TestServer> {
   const dataDir = await mkdtemp(join(tmpdir(), 'flatfhir-test-'));
   const config = loadConfig(
     { dataDir, port: 0, logLevel: 'silent', seedSandbox: false, ...overrides, export: { retryAfterSeconds: 1, threads: 0, ...(overrides.export ?? {}) } },
     {},
   );
-  const runtime = await createRuntime(config, { log: createLogger(config), ...(options.plugins ? { plugins: options.plugins } : {}) });
+  const runtime = await createRuntime(config, { log: createLogger(config), ...(options.plugins ? { plugins: options.plugins } : {}),
+    // The store's clock: write times and the tenant clock, hence each job's transaction time (kick-off instant).
+    ...(options.storeNow ? { store: openSqliteStore(join(dataDir, 'flatfhir.sqlite'), { now: options.storeNow, keysDir: join(dataDir, 'keys') }) } : {}),
+  });
   await runtime.app.listen({ port: 0, host: '127.0.0.1' });
   const address = runtime.app.server.address();
   const origin = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;

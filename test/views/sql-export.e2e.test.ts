@@ -16,6 +16,7 @@ import { LIBRARY_VIEWS } from '../../src/views/library.js';
 import { auth, startServer, type TestServer } from '../helpers/server.js';
 
 const TENANT = 'views-e2e';
+const ADMIN_TOKEN = 'admin-token-for-views-e2e';
 const FIXTURE = join(import.meta.dirname, '..', 'fixtures', 'synthea-100');
 type R = Record<string, unknown> & { resourceType: string; id: string };
 
@@ -171,7 +172,7 @@ async function readOutput(format: string, paths: string[]): Promise<{ rows: Reco
 }
 
 beforeAll(async () => {
-  server = await startServer({ views: { runMaxRows: 50 }, export: { chunkResources: 2000 } });
+  server = await startServer({ views: { runMaxRows: 50 }, export: { chunkResources: 2000, threads: 1 }, auth: { adminToken: ADMIN_TOKEN } });
   for (const type of ['Patient', 'Observation']) fixture.set(type, await read(type));
   const result = await importPaths({ resources: server.runtime.store.resources, tenant: TENANT, paths: [join(FIXTURE, 'Patient.ndjson.gz'), join(FIXTURE, 'Observation.ndjson.gz'), join(FIXTURE, 'Encounter.ndjson.gz')], maxGroupMembers: 1000 });
   expect(result.rejectedCount).toBe(0);
@@ -389,5 +390,30 @@ describe('$sql-run', () => {
       body: JSON.stringify({ resourceType: 'Parameters', parameter: [{ name: 'subjectResource', resource: { resourceType: 'ViewDefinition', resource: 'Patient', select: [{ forEach: '@@' }] } }] }),
     });
     expect(bad.status).toBe(422);
+  });
+});
+
+describe('stored views (admin API)', () => {
+  it('stores a view per tenant, which $sql-run then names by reference and by canonical url', async () => {
+    const admin = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
+    const view = { resourceType: 'ViewDefinition', url: 'https://example.org/views/genders', resource: 'Patient', select: [{ column: [{ name: 'id', path: 'id' }, { name: 'gender', path: 'gender' }] }] };
+    const put = await fetch(`${server.origin}/admin/tenants/${TENANT}/views/genders`, { method: 'PUT', headers: admin, body: JSON.stringify(view) });
+    expect(put.status, await put.clone().text()).toBe(201);
+    const again = await fetch(`${server.origin}/admin/tenants/${TENANT}/views/genders`, { method: 'PUT', headers: admin, body: JSON.stringify(view) });
+    expect(again.status).toBe(200);
+    const bad = await fetch(`${server.origin}/admin/tenants/${TENANT}/views/broken`, { method: 'PUT', headers: admin, body: JSON.stringify({ resource: 'Patient', select: [{ forEach: '@@' }] }) });
+    expect(bad.status).toBe(400);
+    const listed = (await (await fetch(`${server.origin}/admin/tenants/${TENANT}/views`, { headers: admin })).json()) as { views: { name: string }[] };
+    expect(listed.views.map((v) => v.name)).toEqual(['genders']);
+
+    const byReference = await fetch(`${base}/$sql-run?subjectReference=ViewDefinition/genders&patient=Patient/${members[0]}&_format=json`, { headers: auth(token) });
+    expect(await byReference.json()).toEqual([{ id: members[0], gender: expectedPatients()[0]?.gender }]);
+    const byCanonical = await fetch(`${base}/$sql-run?subjectCanonical=${encodeURIComponent('https://example.org/views/genders|1.0')}&_limit=2&_format=json`, { headers: auth(token) });
+    expect(((await byCanonical.json()) as unknown[]).length).toBe(2);
+
+    const del = await fetch(`${server.origin}/admin/tenants/${TENANT}/views/genders`, { method: 'DELETE', headers: { authorization: admin.authorization } });
+    expect(del.status).toBe(204);
+    const gone = await fetch(`${base}/$sql-run?subjectReference=ViewDefinition/genders`, { headers: auth(token) });
+    expect(gone.status).toBe(404);
   });
 });

@@ -271,4 +271,14 @@ export const POSTGRES_MIGRATIONS: { version: number; name: string; sql: string }
       CREATE INDEX console_sessions_by_expiry ON console_sessions (expires_at);
     `,
   },
+  {
+    version: 10,
+    name: 'covering search-value indexes',
+    sql: `
+      DROP INDEX search_values_by_value;
+      DROP INDEX search_values_by_resource;
+      CREATE INDEX search_values_by_value ON search_values (tenant, type, param, val, sys, patient_id, id);
+      CREATE INDEX search_values_by_resource ON search_values (tenant, type, id, param, patient_id, sys, val, lo, hi);
+    `,
+  },
 ];

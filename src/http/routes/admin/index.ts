@@ -7,13 +7,15 @@ import type { AppContext } from '../../context.js';
 import { clientsAdmin } from './clients.js';
 import { operationsAdmin } from './operations.js';
 import { type AdminContext, type AdminModule, OPERATION_OUTCOME_SCHEMA } from './common.js';
+import { groupsAdmin } from './groups.js';
 import { tenantsAdmin } from './tenants.js';
+import { viewsAdmin } from './views.js';
 
 /**
  * The admin modules, each a set of routes under /admin. A new area of the admin API is one more module here: its
  * routes, each with a JSON schema (validation and the OpenAPI description) and a tag.
  */
-export const ADMIN_MODULES: AdminModule[] = [tenantsAdmin, clientsAdmin, operationsAdmin];
+export const ADMIN_MODULES: AdminModule[] = [tenantsAdmin, groupsAdmin, clientsAdmin, operationsAdmin, viewsAdmin];
 
 /**
  * The admin API under /admin; off unless an admin token is configured (then no /admin route exists and every

@@ -1,0 +1,50 @@
+// One measurement of the views benchmark, with the compiled code and no TypeScript loader in the process:
+//   raw  <db> <tenant> <type>                 the raw NDJSON export of a type (store scan → one file)
+//   view <db> <tenant> <view name> <format>   a shipped view over the same rows (scan → parse → rows → file)
+// Prints {resources, rows, bytes, seconds, maxRssBytes, engine} as JSON.
+import { Buffer } from 'node:buffer';
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { compileView } from '../dist/views/evaluate.js';
+import { LIBRARY_VIEWS } from '../dist/views/library.js';
+import { viewRows } from '../dist/views/sources.js';
+import { writeRowsToFile } from '../dist/views/writers.js';
+import { openSqliteStore } from '../dist/store/sqlite/index.js';
+
+const [mode, file, tenant, what, format = 'csv'] = process.argv.slice(2);
+const store = openSqliteStore(file);
+const until = Date.now() + 1000;
+const dir = await mkdtemp(join(tmpdir(), 'flatfhir-bench-views-'));
+let result;
+const started = process.hrtime.bigint();
+if (mode === 'raw') {
+  const out = createWriteStream(join(dir, 'raw.ndjson'));
+  let resources = 0;
+  let bytes = 0;
+  for await (const batch of store.resources.scan({ tenant, type: what, until })) {
+    const text = `${batch.map((r) => r.json).join('\n')}\n`;
+    resources += batch.length;
+    bytes += Buffer.byteLength(text);
+    if (!out.write(text)) await new Promise((r) => out.once('drain', r));
+  }
+  await new Promise((r) => out.end(r));
+  result = { resources, rows: resources, bytes };
+} else {
+  const definition = LIBRARY_VIEWS.find((v) => v.name === what);
+  const view = compileView(definition);
+  let resources = 0;
+  const written = await writeRowsToFile(
+    format,
+    view.columns,
+    viewRows(view, store.resources.scan({ tenant, type: view.resource, until }), undefined, (n) => (resources += n)),
+    join(dir, `out.${format}`),
+    { tempDir: dir, memoryLimit: '128MB' },
+  );
+  result = { resources, rows: written.rows, bytes: written.bytes, engine: view.engine };
+}
+const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+await rm(dir, { recursive: true, force: true });
+await store.close();
+console.log(JSON.stringify({ ...result, seconds, maxRssBytes: process.resourceUsage().maxRSS * 1024 }));
