@@ -51,6 +51,7 @@ describe('the console end to end', () => {
   let clientFile: { clientId: string; tokenUrl: string; fhirBaseUrl: string; scope: string; privateJwk: JWK & { kid: string; alg: 'ES384' } };
   let token = '';
   let firstJob = '';
+  let secondJob = '';
   const routes: Record<string, boolean> = {};
 
   const admin = (path: string) => fetch(`${server.origin}${path}`, { headers: { authorization: `Bearer ${ADMIN}` } });
@@ -60,23 +61,28 @@ describe('the console end to end', () => {
   };
   const chooseTenant = async () => {
     const field = page.getByLabel('Tenant', { exact: true });
+    await field.waitFor();
     if ((await field.evaluate((el) => el.tagName)) === 'SELECT') await field.selectOption(T);
     else await field.fill(T);
   };
+  let visits = 0;
+  /** Opens a page afresh (a new document, so it loads its data again). */
   const visit = async (name: string) => {
-    await page.goto(`/console/#/${name}`);
+    await page.goto(`/console/?v=${++visits}#/${name}`);
     await page.getByRole('heading', { level: 2 }).first().waitFor();
   };
 
   beforeAll(async () => {
     server = await startServer({ auth: { adminToken: ADMIN } });
+    // Which admin routes this build has, from its OpenAPI description (the console's own routes are always there).
+    const openapi = (await (await admin('/admin/openapi.json')).json()) as { paths: Record<string, unknown> };
     for (const [name, path] of [
       ['tenants', '/admin/tenants'],
-      ['groups', `/admin/groups?tenant=${T}`],
+      ['groups', '/admin/tenants/{tenant}/groups'],
       ['jobs', '/admin/jobs'],
       ['audit', '/admin/audit'],
     ] as const) {
-      routes[name] = (await admin(path)).status !== 404;
+      routes[name] = path in openapi.paths;
     }
     dataDir = await mkdtemp(join(tmpdir(), 'flatfhir-console-e2e-'));
     browser = await launchBrowser();
@@ -196,24 +202,62 @@ describe('the console end to end', () => {
     const kick = await fetch(`${server.base(T)}/Patient/$export?_type=Patient`, { headers: { ...KICKOFF_HEADERS, authorization: `Bearer ${token}` } });
     expect(kick.status).toBe(202);
     const second = (kick.headers.get('content-location') ?? '').split('/').pop() as string;
+    secondJob = second;
     const row = page.locator(`tr[data-job="${second}"]`);
     await row.getByText('in-progress').waitFor();
     await row.getByRole('button', { name: /Cancel job/ }).click();
     await screenshot(page, 'e2e-exports-cancel');
     await page.getByRole('button', { name: 'Cancel the job' }).click();
-    await row.getByText('deleted').waitFor();
-    expect((await server.runtime.store.jobs.getJob(second))?.status).toBe('deleted');
+    await page.getByRole('status').filter({ hasText: `Export job ${second} cancelled.` }).waitFor();
+    // Cancelled: deleted with its files (the admin API purges it), so it leaves the list; its client's status URL is 404.
+    await expect.poll(() => row.count()).toBe(0);
+    expect((await server.runtime.store.jobs.getJob(second))?.status ?? 'purged').toMatch(/^(deleted|purged)$/);
+    const status = await fetch(kick.headers.get('content-location') as string, { headers: { authorization: `Bearer ${token}` } });
+    expect(status.status).toBe(404);
   });
 
   it('finds the first export in the audit view by one of its patients', async (ctx) => {
     needs(ctx, 'audit', 'jobs');
     await visit('audit');
     await chooseTenant();
-    await page.getByLabel('Patient id').fill(patientIds[1] as string);
+    await page.getByLabel('Patient id', { exact: true }).fill(patientIds[1] as string);
     await page.getByRole('button', { name: 'Search' }).click();
     await page.locator(`tr[data-job="${firstJob}"]`).waitFor();
     await screenshot(page, 'e2e-audit');
     expect(await seriousViolations(page)).toEqual([]);
+  });
+
+  it("shows the client's last token and last export", async () => {
+    await visit('clients');
+    await chooseTenant();
+    const row = page.locator(`tr[data-client="${clientFile.clientId}"]`);
+    // The last accepted kick-off is the second (cancelled) export.
+    await expect.poll(async () => (await row.textContent()) ?? '').toContain(secondJob.slice(0, 8));
+    const cells = await row.locator('td').allTextContents();
+    expect(cells[2]).toMatch(/^\d{4}-\d{2}-\d{2} /);
+    await screenshot(page, 'e2e-clients-activity');
+  });
+
+  it('removes a tenant after a confirmation that names what goes', async (ctx) => {
+    needs(ctx, 'tenants');
+    const created = await fetch(`${server.origin}/admin/tenants`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ id: 'scratch', name: 'Scratch' }),
+    });
+    expect(created.status).toBe(201);
+    await visit('tenants');
+    await page.getByRole('button', { name: 'Remove tenant scratch' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Remove tenant scratch?' });
+    await expect.poll(async () => (await dialog.textContent()) ?? '').toContain('0 client applications');
+    await screenshot(page, 'e2e-tenants-remove');
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    expect((await admin('/admin/tenants/scratch')).status).toBe(200);
+    await page.getByRole('button', { name: 'Remove tenant scratch' }).click();
+    await dialog.getByRole('button', { name: /^Remove scratch/ }).click();
+    await page.getByRole('status').filter({ hasText: 'Tenant scratch removed.' }).waitFor();
+    expect((await admin('/admin/tenants/scratch')).status).toBe(404);
+    await expect.poll(() => page.getByRole('rowheader', { name: 'scratch', exact: true }).count()).toBe(0);
   });
 
   it('shows the export on the dashboard', async () => {

@@ -10,9 +10,10 @@ export interface TenantSummary {
 const KEY = 'flatfhir.console.tenant';
 
 /** The tenant the pages work on (kept for the tab's session), chosen among `GET /admin/tenants`. */
-export function useTenant(): { tenant: string; setTenant: (t: string) => void; tenants: TenantSummary[] | undefined; reload: () => void } {
+/** `tenants`: undefined while loading, null when the list is not available (the tenant is then typed in). */
+export function useTenant(): { tenant: string; setTenant: (t: string) => void; tenants: TenantSummary[] | null | undefined; reload: () => void } {
   const [tenant, setTenantState] = useState(sessionStorage.getItem(KEY) ?? '');
-  const [tenants, setTenants] = useState<TenantSummary[] | undefined>(undefined);
+  const [tenants, setTenants] = useState<TenantSummary[] | null | undefined>(undefined);
   const [tick, setTick] = useState(0);
   useEffect(() => {
     get<{ tenants: TenantSummary[] }>('/admin/tenants')
@@ -20,7 +21,7 @@ export function useTenant(): { tenant: string; setTenant: (t: string) => void; t
         setTenants(r.tenants);
         if (r.tenants.length > 0 && !r.tenants.some((t) => t.id === tenant)) setTenant(r.tenants[0]!.id);
       })
-      .catch(() => setTenants(undefined));
+      .catch(() => setTenants(null));
   }, [tick]);
   const setTenant = (t: string) => {
     sessionStorage.setItem(KEY, t);
@@ -29,7 +30,8 @@ export function useTenant(): { tenant: string; setTenant: (t: string) => void; t
   return { tenant, setTenant, tenants, reload: () => setTick((n) => n + 1) };
 }
 
-export function TenantPicker({ tenant, setTenant, tenants }: { tenant: string; setTenant: (t: string) => void; tenants: TenantSummary[] | undefined }) {
+export function TenantPicker({ tenant, setTenant, tenants }: { tenant: string; setTenant: (t: string) => void; tenants: TenantSummary[] | null | undefined }) {
+  if (tenants === undefined) return <div class="toolbar" aria-busy="true" />;
   return (
     <div class="toolbar">
       {tenants ? (

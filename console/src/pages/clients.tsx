@@ -23,7 +23,8 @@ interface Activity {
 type KeySource = 'generate' | 'jwks_url' | 'paste';
 
 function ClientActivity({ id }: { id: string }) {
-  const { data } = useResource<Activity & { client_id: string }>(`/admin/clients/${enc(id)}/activity`);
+  const { data: client } = useResource<ClientView>(`/admin/clients/${enc(id)}`);
+  const data = client?.activity;
   if (!data) return <td colSpan={3} class="muted">—</td>;
   return (
     <>
@@ -138,7 +139,7 @@ export function ClientsPage({ tenant }: { tenant: string }) {
         </thead>
         <tbody>
           {data?.clients.map((c) => (
-            <tr key={c.client_id}>
+            <tr key={c.client_id} data-client={c.client_id}>
               <th scope="row">
                 {c.name || '(no name)'}
                 <div class="muted">

@@ -69,7 +69,7 @@ function JobPanel({ id, onClose }: { id: string; onClose: () => void }) {
             <code>{data.request}</code>
           </p>
           <h4>Parameters</h4>
-          <pre>{JSON.stringify(data.parameters, null, 2)}</pre>
+          <pre tabIndex={0} aria-label="Parameters">{JSON.stringify(data.parameters, null, 2)}</pre>
           <table>
             <caption>Resources and bytes per type, as files complete</caption>
             <thead>

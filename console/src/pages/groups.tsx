@@ -37,6 +37,7 @@ interface HistoryEntry {
 
 interface Preview {
   count: number;
+  over_limit: boolean;
   members: string[];
   limit: number;
 }
@@ -334,7 +335,7 @@ export function GroupsPage({ tenant }: { tenant: string }) {
           {preview && (
             <div role="status" class="notice">
               <strong>{fmtNumber(preview.count)} patients</strong> match now
-              {` (a group may have at most ${fmtNumber(preview.limit)})`}
+              {preview.over_limit ? `: more than the ${fmtNumber(preview.limit)} a group may have` : ` (a group may have at most ${fmtNumber(preview.limit)})`}
               {preview.members.length > 0 && (
                 <>
                   : <code>{preview.members.slice(0, 20).join(', ')}</code>

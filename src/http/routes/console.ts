@@ -6,6 +6,7 @@ import { EXPORT_TYPES } from '../../fhir/resource-types.js';
 import type { ExportParams } from '../../export/kickoff.js';
 import { wholeManifest } from '../../export/manifest.js';
 import { FhirError, invalid, notFound, unauthorized } from '../../fhir/errors.js';
+import { parseMemberFilter, resolveCriterion } from '../../fhir/member-filter.js';
 import type { AuditStore, ExportJob, JobStore } from '../../store/ports.js';
 import { adminAuth } from '../admin-auth.js';
 import { login, logout, requestSession, sessionCredential, sessionDeps } from '../console-session.js';
@@ -75,6 +76,8 @@ export async function dashboardStats(
  * - `GET /admin/stats[?tenant=T]`: the dashboard's figures over the last day (admin token or console session)
  * - `GET /admin/export-types`: the resource types an export writes (the scopes a client can be given) and the most
  *   members a group may have
+ * - `POST /admin/tenants/:tenant/groups/preview` `{ member_filter: [...] }` or `{ from_search }`: the patients the
+ *   criteria match now (count, the first 50, and whether past the group member limit), before a group is saved
  * - `GET /admin/jobs/:id/manifest`: a completed job's manifest, as its client got it (409 before it completes)
  */
 export function consoleRoutes(ctx: AppContext): FastifyPluginAsync {
@@ -126,7 +129,7 @@ export function consoleRoutes(ctx: AppContext): FastifyPluginAsync {
       return reply.code(204).send();
     });
 
-    const adminOnly = { preHandler: async (request: FastifyRequest) => admin?.check(request.headers.authorization, request) };
+    const adminOnly = { onRequest: async (request: FastifyRequest) => admin?.check(request.headers.authorization, request) };
 
     app.get<{ Querystring: { tenant?: string } }>('/admin/stats', adminOnly, async (request) => {
       const tenant = typeof request.query.tenant === 'string' && request.query.tenant !== '' ? request.query.tenant : undefined;
@@ -134,6 +137,40 @@ export function consoleRoutes(ctx: AppContext): FastifyPluginAsync {
     });
 
     app.get('/admin/export-types', adminOnly, async () => ({ types: [...EXPORT_TYPES].sort(), maxGroupMembers: ctx.config.export.maxGroupMembers }));
+
+    // What a group would hold if saved now: the criteria evaluated as the group service evaluates them.
+    app.post<{ Params: { tenant: string }; Body: { member_filter?: string[]; from_search?: string } }>(
+      '/admin/tenants/:tenant/groups/preview',
+      {
+        ...adminOnly,
+        schema: {
+          params: { type: 'object', required: ['tenant'], properties: { tenant: { type: 'string', maxLength: 64 } } },
+          body: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              member_filter: { type: 'array', minItems: 1, maxItems: 20, items: { type: 'string', maxLength: 4000 } },
+              from_search: { type: 'string', maxLength: 4000 },
+            },
+          },
+        },
+      },
+      async (request) => {
+        const { tenant } = request.params;
+        if (!(await ctx.store.tenants.getTenant(tenant))) throw notFound(`No tenant ${tenant}.`);
+        const texts = request.body.member_filter ?? (request.body.from_search !== undefined ? [request.body.from_search] : []);
+        if (texts.length === 0) throw invalid('Give member_filter criteria or a from_search.');
+        const at = now();
+        const criteria = texts.map((text) => {
+          const parsed = parseMemberFilter(text);
+          if ('error' in parsed) throw invalid(`This criterion cannot be evaluated: ${parsed.error}.`);
+          return resolveCriterion(parsed.filter, at);
+        });
+        const limit = ctx.config.export.maxGroupMembers;
+        const ids = await ctx.store.cohorts.matchPatients(tenant, criteria, limit + 1);
+        return { count: Math.min(ids.length, limit), over_limit: ids.length > limit, limit, members: ids.slice(0, 50), evaluated_at: new Date(at).toISOString() };
+      },
+    );
 
     // The manifest a finished job's client got (its file URLs need the client's token, as ever).
     app.get<{ Params: { id: string } }>('/admin/jobs/:id/manifest', adminOnly, async (request) => {
