@@ -6,7 +6,9 @@ import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import type { Server as TlsServer } from 'node:tls';
 import { join } from 'node:path';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
-import { type Logger, pino } from 'pino';
+import { type DestinationStream, type Logger, pino } from 'pino';
+import pretty from 'pino-pretty';
+import { type AuditTrail, createAuditTrail } from './manage/audit-trail.js';
 import { ensureSandboxClient } from './auth/sandbox-client.js';
 import { type AuthService, createAuthService } from './auth/service.js';
 import { type Config, DEFAULT_WORKER_MONITORING_PORT, SANDBOX_GROUP_LARGE, SANDBOX_GROUP_SMALL, SANDBOX_TENANT } from './config/index.js';
@@ -16,6 +18,7 @@ import { createExportService, type ExportService } from './export/service.js';
 import { createExportWorker, type ExportWorker } from './export/worker.js';
 import { prepareResource } from './fhir/prepare.js';
 import { buildApp } from './http/app.js';
+import { createSqlExportService } from './views/export-job.js';
 import { fhirBase, listeningOrigin } from './http/context.js';
 import { type MonitoringServer, startMonitoringServer } from './http/monitoring-server.js';
 import type { MonitoringDeps } from './http/routes/monitoring.js';
@@ -34,11 +37,21 @@ import { openStore } from './store/open.js';
 import type { Store } from './store/ports.js';
 import { generatePopulation } from './synthetic/index.js';
 
+/** Fastify's own announcement of each address it listens on: the server says once where it listens (serve()). */
+const FASTIFY_LISTENING = 'Server listening at ';
+
 /**
- * The process's logger: JSON, no credentials, paths without query strings. With a request context, every line
- * written while a request is served carries its `reqId` (Fastify's request logger has it already).
+ * The process's logger: no credentials, paths without query strings. Written to `destination` when given, else to
+ * stdout: human-readable (pino-pretty) on a terminal, one JSON object per line otherwise. With a request context,
+ * every line written while a request is served carries its `reqId` (Fastify's request logger has it already).
  */
 export function createLogger(config: Pick<Config, 'logLevel'>, destination?: NodeJS.WritableStream, requestContext?: RequestContext): Logger {
+  const target: DestinationStream | undefined =
+    destination !== undefined
+      ? (destination as unknown as DestinationStream)
+      : process.stdout.isTTY === true
+        ? pretty({ colorize: true, sync: true, destination: 1, ignore: 'pid,hostname,service' })
+        : undefined;
   return pino(
     {
       level: config.logLevel,
@@ -50,6 +63,12 @@ export function createLogger(config: Pick<Config, 'logLevel'>, destination?: Nod
             },
           }
         : {}),
+      hooks: {
+        logMethod(args, method) {
+          if (typeof args[0] === 'string' && args[0].startsWith(FASTIFY_LISTENING)) return;
+          method.apply(this, args);
+        },
+      },
       base: { service: 'flatfhir' },
       redact: { paths: ['req.headers.authorization', 'headers.authorization', 'authorization', '*.access_token', '*.client_assertion'], remove: true },
       serializers: {
@@ -57,8 +76,16 @@ export function createLogger(config: Pick<Config, 'logLevel'>, destination?: Nod
         req: (req: { method?: string; url?: string; id?: string }) => ({ id: req.id, method: req.method, path: (req.url ?? '').split('?')[0] }),
       },
     },
-    destination as never,
+    target as never,
   );
+}
+
+/**
+ * The logger for what a process must always say (where it listens, the sandbox's URL), at info even when the
+ * configured level is warn or error; nothing when it is silent.
+ */
+function announcer(log: Logger): Logger {
+  return log.level === 'silent' || log.isLevelEnabled('info') ? log : log.child({}, { level: 'info' });
 }
 
 export interface Runtime {
@@ -69,6 +96,8 @@ export interface Runtime {
   queue: JobQueue;
   auth: AuthService;
   exports: ExportService;
+  /** The audit trail (records are written in batches; `flush` waits for them). */
+  audit: AuditTrail;
   worker: ExportWorker;
   /** What the export engine did since start (jobs accepted, completed, failed by reason, chunks, resources). */
   exportCounts: ExportCounts;
@@ -148,7 +177,7 @@ function observe(...extras: (ExportEvents | undefined)[]): { events: ExportEvent
 /** The export worker of a process, with the chunk threads it runs chunks on. */
 function buildWorker(
   config: Config,
-  parts: { store: Store; storage: ObjectStorage; queue: JobQueue; log: Logger; events: ExportEvents },
+  parts: { store: Store; storage: ObjectStorage; queue: JobQueue; log: Logger; events: ExportEvents; audit: AuditTrail },
 ): { worker: ExportWorker; pool: ChunkPool | undefined } {
   const pool =
     config.export.threads > 0
@@ -162,6 +191,7 @@ function buildWorker(
     log: parts.log.child({ component: 'export-worker' }),
     events: parts.events,
     settings: config.export,
+    audit: { trail: parts.audit, retentionDays: config.audit.retentionDays },
     // The embedded SQLite store has one server process: leases left running are its previous run's.
     soleWorker: parts.store.kind === 'sqlite',
     ...(pool ? { execute: pool.execute } : {}),
@@ -195,7 +225,8 @@ export async function createRuntime(
     tenants: () => store.resources.listTenants(),
     log: log.child({ component: 'auth' }),
   });
-  const { worker, pool } = buildWorker(config, { store, storage, queue, log, events });
+  const audit = createAuditTrail({ store: store.audit, log: log.child({ component: 'audit' }) });
+  const { worker, pool } = buildWorker(config, { store, storage, queue, log, events, audit });
   const exports = createExportService({
     resources: store.resources,
     jobs: store.jobs,
@@ -205,12 +236,23 @@ export async function createRuntime(
     events,
     settings: config.export,
   });
+  const sqlExports = createSqlExportService({
+    resources: store.resources,
+    jobs: store.jobs,
+    storage,
+    queue,
+    log: log.child({ component: 'views' }),
+    settings: config.export,
+    duckdb: { memoryLimit: config.views.duckdbMemoryLimit },
+  });
   const app = await buildApp({
     config,
     store,
     storage,
     auth,
     exports,
+    sqlExports,
+    audit,
     log,
     metrics,
     monitoring,
@@ -233,9 +275,11 @@ export async function createRuntime(
     metrics,
     readiness,
     origin,
+    audit,
     async close() {
       await app.close();
       await worker.stop();
+      await audit.flush();
       await queue.close();
       await pool?.close();
       await storage.close();
@@ -295,7 +339,7 @@ export async function serve(config: Config): Promise<Runtime> {
     config.monitoring.port !== undefined
       ? await startMonitoring(config, { store: runtime.store, storage: runtime.storage, metrics: runtime.metrics, readiness: runtime.readiness, log })
       : undefined;
-  if (monitor) log.info({ host: config.monitoring.host, port: monitor.port }, 'monitoring listening');
+  if (monitor) log.info({ host: config.monitoring.host, port: monitor.port }, `monitoring on http://${config.monitoring.host}:${monitor.port}`);
   const address = await runtime.app.listen({ port: config.port, host: config.host });
   const origin = runtime.origin();
   if (tlsFiles) {
@@ -309,8 +353,8 @@ export async function serve(config: Config): Promise<Runtime> {
         .catch((e: unknown) => log.error({ err: e }, 'TLS certificate reload failed; the current certificate stays'));
     });
   }
-  const tenants = await store.resources.listTenants();
-  if (tenants.includes(SANDBOX_TENANT)) {
+  const sandbox = (await store.resources.listTenants()).includes(SANDBOX_TENANT);
+  if (sandbox) {
     const clientFile = join(config.dataDir, 'sandbox-client.json');
     await ensureSandboxClient({
       clients: store.clients,
@@ -322,8 +366,9 @@ export async function serve(config: Config): Promise<Runtime> {
     log.info({ clientFile }, 'sandbox client ready');
   }
   if (config.export.workers) await runtime.worker.start();
-  log.info({ address, workers: config.export.workers }, 'flatfhir listening');
-  process.stdout.write(`flatfhir is listening on ${origin}\nSandbox FHIR base URL: ${fhirBase(origin, SANDBOX_TENANT)}\n`);
+  announcer(log).info({ address, origin, workers: config.export.workers }, `flatfhir is listening on ${origin}`);
+  // Only a sandbox that exists gets its URL printed (with --no-seed on a fresh store it would answer 403).
+  if (sandbox) announcer(log).info({ fhirBaseUrl: fhirBase(origin, SANDBOX_TENANT) }, `Sandbox FHIR base URL: ${fhirBase(origin, SANDBOX_TENANT)}`);
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
@@ -348,12 +393,14 @@ export async function runWorker(config: Config): Promise<{ worker: ExportWorker;
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   const { metrics, store, storage, queue } = await observedDependencies(config, 'worker', await openStore(config), log);
   const { events, counts } = observe(exportMetricsEvents(metrics));
-  const { worker, pool } = buildWorker(config, { store, storage, queue, log, events });
+  const audit = createAuditTrail({ store: store.audit, log: log.child({ component: 'audit' }) });
+  const { worker, pool } = buildWorker(config, { store, storage, queue, log, events, audit });
   const monitor = await startMonitoring(config, { store, storage, metrics, log }, DEFAULT_WORKER_MONITORING_PORT);
-  log.info({ host: config.monitoring.host, port: monitor.port }, 'monitoring listening');
   await worker.start();
-  log.info({ concurrency: config.export.concurrency, threads: config.export.threads }, 'flatfhir worker running');
-  process.stdout.write(`flatfhir worker running (monitoring on http://${config.monitoring.host}:${monitor.port})\n`);
+  announcer(log).info(
+    { concurrency: config.export.concurrency, threads: config.export.threads },
+    `flatfhir worker running (monitoring on http://${config.monitoring.host}:${monitor.port})`,
+  );
   const close = async (): Promise<void> => {
     await monitor.close();
     await worker.stop();

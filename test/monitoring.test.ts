@@ -228,7 +228,7 @@ describe('a worker process', () => {
 describe('request logs', () => {
   it('every log line written while a request is served carries its request id', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'flatfhir-reqid-'));
-    const config = loadConfig({ dataDir, port: 0, logLevel: 'info', seedSandbox: false, export: { threads: 0 } }, {});
+    const config = loadConfig({ dataDir, port: 0, logLevel: 'debug', seedSandbox: false, export: { threads: 0 } }, {});
     const lines: Record<string, unknown>[] = [];
     const sink = new PassThrough();
     sink.on('data', (d: Buffer) => lines.push(...d.toString().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>)));

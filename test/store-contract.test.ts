@@ -507,6 +507,10 @@ describe.each(adapters)('store contract: $name', (adapter) => {
       expect(await r.count({ tenant: t, type: 'Observation', until: s1, patients: { jobId: job.id, from: 'p2', to: 'p2' } })).toBeGreaterThanOrEqual(2);
       expect(await scan({ type: 'Patient' })).toEqual(['p1', 'p2', 'p3']);
       expect(await scan({ type: 'Condition' })).toEqual([]);
+      // everyCompartment: each patient's whole compartment (shared resources once per member patient).
+      const whole = async (p: string) =>
+        idsOf(await collect(r.scan({ tenant: t, type: 'Observation', until: s1, patients: { jobId: job.id, from: p, to: p, everyCompartment: true } })));
+      expect([await whole('p1'), await whole('p2'), await whole('p3')]).toEqual([['oA', 'oC'], ['oB', 'oE'], ['oB', 'oC', 'oF']]);
 
       // Dedupe is among the job's own patients: a job of p3 alone gets everything in p3's compartment.
       const job3 = created(await store.jobs.createJob(newJob(t, uniq('client-'), { patients: [{ id: 'p3', fullHistory: false }] })));
@@ -604,8 +608,32 @@ describe.each(adapters)('store contract: $name', (adapter) => {
       ]);
       const job = created(await store.jobs.createJob(newJob(t, uniq('client-'), { patients: [{ id: 'p1', fullHistory: false }] })));
       const s1 = await r.snapshotTime(t);
-      const ref = async (req: { type: string; sourceTypes: string[]; jobId?: string; latestOnly?: boolean; until?: number; since?: number }) =>
-        idsOf(await collect(r.scanReferenced({ tenant: t, until: s1, ...req })));
+      const ref = async (req: {
+        type: string;
+        sourceTypes: string[];
+        jobId?: string;
+        latestOnly?: boolean;
+        until?: number;
+        since?: number;
+        patients?: { from?: string; to?: string };
+      }) => idsOf(await collect(r.scanReferenced({ tenant: t, until: s1, ...req })));
+
+      // A patient range narrows the job's compartments to those patients'.
+      const both = created(
+        await store.jobs.createJob(
+          newJob(t, uniq('client-'), {
+            patients: [
+              { id: 'p1', fullHistory: false },
+              { id: 'p2', fullHistory: false },
+            ],
+          }),
+        ),
+      );
+      expect(await ref({ type: 'Practitioner', sourceTypes: ['Observation'], jobId: both.id })).toEqual(['pr1', 'pr2']);
+      expect(await ref({ type: 'Practitioner', sourceTypes: ['Observation'], jobId: both.id, patients: { from: 'p2', to: 'p2' } })).toEqual(['pr2']);
+      expect(await ref({ type: 'Provenance', sourceTypes: ['Observation'], jobId: both.id, patients: { to: 'p1' } })).toEqual(['prov1', 'prov2']);
+      expect(await ref({ type: 'Provenance', sourceTypes: ['Observation'], jobId: both.id, patients: { from: 'p2' } })).toEqual(['prov3']);
+      await store.jobs.finishJob(both.id, 'completed', clock.now);
 
       expect(await ref({ type: 'Practitioner', sourceTypes: ['Observation'], jobId: job.id })).toEqual(['pr1']);
       expect(await ref({ type: 'Practitioner', sourceTypes: ['Observation', 'Encounter'], jobId: job.id })).toEqual(['pr1', 'pr3']);

@@ -180,6 +180,11 @@ const schema = z.object({
       }),
       retryAfterSeconds: opt(int(1).default(2), { env: ['FLATFHIR_EXPORT_RETRY_AFTER_SECONDS'], description: '`Retry-After` while a job runs.' }),
       presignSeconds: opt(int(1).default(300), { env: ['FLATFHIR_EXPORT_PRESIGN_SECONDS'], description: 'Lifetime of the pre-signed download URLs.' }),
+      manifestPageFiles: opt(int(1).default(1000), {
+        env: ['FLATFHIR_EXPORT_MANIFEST_PAGE_FILES'],
+        description:
+          'Output and deleted files listed per manifest page when a client kicks off with `allowPartialManifests=true` (pages are joined by `link` next).',
+      }),
       maxPatients: opt(int(1).default(20_000), { env: ['FLATFHIR_EXPORT_MAX_PATIENTS'], description: 'Most patients in one Patient export (the vendor limit).' }),
       maxGroupMembers: opt(int(1).default(20_000), { env: ['FLATFHIR_MAX_GROUP_MEMBERS'], description: 'Most members of a group (the vendor limit).' }),
       rejectDuplicates: opt(bool.default(false), {
@@ -207,6 +212,22 @@ const schema = z.object({
       sweepIntervalSeconds: opt(int(1).default(300), { env: ['FLATFHIR_EXPORT_SWEEP_INTERVAL_SECONDS'], description: 'How often expired jobs are swept.' }),
     })
     .prefault({}),
+  views: z
+    .object({
+      runMaxRows: opt(int(1).default(10_000), {
+        env: ['FLATFHIR_VIEWS_RUN_MAX_ROWS'],
+        description: 'Most rows `$sql-run` answers; a larger result gets an OperationOutcome pointing to `$sql-export`.',
+      }),
+      runMaxSeconds: opt(int(1).default(30), {
+        env: ['FLATFHIR_VIEWS_RUN_MAX_SECONDS'],
+        description: 'Longest `$sql-run` evaluation; beyond it, an OperationOutcome pointing to `$sql-export`.',
+      }),
+      duckdbMemoryLimit: opt(z.string().regex(/^\d+(\.\d+)?\s*(KB|MB|GB|KiB|MiB|GiB)$/i).default('128MB'), {
+        env: ['FLATFHIR_VIEWS_DUCKDB_MEMORY_LIMIT'],
+        description: 'Memory limit of the embedded DuckDB that writes Parquet and runs SQLQuery Libraries (it spills to temporary files beyond it).',
+      }),
+    })
+    .prefault({}),
   auth: z
     .object({
       adminToken: opt(z.string().min(16).optional(), {
@@ -216,6 +237,11 @@ const schema = z.object({
       }),
       tokenLifetimeSeconds: opt(int(1).max(300).default(300), { env: ['FLATFHIR_TOKEN_LIFETIME_SECONDS'], description: 'Access token lifetime (at most 300).' }),
       clockSkewSeconds: opt(int(0).default(60), { env: ['FLATFHIR_CLOCK_SKEW_SECONDS'], description: 'Clock skew allowed on client assertions.' }),
+      revocationCacheMs: opt(int(0).max(60_000).default(1000), {
+        env: ['FLATFHIR_REVOCATION_CACHE_MS'],
+        description:
+          'How long an API process reuses the token revocation list it read from the store (0: read on every request). A disabled or removed client\'s tokens are refused by every process at most this long after.',
+      }),
       // Rate limits are token buckets: "N per minute" allows N at once, then one every 60/N seconds. Per process.
       tokenRequestsPerMinute: opt(int(1).default(300), {
         env: ['FLATFHIR_TOKEN_REQUESTS_PER_MINUTE'],
@@ -233,6 +259,15 @@ const schema = z.object({
       kickoffsPerMinute: opt(int(1).default(60), {
         env: ['FLATFHIR_KICKOFFS_PER_MINUTE'],
         description: 'Accepted export kick-offs per client per minute; a rejected kick-off (4xx) costs nothing. Beyond it, 429 with `Retry-After`.',
+      }),
+    })
+    .prefault({}),
+  audit: z
+    .object({
+      retentionDays: opt(int(1).default(400), {
+        env: ['FLATFHIR_AUDIT_RETENTION_DAYS'],
+        description:
+          'How long audit records (token requests, kick-offs, completed status polls, downloads, deletes, expiries, admin changes) and the patient sets of export jobs are kept; older ones are removed by the retention sweep.',
       }),
     })
     .prefault({}),

@@ -28,6 +28,16 @@ export interface ExportParams {
   warnings: string[];
   /** The tenant's FHIR base as the client addressed it (absolute Binary URLs in attachments). */
   fhirBase?: string;
+  /** `Prefer: separate-export-status`: status answers 200 with the job's status in `X-Export-Status`. */
+  separateStatus?: boolean;
+  /** `allowPartialManifests=true`: manifest pages while the job runs, and the file list split over pages. */
+  allowPartialManifests?: boolean;
+  /** An $sql-export job: the ViewDefinitions its chunks evaluate (shape owned by src/views/export-job.ts). */
+  views?: unknown;
+  /** The group as the export reads it (version at the snapshot, active members), for the manifest's extension. */
+  group?: { versionId: number; members: number };
+  /** `organizeOutputBy`: output as blocks of each patient's resources. */
+  organizeOutputBy?: 'Patient';
 }
 
 export interface KickoffInput {
@@ -44,11 +54,16 @@ export interface KickoffInput {
 
 const asList = (v: string | string[] | undefined): string[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
 
-function parsePrefer(prefer: string | undefined): { async: boolean; lenient: boolean } {
+/** The Prefer header's preferences (RFC 7240: comma-separated, or the header repeated, which Node joins with commas). */
+export function parsePrefer(prefer: string | undefined): { async: boolean; lenient: boolean; separateStatus: boolean } {
   const tokens = (prefer ?? '')
     .split(/[,;]/)
     .map((t) => t.trim().toLowerCase().replace(/\s+/g, ''));
-  return { async: tokens.includes('respond-async'), lenient: tokens.includes('handling=lenient') };
+  return {
+    async: tokens.includes('respond-async'),
+    lenient: tokens.includes('handling=lenient'),
+    separateStatus: tokens.includes('separate-export-status'),
+  };
 }
 
 function acceptable(accept: string | undefined): boolean {
@@ -58,6 +73,9 @@ function acceptable(accept: string | undefined): boolean {
     .map((a) => a.split(';')[0]?.trim().toLowerCase() ?? '')
     .some((a) => a === 'application/fhir+json' || a === 'application/json' || a === '*/*' || a === 'application/*');
 }
+
+/** An integer64 is a JSON string of digits. */
+const k64 = (v: unknown): boolean => typeof v === 'string' && /^-?\d+$/.test(v);
 
 /** Reads the parameters of a POSTed Parameters resource into name → values. */
 function parametersBody(body: unknown): { params: Map<string, string[]>; patients: string[] } {
@@ -80,10 +98,19 @@ function parametersBody(body: unknown): { params: Map<string, string[]>; patient
       patients.push(m[1] as string);
       continue;
     }
-    const value = ['valueString', 'valueCode', 'valueInstant', 'valueDateTime', 'valueUri', 'valueCanonical']
+    let value = ['valueString', 'valueCode', 'valueInstant', 'valueDateTime', 'valueUri', 'valueCanonical']
       .map((k) => p[k])
       .find((v) => typeof v === 'string') as string | undefined;
-    if (value === undefined) throw invalid(`Parameter ${name} needs a string value (valueString).`);
+    if (value === undefined) {
+      const scalar = ['valueBoolean', 'valueInteger', 'valueInteger64', 'valueDecimal', 'valuePositiveInt', 'valueUnsignedInt']
+        .map((k) => p[k])
+        .find((v) => typeof v === 'boolean' || typeof v === 'number' || (k64(v)));
+      if (scalar !== undefined) value = String(scalar);
+    }
+    // STU4 sends includeAssociatedData as a Coding.
+    const coding = p['valueCoding'] as { code?: unknown } | undefined;
+    if (value === undefined && coding && typeof coding === 'object' && typeof coding.code === 'string') value = coding.code;
+    if (value === undefined) throw invalid(`Parameter ${name} needs a value (valueString, valueCode, valueBoolean, valueInteger or valueCoding).`);
     params.set(name, [...(params.get(name) ?? []), value]);
   }
   return { params, patients };
@@ -123,7 +150,7 @@ export function parseKickoff(input: KickoffInput): ExportParams {
     for (const [k, v] of Object.entries(input.query)) if (v !== undefined) params.set(k, asList(v));
   }
 
-  const known = new Set(['_outputFormat', '_type', '_since', '_until', '_typeFilter', '_elements', 'includeAssociatedData']);
+  const known = new Set(['_outputFormat', '_type', '_since', '_until', '_typeFilter', '_elements', 'includeAssociatedData', 'allowPartialManifests', 'organizeOutputBy']);
   for (const name of params.keys()) {
     if (name === 'patient') {
       reject('The patient parameter is only accepted in a POST Parameters body.');
@@ -252,12 +279,30 @@ export function parseKickoff(input: KickoffInput): ExportParams {
     }
   }
 
+  const partialValue = single('allowPartialManifests');
+  let allowPartialManifests = false;
+  if (partialValue !== undefined) {
+    const v = partialValue.trim().toLowerCase();
+    if (v === 'true') allowPartialManifests = true;
+    else if (v !== 'false') reject(`allowPartialManifests "${partialValue}" is not a boolean (true or false).`);
+  }
+
+  const organizeValue = single('organizeOutputBy');
+  let organizeOutputBy: 'Patient' | undefined;
+  if (organizeValue !== undefined) {
+    if (organizeValue.trim() === 'Patient') organizeOutputBy = 'Patient';
+    else reject(`organizeOutputBy "${organizeValue}" is not supported: output can be organized by Patient only.`);
+  }
+
   const result: ExportParams = { kind: input.kind, types, outputFormat, typeFilters, provenance, warnings };
+  if (allowPartialManifests) result.allowPartialManifests = true;
+  if (organizeOutputBy) result.organizeOutputBy = organizeOutputBy;
   if (input.groupId) result.groupId = input.groupId;
   if (since !== undefined) result.since = since;
   if (until !== undefined) result.until = until;
   if (elements) result.elements = elements;
   if (patients) result.patients = patients;
+  if (prefer.separateStatus) result.separateStatus = true;
   return result;
 }
 
@@ -276,6 +321,7 @@ export function requestFingerprint(p: ExportParams): string {
     elements: p.elements ? [...p.elements].sort() : null,
     provenance: p.provenance,
     patients: p.patients ?? null,
+    ...(p.organizeOutputBy ? { organizeOutputBy: p.organizeOutputBy } : {}),
   });
   return createHash('sha256').update(canonical).digest('hex');
 }

@@ -9,6 +9,7 @@ import type { ExportEvents } from './events.js';
 import { type ExportParams, type KickoffInput, parseKickoff, requestFingerprint } from './kickoff.js';
 import { checkKickoffData, PLAN_CHUNK_TYPE, type Slice } from './planner.js';
 import { purgeDeletedJob } from './runner.js';
+import { type Manifest, type ManifestUrls, manifestPage, wholeManifest } from './manifest.js';
 import { advisedRetryAfter, createStatusViewCache, formatProgress } from './status-view.js';
 
 export interface ExportSettings {
@@ -18,6 +19,8 @@ export interface ExportSettings {
   presignSeconds: number;
   maxPatients: number;
   rejectDuplicates: boolean;
+  /** Output and deleted files per manifest page when the client allows partial manifests. */
+  manifestPageFiles: number;
 }
 
 export interface ExportServiceDeps {
@@ -39,25 +42,24 @@ export interface KickoffRequest extends Omit<KickoffInput, 'now' | 'maxPatients'
   fhirBase: string;
 }
 
-export interface Manifest {
-  transactionTime: string;
-  request: string;
-  requiresAccessToken: true;
-  output: { type: string; url: string; count: number }[];
-  error: { type: 'OperationOutcome'; url: string }[];
-  deleted?: { type: 'Bundle'; url: string }[];
-}
+export type { Manifest } from './manifest.js';
 
 export type JobStatusView =
-  | { state: 'in-progress'; progress: string; retryAfter: number }
-  | { state: 'completed'; manifest: Manifest; expires: Date };
+  /** With partial manifests, a sealed page may come with an in-progress answer. */
+  | { state: 'in-progress'; progress: string; retryAfter: number; separate?: boolean; manifest?: Manifest }
+  | { state: 'completed'; manifest: Manifest; expires: Date; separate?: boolean }
+  /** Only with `Prefer: separate-export-status` (otherwise a failed job's status throws the 500 itself). */
+  | { state: 'failed'; error: FhirError; separate: true };
 
 export interface ExportService {
   kickoff(request: KickoffRequest): Promise<ExportJob>;
-  status(tenant: string, jobId: string, caller: Caller, fhirBase: string): Promise<JobStatusView>;
+  /** The job's status; `page` > 0 asks a further manifest page of a job with partial manifests. */
+  status(tenant: string, jobId: string, caller: Caller, fhirBase: string, page?: number): Promise<JobStatusView>;
   cancel(tenant: string, jobId: string, caller: Caller): Promise<void>;
-  /** The pre-signed URL of a file the caller may read. */
-  fileLocation(tenant: string, fileId: string, caller: Caller, origin: string): Promise<string>;
+  /** The pre-signed URL of a file the caller may read, with the file's job. */
+  fileLocation(tenant: string, fileId: string, caller: Caller, origin: string): Promise<{ location: string; jobId: string }>;
+  /** The caller's own jobs not deleted nor expired, newest first (a client that lost a status URL finds it here). */
+  listOwn(tenant: string, caller: Caller, limit?: number): Promise<ExportJob[]>;
 }
 
 /** Minimum time a job shows as in progress, so the first poll right after kick-off is always a 202. */
@@ -85,7 +87,8 @@ export function createExportService(deps: ExportServiceDeps): ExportService {
       const transactionTime = await resources.snapshotTime(req.tenant);
       const until = params.until !== undefined ? Math.min(params.until, transactionTime) : transactionTime;
       // Only the checks the IG wants answered at kick-off run here (each one indexed read); the job plans itself.
-      await checkKickoffData(resources, req.tenant, params, until);
+      const checked = await checkKickoffData(resources, req.tenant, params, until);
+      if (checked.group) params.group = checked.group;
       const requestHash = requestFingerprint(params);
       if (settings.rejectDuplicates) {
         const previous = await jobs.findByRequestHash(req.tenant, req.caller.clientId, requestHash);
@@ -112,7 +115,7 @@ export function createExportService(deps: ExportServiceDeps): ExportService {
       });
       if ('conflict' in created) {
         throw throttled(
-          'An export of this client is already in progress for this tenant; wait for it to complete or delete it.',
+          `An export of this client is already in progress for this tenant (status URL ${req.fhirBase}/bulk-export/jobs/${created.conflict.id}); wait for it to complete or delete it. GET ${req.fhirBase}/bulk-export/jobs lists your jobs.`,
           settings.retryAfterSeconds,
         );
       }
@@ -129,31 +132,59 @@ export function createExportService(deps: ExportServiceDeps): ExportService {
       return job;
     },
 
-    async status(tenant, jobId, caller, fhirBase) {
-      const cached = views.get({ id: jobId, tenant, clientId: caller.clientId }, now());
+    async status(tenant, jobId, caller, fhirBase, page = 0) {
+      const cached = page === 0 ? views.get({ id: jobId, tenant, clientId: caller.clientId }, now()) : undefined;
       if (cached) return cached;
       const job = await ownedJob(tenant, jobId, caller);
-      if (job.status === 'failed') throw internal(`The export failed: ${job.error ?? 'unknown error'}`);
-      if (job.status === 'in-progress' || now() < job.createdAt + MIN_IN_PROGRESS_MS) {
-        const retryAfter = advisedRetryAfter(job, now(), settings.retryAfterSeconds);
-        const view = { state: 'in-progress' as const, progress: formatProgress(job.doneResources, job.totalResources), retryAfter };
+      const params = job.params as ExportParams;
+      const separate = params.separateStatus === true ? { separate: true as const } : {};
+      const failed = (): JobStatusView => {
+        const error = internal(`The export failed: ${job.error ?? 'unknown error'}`);
+        if (params.separateStatus) return { state: 'failed', error, separate: true };
+        throw error;
+      };
+      const showsRunning = job.status === 'in-progress' || (job.status === 'completed' && now() < job.createdAt + MIN_IN_PROGRESS_MS);
+      const inProgress = () => ({
+        state: 'in-progress' as const,
+        progress: formatProgress(job.doneResources, job.totalResources),
+        retryAfter: advisedRetryAfter(job, now(), settings.retryAfterSeconds),
+        ...separate,
+      });
+      const urls: ManifestUrls = {
+        file: (f: ExportFile) => `${fhirBase}/bulk-export/files/${f.id}`,
+        page: (k: number) => `${fhirBase}/bulk-export/jobs/${job.id}${k === 0 ? '' : `/manifests/${k}`}`,
+      };
+      if (params.allowPartialManifests) {
+        const [files, chunks] = await Promise.all([jobs.listFiles(job.id), jobs.listChunks(job.id)]);
+        const view = manifestPage({
+          job: showsRunning ? { ...job, status: 'in-progress' } : job,
+          params,
+          files,
+          chunks,
+          pageSize: settings.manifestPageFiles,
+          page,
+          urls,
+        });
+        switch (view.state) {
+          case 'page':
+            return view.running ? { ...inProgress(), manifest: view.manifest } : { state: 'completed', manifest: view.manifest, expires: new Date(job.expiresAt), ...separate };
+          case 'pending':
+            return inProgress();
+          case 'failed':
+            return failed();
+          case 'absent':
+            throw notFound(`Manifest page ${page} of export job ${job.id} was not found.`);
+        }
+      }
+      if (page !== 0) throw notFound(`Manifest page ${page} of export job ${job.id} was not found.`);
+      if (job.status === 'failed') return failed();
+      if (showsRunning) {
+        const view = inProgress();
         views.put(job, view, now());
         return view;
       }
-      const files = await jobs.listFiles(job.id);
-      const params = job.params as ExportParams;
-      const url = (f: ExportFile): string => `${fhirBase}/bulk-export/files/${f.id}`;
-      const manifest: Manifest = {
-        transactionTime: new Date(job.transactionTime).toISOString(),
-        request: job.request,
-        requiresAccessToken: true,
-        output: files.filter((f) => f.kind === 'output' && f.count > 0).map((f) => ({ type: f.type, url: url(f), count: f.count })),
-        error: files.filter((f) => f.kind === 'error').map((f) => ({ type: 'OperationOutcome' as const, url: url(f) })),
-      };
-      if (params.since !== undefined) {
-        manifest.deleted = files.filter((f) => f.kind === 'deleted' && f.count > 0).map((f) => ({ type: 'Bundle' as const, url: url(f) }));
-      }
-      return { state: 'completed', manifest, expires: new Date(job.expiresAt) };
+      const manifest = wholeManifest(job, params, await jobs.listFiles(job.id), urls);
+      return { state: 'completed', manifest, expires: new Date(job.expiresAt), ...separate };
     },
 
     async cancel(tenant, jobId, caller) {
@@ -174,11 +205,23 @@ export function createExportService(deps: ExportServiceDeps): ExportService {
       const file = await jobs.getFile(fileId);
       if (!file) throw notFound(`File ${fileId} was not found.`);
       const job = await ownedJob(tenant, file.jobId, caller);
-      if (job.status !== 'completed') throw notFound(`File ${fileId} was not found.`);
+      // With partial manifests a file is listed (and readable) once its chunk has committed, whatever the job's state.
+      if (job.status !== 'completed' && !((job.params as ExportParams).allowPartialManifests)) throw notFound(`File ${fileId} was not found.`);
       if (file.kind !== 'error' && !caller.canRead(file.type)) {
         throw forbidden(`The access token does not grant read access to ${file.type}.`);
       }
-      return storage.presign(file.objectKey, now() + settings.presignSeconds * 1000, origin);
+      return { location: await storage.presign(file.objectKey, now() + settings.presignSeconds * 1000, origin), jobId: job.id };
+    },
+
+    async listOwn(tenant, caller, limit = 100) {
+      return jobs.listJobs({
+        tenant,
+        clientId: caller.clientId,
+        status: ['in-progress', 'completed', 'failed'],
+        expiresAfter: now(),
+        newestFirst: true,
+        limit,
+      });
     },
   };
 }

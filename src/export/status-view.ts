@@ -16,6 +16,8 @@ export interface InProgressView {
   state: 'in-progress';
   progress: string;
   retryAfter: number;
+  /** The kick-off asked `Prefer: separate-export-status`. */
+  separate?: boolean;
 }
 
 export function formatProgress(done: number, total: number): string {

@@ -5,6 +5,7 @@
 import type { AddressInfo } from 'node:net';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
+import type { AuditTrail } from '../manage/audit-trail.js';
 import type { Caller } from '../auth/access.js';
 import type { AuthService } from '../auth/service.js';
 import { type Config, publicOrigin } from '../config/index.js';
@@ -15,6 +16,7 @@ import type { Metrics } from '../monitoring/ports.js';
 import type { RequestContext } from '../monitoring/request-context.js';
 import type { MonitoringDeps } from './routes/monitoring.js';
 import type { TlsCredentials } from './tls.js';
+import type { SqlExportService } from '../views/export-job.js';
 
 export interface AppDeps {
   config: Config;
@@ -22,6 +24,10 @@ export interface AppDeps {
   storage: ObjectStorage;
   auth: AuthService;
   exports: ExportService;
+  /** `$sql-export` jobs (SQL on FHIR); absent, the SQL on FHIR routes are not served. */
+  sqlExports?: SqlExportService;
+  /** The audit trail the routes record to (requests, outcomes; never credentials). */
+  audit?: AuditTrail;
   log: Logger;
   /** Request counts and latencies, kick-off outcomes. */
   metrics?: Metrics;

@@ -2,7 +2,7 @@
  * A small HTTP listener of its own for `/livez`, `/readyz` and `/metrics`: for worker processes (their only HTTP
  * port) and for API processes whose metrics are bound to a separate, private address.
  */
-import Fastify, { type FastifyBaseLogger } from 'fastify';
+import Fastify, { type FastifyBaseLogger, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import { handleError, notFoundOutcome } from './errors.js';
 import { type MonitoringDeps, monitoringRoutes } from './routes/monitoring.js';
@@ -14,7 +14,7 @@ export interface MonitoringServer {
 }
 
 export async function startMonitoringServer(options: MonitoringDeps & { host: string; port: number; log: Logger }): Promise<MonitoringServer> {
-  const app = Fastify({ loggerInstance: options.log as FastifyBaseLogger, disableRequestLogging: true });
+  const app = Fastify({ loggerInstance: options.log as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }) });
   app.setErrorHandler(handleError);
   app.setNotFoundHandler(notFoundOutcome);
   await app.register(monitoringRoutes(options));

@@ -33,6 +33,11 @@ export function instrumentStore(store: Store, metrics: Metrics): Store {
     jobs: countRejections(store.jobs, 'store', metrics),
     clients: countRejections(store.clients, 'store', metrics),
     keys: countRejections(store.keys, 'store', metrics),
+    views: countRejections(store.views, 'store', metrics),
+    audit: countRejections(store.audit, 'store', metrics),
+    tenants: countRejections(store.tenants, 'store', metrics),
+    cohorts: countRejections(store.cohorts, 'store', metrics),
+    sessions: countRejections(store.sessions, 'store', metrics),
     check: () => store.check(),
     close: () => store.close(),
   };

@@ -5,15 +5,17 @@ import type { Config } from '../config/index.js';
 import type { KeyStore } from '../store/ports.js';
 import { FsObjectStorage } from './fs/index.js';
 import type { ObjectStorage } from './ports.js';
-import { parseS3Url, S3ObjectStorage } from './s3/index.js';
 
 /**
  * `storage.url` s3://bucket/prefix: the S3 adapter; absent: files under `<dataDir>/exports`, their download URLs
- * signed with the store's `download-signing` secret (so every API process on the store accepts them).
+ * signed with the store's `download-signing` secret (so every API process on the store accepts them). Each adapter
+ * module is imported only when chosen.
  */
 export async function openStorage(config: Pick<Config, 'dataDir' | 'storage'>, keys: KeyStore): Promise<ObjectStorage> {
   const { url, s3 } = config.storage;
   if (url) {
+    // The AWS SDK is loaded only when S3 is configured: the embedded server never holds it in memory.
+    const { parseS3Url, S3ObjectStorage } = await import('./s3/index.js');
     return new S3ObjectStorage({
       ...parseS3Url(url),
       ...(s3.endpoint ? { endpoint: s3.endpoint } : {}),

@@ -4,7 +4,6 @@
  */
 import { join } from 'node:path';
 import type { Config } from '../config/index.js';
-import { openPostgresStore } from './postgres/index.js';
 import type { Store } from './ports.js';
 import { openSqliteStore } from './sqlite/index.js';
 
@@ -15,6 +14,8 @@ export async function openStore(config: Pick<Config, 'databaseUrl' | 'dataDir'>)
     const url = new URL(config.databaseUrl);
     const schema = url.searchParams.get('schema') ?? undefined;
     url.searchParams.delete('schema');
+    // The PostgreSQL adapter (and pg) is loaded only when a database URL is configured.
+    const { openPostgresStore } = await import('./postgres/index.js');
     return openPostgresStore(url.toString(), schema ? { schema } : {});
   }
   return openSqliteStore(join(config.dataDir, 'flatfhir.sqlite'), { keysDir: join(config.dataDir, 'keys') });

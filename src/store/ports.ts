@@ -7,6 +7,7 @@
  * separates committed writes from later ones, so `until = snapshotTime()` is a consistent snapshot.
  */
 
+import type { CohortCriterion } from '../fhir/member-filter.js';
 import type { PreparedResource } from '../fhir/resource.js';
 
 export interface WriteCounts {
@@ -38,9 +39,10 @@ export interface ScanRequest {
    * Restrict to the Patient compartments of a job's patients whose ids lie in [from, to] (inclusive; either
    * bound open when absent). Each resource is returned once across all slices of the same job: a resource in
    * several member patients' compartments belongs to the slice of the smallest such patient id.
-   * Patients stored with `fullHistory` ignore `since`.
+   * Patients stored with `fullHistory` ignore `since`. With `everyCompartment`, a resource in several member
+   * patients' compartments is returned for each of them (patient blocks: each block holds the whole compartment).
    */
-  patients?: { jobId: string; from?: string; to?: string };
+  patients?: { jobId: string; from?: string; to?: string; everyCompartment?: boolean };
   /** Restrict to resource ids in (afterId, toId] (system-level slices). */
   ids?: { after?: string; to?: string };
   /** Tombstones (resources deleted in (since, until]) instead of live resources. */
@@ -57,6 +59,8 @@ export interface ReferencedScanRequest {
   /** Source resources: these types, in the compartments of the job's patients (or, without jobId, the whole tenant). */
   sourceTypes: string[];
   jobId?: string;
+  /** With jobId: only sources in the compartments of the job's patients whose ids lie in [from, to] (inclusive). */
+  patients?: { from?: string; to?: string };
   /** Provenance only: keep, per target, only the Provenance with the latest recorded time. */
   latestOnly?: boolean;
 }
@@ -96,6 +100,14 @@ export interface ResourceStore {
    * ANALYZEs the resource tables, SQLite runs `PRAGMA optimize`. Failures are not reported (only an optimisation).
    */
   refreshStatistics(): Promise<void>;
+  /**
+   * Refreshes the planner statistics of the tables an export reads (job patient sets included) that changed much
+   * since they were last computed, whatever wrote them; costs one catalogue query when none did. Called when a
+   * job is planned, so no export runs on statistics that describe another state of the data. Returns the tables
+   * refreshed (none on SQLite, whose plans do not depend on them). `jobPatients`: how many patient rows the
+   * caller has just written (counted at once, since the database's own counts lag commits). Failures are not reported.
+   */
+  refreshStaleStatistics(jobPatients?: number): Promise<string[]>;
 }
 
 export type JobStatus = 'in-progress' | 'completed' | 'failed' | 'deleted';
@@ -167,6 +179,24 @@ export interface NewJob extends Omit<ExportJob, 'status' | 'completedAt' | 'done
   chunks?: PlannedChunkRow[];
 }
 
+/** Which jobs `listJobs` returns: those matching every given condition. */
+export interface JobFilter {
+  tenant?: string;
+  clientId?: string;
+  /** One status, or any of several. */
+  status?: JobStatus | JobStatus[];
+  /** Expiring before this instant (exclusive). */
+  expiredBefore?: number;
+  /** Expiring after this instant (exclusive): not expired yet at it. */
+  expiresAfter?: number;
+  /** Finished (completed or failed) before this instant (exclusive). */
+  completedBefore?: number;
+  /** Newest first (created, then id, both descending) instead of oldest first. */
+  newestFirst?: boolean;
+  /** At most this many. */
+  limit?: number;
+}
+
 /** Names one chunk (what the JobQueue carries). */
 export interface ChunkRef {
   jobId: string;
@@ -195,8 +225,8 @@ export interface JobStore {
   getJob(id: string): Promise<ExportJob | undefined>;
   /** Jobs of a client not deleted, with this request hash (duplicate-request rejection). */
   findByRequestHash(tenant: string, clientId: string, requestHash: string): Promise<ExportJob | undefined>;
-  /** Jobs matching every given condition, oldest first (created, then id). */
-  listJobs(filter: { status?: JobStatus; expiredBefore?: number }): Promise<ExportJob[]>;
+  /** Jobs matching every given condition, oldest first (created, then id), or newest first when asked. */
+  listJobs(filter: JobFilter): Promise<ExportJob[]>;
   /** How many jobs and chunks are in each status (statuses with none are absent), for metrics. */
   countByStatus(): Promise<{ jobs: Partial<Record<JobStatus, number>>; chunks: Partial<Record<ChunkStatus, number>> }>;
   /** Adds patients to a job (those already there are kept as they are); idempotent. */
@@ -274,8 +304,18 @@ export interface ClientStore {
   registerClient(client: RegisteredClient): Promise<void>;
   getClient(clientId: string): Promise<RegisteredClient | undefined>;
   listClients(tenant?: string): Promise<RegisteredClient[]>;
+  /**
+   * Enables or disables a client; disabling also revokes every token issued to it until now (see `revocations`),
+   * in the same transaction. False when there is no such client.
+   */
   setClientDisabled(clientId: string, disabled: boolean): Promise<boolean>;
+  /** Removes a client and revokes every token issued to it until now, atomically. False when there was none. */
   removeClient(clientId: string): Promise<boolean>;
+  /**
+   * The token revocations recorded after `since` (epoch ms): per client, the latest instant before which its
+   * tokens are void. One indexed range read; every process of the store sees the same list.
+   */
+  revocations(since: number): Promise<Map<string, number>>;
   /** Records an assertion's jti until it expires; false if it was already recorded and unexpired. */
   useJti(clientId: string, jti: string, expiresAt: number, now: number): Promise<boolean>;
 }
@@ -311,6 +351,174 @@ export interface KeyStore {
   secret(name: string, create: () => Buffer): Promise<Buffer>;
 }
 
+/** A ViewDefinition stored for a tenant (SQL on FHIR), under a name that is also its table name. */
+export interface StoredView {
+  tenant: string;
+  /** `[A-Za-z][A-Za-z0-9_]{0,63}`: the view's id on the server (`ViewDefinition/<name>`) and its table name. */
+  name: string;
+  /** The ViewDefinition's canonical url, when it has one (for `subjectCanonical`). */
+  url: string | null;
+  /** The resource type it reads. */
+  resource: string;
+  /** The ViewDefinition as JSON text. */
+  definition: string;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** The ViewDefinitions each tenant keeps. One contract suite (test/view-store-contract.test.ts) over every adapter. */
+export interface ViewStore {
+  /** Stores a view, replacing the tenant's view of the same name (createdAt kept); true when it was new. */
+  putView(view: StoredView): Promise<boolean>;
+  getView(tenant: string, name: string): Promise<StoredView | undefined>;
+  /** The tenant's view with this canonical url (a `|version` suffix is not part of the stored url), if any. */
+  findViewByUrl(tenant: string, url: string): Promise<StoredView | undefined>;
+  /** The tenant's views in name order; other tenants' never. */
+  listViews(tenant: string): Promise<StoredView[]>;
+  /** Removes a view; false when the tenant had none of that name. */
+  removeView(tenant: string, name: string): Promise<boolean>;
+}
+
+/** What an audit record says happened: the action and its outcome. */
+export type AuditOutcome = 'success' | 'failure';
+
+/** One entry of the audit trail (never a token, key or assertion). */
+export interface AuditEvent {
+  /** Increasing with each record (across processes: the database assigns it). */
+  id: number;
+  /** When it happened (epoch ms). */
+  at: number;
+  /**
+   * What was done, dotted: `token`, `export.kickoff`, `export.status`, `export.download`, `export.delete`,
+   * `export.expire`, `admin.<object>.<verb>` (e.g. `admin.client.disable`).
+   */
+  action: string;
+  outcome: AuditOutcome;
+  /** The HTTP status answered, when it was a request. */
+  status: number | null;
+  tenant: string | null;
+  /** The client acting (for a refused token request: the client it named, unverified). */
+  clientId: string | null;
+  /** Where the request came from: an IP address, or `cli` for a command run on the store. */
+  source: string | null;
+  /** The export job concerned. */
+  jobId: string | null;
+  /** What was asked: method and URL, or the command. */
+  request: string | null;
+  /** Why it failed, or what changed. */
+  detail: string | null;
+}
+
+export type NewAuditEvent = Omit<AuditEvent, 'id'>;
+
+/** Which audit records `list` returns: those matching every given condition, newest first. */
+export interface AuditQuery {
+  tenant?: string;
+  clientId?: string;
+  jobId?: string;
+  /** Only records of jobs whose patient set held this patient (of the record's tenant). */
+  patient?: string;
+  /** An action, or a prefix of dotted actions (`export` matches `export.kickoff`, `export.download`…). */
+  action?: string;
+  outcome?: AuditOutcome;
+  /** At or after this instant. */
+  from?: number;
+  /** Before this instant (exclusive). */
+  to?: number;
+  /** Only records with an id below this one (the next page after a page ending at it). */
+  beforeId?: number;
+  /** At most this many (default 100). */
+  limit?: number;
+}
+
+/**
+ * The audit trail: who did what, when, from where, with what outcome, and which patients each export job's
+ * scope held. Appends are batched by the caller; both adapters insert a batch in one statement.
+ */
+export interface AuditStore {
+  /** Appends records in one transaction; each gets the next id. */
+  append(events: NewAuditEvent[]): Promise<void>;
+  /** Records matching the query, newest first (by id). */
+  list(query: AuditQuery): Promise<AuditEvent[]>;
+  /** How many records match (ignores `beforeId` and `limit`). */
+  count(query: Omit<AuditQuery, 'beforeId' | 'limit'>): Promise<number>;
+  /** Records the patients an export job's scope held (idempotent; more may be added later). */
+  addJobPatients(tenant: string, jobId: string, patientIds: string[], at: number): Promise<void>;
+  /** The jobs (ids, any order) whose patient set held the patient, of one tenant or of every tenant. */
+  jobsOfPatient(patientId: string, tenant?: string): Promise<string[]>;
+  /** Deletes records (and job patient sets) older than `before`; returns how many records went. */
+  purgeBefore(before: number): Promise<number>;
+}
+
+/** A tenant as the management plane knows it. */
+export interface TenantRecord {
+  id: string;
+  /** Display name ('' for a tenant made as a side effect of an import or a write). */
+  name: string;
+  /** When it was created with `createTenant` (null for a tenant made as a side effect). */
+  createdAt: number | null;
+}
+
+/**
+ * Tenants. A tenant also comes into being as a side effect (`ResourceStore.ensureTenant`, any write): it is then
+ * listed here with an empty name and no creation time.
+ */
+export interface TenantStore {
+  /** Creates a tenant with its display name; false (nothing changed) when it exists already. */
+  createTenant(id: string, name: string, createdAt: number): Promise<boolean>;
+  getTenant(id: string): Promise<TenantRecord | undefined>;
+  /** Every tenant, in id order. */
+  listTenantRecords(): Promise<TenantRecord[]>;
+  /** How many clients and export jobs (deleted ones included until purged) the tenant has. */
+  tenantCounts(id: string): Promise<{ clients: number; jobs: number }>;
+  /** Ids of the tenant's jobs, whatever their status (to remove their files). */
+  tenantJobIds(id: string): Promise<string[]>;
+  /**
+   * Removes the tenant and everything stored for it, atomically: its resources with their history and indexes,
+   * its clients (with their used assertion ids), its jobs with their patients, chunks and file records. False
+   * (nothing changed) when there is no such tenant. Other tenants are untouched.
+   */
+  removeTenant(id: string): Promise<boolean>;
+}
+
+/**
+ * Dynamic group evaluation on the search-value index (filled by `writeBatch` from `PreparedResource.searchValues`,
+ * cleared when a resource changes or is deleted), and the member sets jobs recorded.
+ */
+export interface CohortStore {
+  /**
+   * Ids of live Patients matching every criterion (for each, one resource of its type in the patient's compartment
+   * matching all its conditions), in id order, at most `limit` (ask for one more than allowed to detect excess).
+   * One set-based statement; no resource is read.
+   */
+  matchPatients(tenant: string, criteria: CohortCriterion[], limit: number): Promise<string[]>;
+  /** The patients recorded for a job (its member set), in id order; empty for an unknown job. */
+  jobPatientIds(jobId: string): Promise<string[]>;
+}
+
+/**
+ * A console login: the admin credential exchanged for a cookie. `id` is the SHA-256 (hex) of the cookie's secret
+ * value, so the table never holds a usable cookie; `csrfToken` is the value every unsafe request of the session must
+ * carry in a header.
+ */
+export interface ConsoleSession {
+  id: string;
+  csrfToken: string;
+  createdAt: number;
+  expiresAt: number;
+}
+
+/** Console sessions, shared by every API process of the store (a login on one node is valid on all). */
+export interface SessionStore {
+  createSession(session: ConsoleSession): Promise<void>;
+  /** The session with this id when it expires after `now`; undefined when unknown or expired. */
+  getSession(id: string, now: number): Promise<ConsoleSession | undefined>;
+  /** Removes a session (logout); false when there was none. */
+  deleteSession(id: string): Promise<boolean>;
+  /** Removes every session expired at `now`; returns how many. */
+  deleteExpiredSessions(now: number): Promise<number>;
+}
+
 /** Everything one database gives. */
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
@@ -318,6 +526,11 @@ export interface Store {
   readonly jobs: JobStore;
   readonly clients: ClientStore;
   readonly keys: KeyStore;
+  readonly views: ViewStore;
+  readonly audit: AuditStore;
+  readonly tenants: TenantStore;
+  readonly cohorts: CohortStore;
+  readonly sessions: SessionStore;
   /** Resolves when the database answers and every migration of this version is applied; rejects with the reason. */
   check(): Promise<void>;
   close(): Promise<void>;

@@ -2,7 +2,7 @@
  * Row shapes of the jobs, chunks, files and clients tables and their mapping to the port types, shared by the
  * SQLite and PostgreSQL adapters (same column names; SQLite keeps booleans as 0/1).
  */
-import type { ExportChunk, ExportFile, ExportJob, JobStatus, NewJob, RegisteredClient } from './ports.js';
+import type { AuditEvent, AuditQuery, ExportChunk, ExportFile, ExportJob, JobFilter, JobStatus, NewAuditEvent, NewJob, RegisteredClient } from './ports.js';
 
 export interface JobRow {
   id: string;
@@ -126,3 +126,82 @@ export const newJobValues = (job: NewJob): unknown[] => [
   job.createdAt,
   job.expiresAt,
 ];
+
+/**
+ * The WHERE and ORDER BY of `listJobs`, for either adapter: `add(value)` records a parameter and returns its
+ * placeholder (`?` or `$n`).
+ */
+export function jobListClauses(filter: JobFilter, add: (value: unknown) => string): string {
+  const where: string[] = [];
+  if (filter.tenant !== undefined) where.push(`tenant = ${add(filter.tenant)}`);
+  if (filter.clientId !== undefined) where.push(`client_id = ${add(filter.clientId)}`);
+  if (filter.status !== undefined) {
+    const statuses = Array.isArray(filter.status) ? filter.status : [filter.status];
+    where.push(statuses.length === 0 ? 'false' : `status IN (${statuses.map((s) => add(s)).join(', ')})`);
+  }
+  if (filter.expiredBefore !== undefined) where.push(`expires_at < ${add(filter.expiredBefore)}`);
+  if (filter.expiresAfter !== undefined) where.push(`expires_at > ${add(filter.expiresAfter)}`);
+  if (filter.completedBefore !== undefined) where.push(`completed_at < ${add(filter.completedBefore)}`);
+  const order = filter.newestFirst ? 'ORDER BY created_at DESC, id DESC' : 'ORDER BY created_at, id';
+  const limit = filter.limit !== undefined ? ` LIMIT ${add(filter.limit)}` : '';
+  return `${where.length ? `WHERE ${where.join(' AND ')} ` : ''}${order}${limit}`;
+}
+
+export interface AuditRow {
+  id: number;
+  at: number;
+  action: string;
+  outcome: AuditEvent['outcome'];
+  status: number | null;
+  tenant: string | null;
+  client_id: string | null;
+  source: string | null;
+  job_id: string | null;
+  request: string | null;
+  detail: string | null;
+}
+
+export const toAuditEvent = (r: AuditRow): AuditEvent => ({
+  id: Number(r.id),
+  at: Number(r.at),
+  action: r.action,
+  outcome: r.outcome,
+  status: r.status,
+  tenant: r.tenant,
+  clientId: r.client_id,
+  source: r.source,
+  jobId: r.job_id,
+  request: r.request,
+  detail: r.detail,
+});
+
+/** The columns of an appended audit record, in order, and their values. */
+export const AUDIT_COLUMNS = ['at', 'action', 'outcome', 'status', 'tenant', 'client_id', 'source', 'job_id', 'request', 'detail'] as const;
+export const auditValues = (e: NewAuditEvent): unknown[] => [e.at, e.action, e.outcome, e.status, e.tenant, e.clientId, e.source, e.jobId, e.request, e.detail];
+
+/** The default and largest page of `AuditStore.list`. */
+export const AUDIT_PAGE = 100;
+export const AUDIT_MAX_PAGE = 1000;
+
+/**
+ * The WHERE clause of an audit query, for either adapter (`add` as in `jobListClauses`). A patient restricts the
+ * records to jobs whose patient set held it, in the record's own tenant.
+ */
+export function auditWhere(q: Omit<AuditQuery, 'limit'>, add: (value: unknown) => string): string {
+  const where: string[] = [];
+  if (q.tenant !== undefined) where.push(`e.tenant = ${add(q.tenant)}`);
+  if (q.clientId !== undefined) where.push(`e.client_id = ${add(q.clientId)}`);
+  if (q.jobId !== undefined) where.push(`e.job_id = ${add(q.jobId)}`);
+  if (q.action !== undefined) {
+    const prefix = `${q.action.replace(/[\\%_]/g, (c) => `\\${c}`)}.%`;
+    where.push(`(e.action = ${add(q.action)} OR e.action LIKE ${add(prefix)} ESCAPE '\\')`);
+  }
+  if (q.outcome !== undefined) where.push(`e.outcome = ${add(q.outcome)}`);
+  if (q.from !== undefined) where.push(`e.at >= ${add(q.from)}`);
+  if (q.to !== undefined) where.push(`e.at < ${add(q.to)}`);
+  if (q.beforeId !== undefined) where.push(`e.id < ${add(q.beforeId)}`);
+  if (q.patient !== undefined) {
+    where.push(`e.job_id IN (SELECT p.job_id FROM audit_job_patients p WHERE p.patient_id = ${add(q.patient)} AND p.tenant = e.tenant)`);
+  }
+  return where.length ? `WHERE ${where.join(' AND ')}` : '';
+}

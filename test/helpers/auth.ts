@@ -15,7 +15,7 @@ import { type Config, type ConfigInput, loadConfig } from '../../src/config/inde
 import { forbidden } from '../../src/fhir/errors.js';
 import { type AppContext, authenticate, listeningOrigin } from '../../src/http/context.js';
 import { FHIR_JSON, handleError, notFoundOutcome } from '../../src/http/errors.js';
-import { adminRoutes } from '../../src/http/routes/admin.js';
+import { adminRoutes } from '../../src/http/routes/admin/index.js';
 import { authRoutes } from '../../src/http/routes/auth.js';
 import type { ClientStore, Store } from '../../src/store/ports.js';
 import { openSqliteStore } from '../../src/store/sqlite/index.js';

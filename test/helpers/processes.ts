@@ -48,7 +48,7 @@ export function startFlatfhir(
       });
     const onData = (d: Buffer): void => {
       out += d.toString();
-      const listening = /listening on (https?:\/\/\S+)/.exec(out);
+      const listening = /listening on (https?:\/\/[^\s"]+)/.exec(out);
       if (listening) ready(listening[1] as string);
       else if (out.includes('flatfhir worker running')) ready(/monitoring on (http:\/\/[^\s)]+)/.exec(out)?.[1] ?? '');
     };

@@ -34,3 +34,15 @@ export const useJti = (clientId: string, jti: string, expiresAt: number, now: nu
     ON CONFLICT (client_id, jti) DO UPDATE SET expires_at = EXCLUDED.expires_at WHERE j.expires_at < $4`,
   values: [clientId, jti, expiresAt, now],
 });
+
+/** Voids a client's tokens issued before `at` (a later revocation of the same client moves the instant on). */
+export const revoke = (clientId: string, at: number): Sql => ({
+  text: `INSERT INTO token_revocations AS r (client_id, revoked_at) VALUES ($1, $2)
+    ON CONFLICT (client_id) DO UPDATE SET revoked_at = GREATEST(r.revoked_at, EXCLUDED.revoked_at)`,
+  values: [clientId, at],
+});
+
+export const revocations = (since: number): Sql => ({
+  text: 'SELECT client_id, revoked_at FROM token_revocations WHERE revoked_at > $1',
+  values: [since],
+});

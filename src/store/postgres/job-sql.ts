@@ -1,5 +1,5 @@
-import type { ExportFile, JobStatus, Lease, NewJob, PlannedChunkRow } from '../ports.js';
-import { newJobValues } from '../rows.js';
+import type { ExportFile, JobFilter, Lease, NewJob, PlannedChunkRow } from '../ports.js';
+import { jobListClauses, newJobValues } from '../rows.js';
 import { Params, type Sql } from './db.js';
 
 /** The SQL of the PostgreSQL job store. */
@@ -36,15 +36,9 @@ export const findByRequestHash = (tenant: string, clientId: string, requestHash:
   values: [tenant, clientId, requestHash],
 });
 
-export function listJobs(filter: { status?: JobStatus; expiredBefore?: number }): Sql {
+export function listJobs(filter: JobFilter): Sql {
   const p = new Params();
-  const where: string[] = [];
-  if (filter.status) where.push(`status = ${p.add(filter.status)}`);
-  if (filter.expiredBefore !== undefined) where.push(`expires_at < ${p.add(filter.expiredBefore, 'bigint')}`);
-  return {
-    text: `SELECT * FROM jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at, id`,
-    values: p.values,
-  };
+  return { text: `SELECT * FROM jobs ${jobListClauses(filter, (v) => p.add(v))}`, values: p.values };
 }
 
 export const countJobsByStatus = (): Sql => ({ text: 'SELECT status, count(*)::bigint AS n FROM jobs GROUP BY status', values: [] });

@@ -1,5 +1,5 @@
 import type { Pool, PoolClient } from 'pg';
-import type { ChunkRef, ChunkStatus, ExportChunk, ExportFile, ExportJob, JobStatus, JobStore, Lease, NewJob, PlannedChunkRow } from '../ports.js';
+import type { ChunkRef, ChunkStatus, ExportChunk, ExportFile, ExportJob, JobFilter, JobStatus, JobStore, Lease, NewJob, PlannedChunkRow } from '../ports.js';
 import { isUniqueViolation, query, Rollback, transaction, transactionOrRollback } from './db.js';
 import * as sql from './job-sql.js';
 import { type ChunkRow, type FileRow, type JobRow, toChunk, toFile, toJob } from '../rows.js';
@@ -47,7 +47,7 @@ export class PostgresJobStore implements JobStore {
     return row ? toJob(row) : undefined;
   }
 
-  async listJobs(filter: { status?: JobStatus; expiredBefore?: number }): Promise<ExportJob[]> {
+  async listJobs(filter: JobFilter): Promise<ExportJob[]> {
     return (await query<JobRow>(this.pool, sql.listJobs(filter))).map(toJob);
   }
 

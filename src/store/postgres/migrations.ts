@@ -179,4 +179,96 @@ export const POSTGRES_MIGRATIONS: { version: number; name: string; sql: string }
       );
     `,
   },
+  {
+    version: 6,
+    name: 'view definitions',
+    sql: `
+      CREATE TABLE view_definitions (
+        tenant TEXT COLLATE "C" NOT NULL,
+        name TEXT COLLATE "C" NOT NULL,
+        url TEXT COLLATE "C",
+        resource TEXT NOT NULL,
+        definition TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL,
+        PRIMARY KEY (tenant, name)
+      );
+      CREATE INDEX view_definitions_by_url ON view_definitions (tenant, url);
+    `,
+  },
+  {
+    version: 7,
+    name: 'audit trail, token revocations, jobs by client',
+    sql: `
+      CREATE TABLE audit_events (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        at BIGINT NOT NULL,
+        action TEXT COLLATE "C" NOT NULL,
+        outcome TEXT NOT NULL,
+        status INTEGER,
+        tenant TEXT COLLATE "C",
+        client_id TEXT COLLATE "C",
+        source TEXT,
+        job_id TEXT COLLATE "C",
+        request TEXT,
+        detail TEXT
+      );
+      CREATE INDEX audit_events_by_time ON audit_events (at);
+      CREATE INDEX audit_events_by_client ON audit_events (client_id, action, at);
+      CREATE INDEX audit_events_by_job ON audit_events (job_id);
+
+      CREATE TABLE audit_job_patients (
+        patient_id TEXT COLLATE "C" NOT NULL,
+        job_id TEXT COLLATE "C" NOT NULL,
+        tenant TEXT COLLATE "C" NOT NULL,
+        at BIGINT NOT NULL,
+        CONSTRAINT audit_job_patients_key PRIMARY KEY (patient_id, job_id)
+      );
+      CREATE INDEX audit_job_patients_by_time ON audit_job_patients (at);
+
+      CREATE TABLE token_revocations (
+        client_id TEXT COLLATE "C" PRIMARY KEY,
+        revoked_at BIGINT NOT NULL
+      );
+      CREATE INDEX token_revocations_by_time ON token_revocations (revoked_at);
+
+      CREATE INDEX jobs_by_client ON jobs (tenant, client_id, created_at);
+    `,
+  },
+  {
+    version: 8,
+    name: 'management: tenant names, search values',
+    sql: `
+      ALTER TABLE tenants ADD COLUMN name TEXT NOT NULL DEFAULT '';
+      ALTER TABLE tenants ADD COLUMN created_at BIGINT;
+
+      CREATE TABLE search_values (
+        tenant TEXT COLLATE "C" NOT NULL,
+        type TEXT COLLATE "C" NOT NULL,
+        id TEXT COLLATE "C" NOT NULL,
+        param TEXT COLLATE "C" NOT NULL,
+        patient_id TEXT COLLATE "C" NOT NULL,
+        sys TEXT COLLATE "C",
+        val TEXT COLLATE "C",
+        lo BIGINT,
+        hi BIGINT
+      );
+      CREATE INDEX search_values_by_value ON search_values (tenant, type, param, val, patient_id);
+      CREATE INDEX search_values_by_date ON search_values (tenant, type, param, lo, hi);
+      CREATE INDEX search_values_by_resource ON search_values (tenant, type, id, param);
+    `,
+  },
+  {
+    version: 9,
+    name: 'console sessions',
+    sql: `
+      CREATE TABLE console_sessions (
+        id TEXT COLLATE "C" PRIMARY KEY,
+        csrf_token TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL
+      );
+      CREATE INDEX console_sessions_by_expiry ON console_sessions (expires_at);
+    `,
+  },
 ];

@@ -3,7 +3,17 @@ import type { ClientStore, RegisteredClient } from '../ports.js';
 import { type ClientRow, toClient } from '../rows.js';
 
 export class SqliteClientStore implements ClientStore {
-  constructor(private readonly db: Database.Database) {}
+  constructor(
+    private readonly db: Database.Database,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Voids the client's tokens issued until now (inside the caller's transaction). */
+  private revoke(clientId: string): void {
+    this.db
+      .prepare('INSERT INTO token_revocations (client_id, revoked_at) VALUES (?, ?) ON CONFLICT (client_id) DO UPDATE SET revoked_at = max(revoked_at, excluded.revoked_at)')
+      .run(clientId, this.now());
+  }
 
   async registerClient(c: RegisteredClient): Promise<void> {
     this.db
@@ -28,11 +38,30 @@ export class SqliteClientStore implements ClientStore {
   }
 
   async setClientDisabled(clientId: string, disabled: boolean): Promise<boolean> {
-    return this.db.prepare('UPDATE clients SET disabled = ? WHERE client_id = ?').run(disabled ? 1 : 0, clientId).changes > 0;
+    const db = this.db;
+    return db
+      .transaction((): boolean => {
+        const changed = db.prepare('UPDATE clients SET disabled = ? WHERE client_id = ?').run(disabled ? 1 : 0, clientId).changes > 0;
+        if (changed && disabled) this.revoke(clientId);
+        return changed;
+      })
+      .immediate();
   }
 
   async removeClient(clientId: string): Promise<boolean> {
-    return this.db.prepare('DELETE FROM clients WHERE client_id = ?').run(clientId).changes > 0;
+    const db = this.db;
+    return db
+      .transaction((): boolean => {
+        const removed = db.prepare('DELETE FROM clients WHERE client_id = ?').run(clientId).changes > 0;
+        if (removed) this.revoke(clientId);
+        return removed;
+      })
+      .immediate();
+  }
+
+  async revocations(since: number): Promise<Map<string, number>> {
+    const rows = this.db.prepare('SELECT client_id, revoked_at FROM token_revocations WHERE revoked_at > ?').all(since) as { client_id: string; revoked_at: number }[];
+    return new Map(rows.map((r) => [r.client_id, r.revoked_at]));
   }
 
   async useJti(clientId: string, jti: string, expiresAt: number, now: number): Promise<boolean> {

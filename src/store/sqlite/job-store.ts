@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
-import type { ChunkRef, ChunkStatus, ExportChunk, ExportFile, ExportJob, JobStatus, JobStore, Lease, NewJob, PlannedChunkRow } from '../ports.js';
-import { type ChunkRow, type FileRow, type JobRow, newJobValues, toChunk, toFile, toJob } from '../rows.js';
+import type { ChunkRef, ChunkStatus, ExportChunk, ExportFile, ExportJob, JobFilter, JobStatus, JobStore, Lease, NewJob, PlannedChunkRow } from '../ports.js';
+import { type ChunkRow, type FileRow, type JobRow, jobListClauses, newJobValues, toChunk, toFile, toJob } from '../rows.js';
 
 export class SqliteJobStore implements JobStore {
   constructor(private readonly db: Database.Database) {}
@@ -47,18 +47,12 @@ export class SqliteJobStore implements JobStore {
     return row ? toJob(row) : undefined;
   }
 
-  async listJobs(filter: { status?: JobStatus; expiredBefore?: number }): Promise<ExportJob[]> {
-    const where: string[] = [];
+  async listJobs(filter: JobFilter): Promise<ExportJob[]> {
     const params: unknown[] = [];
-    if (filter.status) {
-      where.push('status = ?');
-      params.push(filter.status);
-    }
-    if (filter.expiredBefore !== undefined) {
-      where.push('expires_at < ?');
-      params.push(filter.expiredBefore);
-    }
-    const sql = `SELECT * FROM jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at, id`;
+    const sql = `SELECT * FROM jobs ${jobListClauses(filter, (v) => {
+      params.push(v);
+      return '?';
+    })}`;
     return (this.db.prepare(sql).all(...params) as JobRow[]).map(toJob);
   }
 

@@ -150,4 +150,96 @@ export const SQLITE_MIGRATIONS: { version: number; name: string; sql: string }[]
       ) STRICT;
     `,
   },
+  {
+    version: 5,
+    name: 'view definitions',
+    sql: `
+      CREATE TABLE view_definitions (
+        tenant TEXT NOT NULL,
+        name TEXT NOT NULL,
+        url TEXT,
+        resource TEXT NOT NULL,
+        definition TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (tenant, name)
+      ) STRICT, WITHOUT ROWID;
+      CREATE INDEX view_definitions_by_url ON view_definitions (tenant, url);
+    `,
+  },
+  {
+    version: 6,
+    name: 'audit trail, token revocations, jobs by client',
+    sql: `
+      CREATE TABLE audit_events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at INTEGER NOT NULL,
+        action TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        status INTEGER,
+        tenant TEXT,
+        client_id TEXT,
+        source TEXT,
+        job_id TEXT,
+        request TEXT,
+        detail TEXT
+      ) STRICT;
+      CREATE INDEX audit_events_by_time ON audit_events (at);
+      CREATE INDEX audit_events_by_client ON audit_events (client_id, action, at);
+      CREATE INDEX audit_events_by_job ON audit_events (job_id);
+
+      CREATE TABLE audit_job_patients (
+        patient_id TEXT NOT NULL,
+        job_id TEXT NOT NULL,
+        tenant TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        PRIMARY KEY (patient_id, job_id)
+      ) STRICT, WITHOUT ROWID;
+      CREATE INDEX audit_job_patients_by_time ON audit_job_patients (at);
+
+      CREATE TABLE token_revocations (
+        client_id TEXT PRIMARY KEY,
+        revoked_at INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX token_revocations_by_time ON token_revocations (revoked_at);
+
+      CREATE INDEX jobs_by_client ON jobs (tenant, client_id, created_at);
+    `,
+  },
+  {
+    version: 7,
+    name: 'management: tenant names, search values',
+    sql: `
+      ALTER TABLE tenants ADD COLUMN name TEXT NOT NULL DEFAULT '';
+      ALTER TABLE tenants ADD COLUMN created_at INTEGER;
+
+      CREATE TABLE search_values (
+        tenant TEXT NOT NULL,
+        type TEXT NOT NULL,
+        id TEXT NOT NULL,
+        param TEXT NOT NULL,
+        patient_id TEXT NOT NULL,
+        sys TEXT,
+        val TEXT,
+        lo INTEGER,
+        hi INTEGER
+      ) STRICT;
+      CREATE INDEX search_values_by_value ON search_values (tenant, type, param, val, patient_id);
+      CREATE INDEX search_values_by_date ON search_values (tenant, type, param, lo, hi);
+      CREATE INDEX search_values_by_resource ON search_values (tenant, type, id, param);
+    `,
+  },
+  {
+    version: 8,
+    name: 'console sessions',
+    sql: `
+      CREATE TABLE console_sessions (
+        id TEXT PRIMARY KEY,
+        csrf_token TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX console_sessions_by_expiry ON console_sessions (expires_at);
+    `,
+  },
 ];

@@ -24,6 +24,11 @@ function toStored(row: Row): StoredResource {
   return { type: row[0], id: row[1], versionId: row[2], lastUpdated: row[3], deleted: row[4] === 1, json: row[5] };
 }
 
+/** A resource in several member patients' compartments goes to the smallest such patient id. */
+const firstCompartmentOnly = `AND (c.n = 1 OR NOT EXISTS (
+            SELECT 1 FROM compartment c2 JOIN job_patients jp2 ON jp2.job_id = @job AND jp2.patient_id = c2.patient_id
+            WHERE c2.tenant = c.tenant AND c2.type = c.type AND c2.id = c.id AND c2.patient_id < c.patient_id))`;
+
 /** Builds the WHERE clause and parameters shared by the current-version and history queries of a scan. */
 function scanSql(req: ScanRequest, table: 'resources' | 'resource_history'): { sql: string; params: Record<string, unknown> } {
   const params: Record<string, unknown> = { tenant: req.tenant, type: req.type, until: req.until, since: req.since ?? -1 };
@@ -54,9 +59,7 @@ function scanSql(req: ScanRequest, table: 'resources' | 'resource_history'): { s
           AND c.tenant = @tenant AND c.type = @type AND c.patient_id = jp.patient_id
           AND r.tenant = c.tenant AND r.type = c.type AND r.id = c.id
           AND ${liveCond} AND ${versionCond} AND ${sinceCond}
-          AND (c.n = 1 OR NOT EXISTS (
-            SELECT 1 FROM compartment c2 JOIN job_patients jp2 ON jp2.job_id = @job AND jp2.patient_id = c2.patient_id
-            WHERE c2.tenant = c.tenant AND c2.type = c.type AND c2.id = c.id AND c2.patient_id < c.patient_id))
+          ${req.patients.everyCompartment ? '' : firstCompartmentOnly}
         ORDER BY jp.patient_id, c.id`,
     };
   }
@@ -81,9 +84,15 @@ function referencedSql(req: ReferencedScanRequest, table: 'resources' | 'resourc
   });
   const inSources = sourceList.length > 0 ? sourceList.join(', ') : "''";
   if (req.jobId) params['job'] = req.jobId;
+  let range = '';
+  if (req.jobId && req.patients) {
+    params['pfrom'] = req.patients.from ?? '';
+    params['pto'] = req.patients.to ?? '\uffff';
+    range = 'AND jp.patient_id >= @pfrom AND jp.patient_id <= @pto';
+  }
   const inCompartment = (typeCol: string, idCol: string): string =>
     req.jobId
-      ? `EXISTS (SELECT 1 FROM compartment c JOIN job_patients jp ON jp.job_id = @job AND jp.patient_id = c.patient_id
+      ? `EXISTS (SELECT 1 FROM compartment c JOIN job_patients jp ON jp.job_id = @job AND jp.patient_id = c.patient_id ${range}
            WHERE c.tenant = @tenant AND c.type = ${typeCol} AND c.id = ${idCol})`
       : `EXISTS (SELECT 1 FROM resources s WHERE s.tenant = @tenant AND s.type = ${typeCol} AND s.id = ${idCol} AND s.deleted = 0)`;
   let cond: string;
@@ -127,6 +136,8 @@ export class SqliteResourceStore implements ResourceStore {
       clearCompartment: db.prepare('DELETE FROM compartment INDEXED BY compartment_by_resource WHERE tenant = ? AND type = ? AND id = ?'),
       addCompartment: db.prepare('INSERT OR IGNORE INTO compartment (tenant, type, patient_id, id, n) VALUES (?, ?, ?, ?, ?)'),
       clearRefs: db.prepare('DELETE FROM refs WHERE tenant = ? AND src_type = ? AND src_id = ?'),
+      clearSearch: db.prepare('DELETE FROM search_values WHERE tenant = ? AND type = ? AND id = ?'),
+      addSearch: db.prepare('INSERT INTO search_values (tenant, type, id, param, patient_id, sys, val, lo, hi) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
       addRef: db.prepare('INSERT OR IGNORE INTO refs (tenant, src_type, src_id, tgt_type, tgt_id, at) VALUES (?, ?, ?, ?, ?, ?)'),
       // A new row gets version 1; a key already present is left alone here and handled row by row.
       insertNew: db.prepare(
@@ -187,6 +198,7 @@ export class SqliteResourceStore implements ResourceStore {
         const n = item.patients.length;
         for (const patient of item.patients) compartments.push(tenant, item.type, patient, item.id, n);
         for (const ref of item.refs) refs.push(tenant, item.type, item.id, ref.type, ref.id, item.recordedAt);
+        this.addSearchValues(tenant, item);
       };
       const params: unknown[] = [];
       for (let start = 0; start < batch.length; start += ROWS_PER_INSERT) {
@@ -254,6 +266,7 @@ export class SqliteResourceStore implements ResourceStore {
       s.update.run(version, at, 0, item.contentHash, storedJson(item, version, at), tenant, item.type, item.id);
       s.clearCompartment.run(tenant, item.type, item.id);
       s.clearRefs.run(tenant, item.type, item.id);
+      s.clearSearch.run(tenant, item.type, item.id);
       counts.updated++;
     } else {
       s.insert.run(tenant, item.type, item.id, 1, at, item.contentHash, storedJson(item, 1, at));
@@ -266,6 +279,15 @@ export class SqliteResourceStore implements ResourceStore {
     const n = item.patients.length;
     for (const patient of item.patients) s.addCompartment.run(tenant, item.type, patient, item.id, n);
     for (const ref of item.refs) s.addRef.run(tenant, item.type, item.id, ref.type, ref.id, item.recordedAt);
+    this.addSearchValues(tenant, item);
+  }
+
+  /** The item's search values (the dynamic groups' index), one row per value and compartment patient. */
+  private addSearchValues(tenant: string, item: PreparedResource): void {
+    const add = this.statements.addSearch;
+    for (const v of item.searchValues ?? []) {
+      for (const patient of item.patients) add.run(tenant, item.type, item.id, v.param, patient, v.sys, v.val, v.lo, v.hi);
+    }
   }
 
   async deleteResource(tenant: string, type: string, id: string): Promise<boolean> {
@@ -281,6 +303,7 @@ export class SqliteResourceStore implements ResourceStore {
         s.update.run(existing.version + 1, at, 1, '', null, tenant, type, id);
         // A deleted resource no longer pulls in what it referenced; its compartment rows stay for `deleted` scans.
         s.clearRefs.run(tenant, type, id);
+        s.clearSearch.run(tenant, type, id);
         return true;
       })
       .immediate();
@@ -383,6 +406,10 @@ export class SqliteResourceStore implements ResourceStore {
       if (r && !r.deleted) present.push(id);
     }
     return present;
+  }
+
+  async refreshStaleStatistics(): Promise<string[]> {
+    return [];
   }
 
   async refreshStatistics(): Promise<void> {
