@@ -29,7 +29,7 @@ export interface ImportOptions {
   resources: ResourceStore;
   tenant: string;
   paths: string[];
-  /** Resources per atomic write (default 5,000); a write also ends at a file's end, at a delete and at 16 MB. */
+  /** Resources per atomic write (default 2,000); a write also ends at a file's end, at a delete and at 16 MB. */
   batchSize?: number;
   maxGroupMembers: number;
   maxReported?: number;
@@ -154,7 +154,7 @@ async function* parseInThreads(
  * malformed, with file and line.
  */
 export async function importPaths(options: ImportOptions): Promise<ImportResult> {
-  const batchSize = options.batchSize ?? 5000;
+  const batchSize = options.batchSize ?? 2000;
   const maxReported = options.maxReported ?? 1000;
   const result: ImportResult = { counts: {}, accepted: 0, rejected: [], rejectedCount: 0, files: 0 };
   if (!isValidTenantId(options.tenant)) throw new Error(`${JSON.stringify(options.tenant)} is not a valid tenant id: ${TENANT_ID_RULE}.`);
