@@ -1,11 +1,15 @@
-/** Registers a benchmark client (ES384 key) in a store and writes its client file. Prints {} when done. */
+/**
+ * Registers a benchmark client (ES384 key) in a store and writes its client file. Prints {} when done. The store:
+ * a SQLite file, or a PostgreSQL URL (`?schema=` as the server takes it).
+ */
 import { randomUUID } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair } from 'jose';
-import { openSqliteStore } from '../src/store/sqlite/index.js';
+import { openStore } from '../src/store/open.js';
 
 const [file, tenant, clientFile] = process.argv.slice(2) as [string, string, string];
-const store = openSqliteStore(file);
+const store = await openStore(file.startsWith('postgres') ? { databaseUrl: file, dataDir: dirname(clientFile) } : { dataDir: dirname(file) });
 const { privateKey, publicKey } = await generateKeyPair('ES384', { extractable: true });
 const pub = await exportJWK(publicKey);
 const kid = await calculateJwkThumbprint(pub);

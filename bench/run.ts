@@ -11,8 +11,12 @@
  *   views    [--patients N]   the shipped SQL on FHIR views (CSV, and Parquet for observations) over a generated
  *                             population (default 10,000 patients): rows/s, resources/s and peak RSS of each,
  *                             against the raw NDJSON export of the same type measured in the same run
+ *   scale    [--patients N]   export throughput on PostgreSQL + S3 (an s3rver) with 1 and 2 worker processes beside
+ *                             the embedded server, same population, same run; kick-off latency on each
+ *   prepare  [--patients N]   generates and imports the population the export benchmarks use (kept in .bench/)
  *   all                       import and export at the default size
  *   --threads N               export worker threads of the server (default: the server's default)
+ *   --profile cpu|heap        runs the server with --cpu-prof or --heap-prof (profiles in .bench/profiles/)
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
@@ -37,6 +41,7 @@ const { positionals, values } = parseArgs({
     copies: { type: 'string', default: '10' },
     seed: { type: 'string', default: 'bench' },
     pollers: { type: 'string', default: '100' },
+    profile: { type: 'string' },
   },
 });
 const patients = Number(values.patients ?? (positionals[0] === 'views' ? 10_000 : 1000));
@@ -102,10 +107,13 @@ async function benchImport(n: number): Promise<void> {
   }
 }
 
-/** Starts `flatfhir serve` on an ephemeral port. */
-async function startServer(dataDir: string, env: Record<string, string> = {}): Promise<{ proc: ChildProcess; origin: string }> {
-  // The server as users run it: the compiled build (`npm start`), not the TypeScript sources.
-  const proc = spawn(process.execPath, ['bin/flatfhir.js', 'serve', '--data', dataDir, '--port', '0', '--no-seed'], {
+/**
+ * Starts `flatfhir <args>` from the compiled build (as users run it: `npm start`, not the TypeScript sources);
+ * resolves once it listens (serve) or runs (worker), with its API origin (serve only).
+ */
+async function startProcess(args: string[], env: Record<string, string> = {}): Promise<{ proc: ChildProcess; origin: string }> {
+  const profile = values.profile === 'cpu' || values.profile === 'heap' ? [`--${values.profile}-prof`, `--${values.profile}-prof-dir`, join(CACHE, 'profiles')] : [];
+  const proc = spawn(process.execPath, [...profile, 'bin/flatfhir.js', ...args], {
     cwd: ROOT,
     env: { ...process.env, LOG_LEVEL: 'warn', ...(values.threads !== undefined ? { FLATFHIR_EXPORT_THREADS: values.threads } : {}), ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -116,10 +124,29 @@ async function startServer(dataDir: string, env: Record<string, string> = {}): P
       out += d.toString();
       const m = /listening on (http:\/\/[^\s"]+)/.exec(out);
       if (m) resolve(m[1] as string);
+      else if (out.includes('flatfhir worker running')) resolve('');
     });
-    proc.on('exit', (c) => reject(new Error(`server exited with ${c}`)));
+    proc.on('exit', (c) => reject(new Error(`flatfhir ${args[0]} exited with ${c}: ${out}`)));
   });
   return { proc, origin };
+}
+
+/** Starts `flatfhir serve` on an ephemeral port over a data directory (embedded SQLite unless `args` say more). */
+function startServer(dataDir: string, env: Record<string, string> = {}, args: string[] = []): Promise<{ proc: ChildProcess; origin: string }> {
+  return startProcess(['serve', '--data', dataDir, '--port', '0', '--no-seed', ...args], env);
+}
+
+/** Sends SIGTERM and waits for the exit. */
+async function stop(proc: ChildProcess): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return;
+  const exited = new Promise((r) => proc.once('exit', r));
+  proc.kill('SIGTERM');
+  await exited;
+}
+
+async function currentRss(pid: number): Promise<number> {
+  const m = /VmRSS:\s+(\d+) kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) * 1024 : 0;
 }
 
 async function peakRss(pid: number): Promise<number> {
@@ -169,11 +196,21 @@ function drain(url: string): Promise<number> {
 }
 
 /** Kick-off → complete → every file downloaded through its 307; returns resources, bytes and seconds. */
-async function exportEndToEnd(origin: string, tenant: string, path: string, clientFile: string): Promise<{ resources: number; bytes: number; seconds: number; files: number; completed: number }> {
+async function exportEndToEnd(
+  origin: string,
+  tenant: string,
+  path: string,
+  clientFile: string,
+  pid?: number,
+): Promise<{ resources: number; bytes: number; seconds: number; files: number; completed: number; kickoffMs: number; rssJob: number; rssDownloads: number }> {
   const t = await token(origin, tenant, clientFile);
   const headers = { authorization: `Bearer ${t}` };
+  // The server's resident size, sampled every 50 ms: the largest while the job runs, and while files download.
+  let rssMax = 0;
+  const sampler = pid === undefined ? undefined : setInterval(() => void currentRss(pid).then((b) => (rssMax = Math.max(rssMax, b)), () => undefined), 50);
   const started = Date.now();
   const kick = await fetch(`${origin}/r4/${tenant}/${path}`, { headers: { ...headers, accept: 'application/fhir+json', prefer: 'respond-async' } });
+  const kickoffMs = Date.now() - started;
   if (kick.status !== 202) throw new Error(`kick-off failed: ${kick.status} ${await kick.text()}`);
   const statusUrl = kick.headers.get('content-location') as string;
   let manifest: { output: { url: string; count: number }[] };
@@ -188,6 +225,10 @@ async function exportEndToEnd(origin: string, tenant: string, path: string, clie
     await new Promise((res) => setTimeout(res, 100));
   }
   const completed = (Date.now() - started) / 1000;
+  const rssJob = rssMax;
+  rssMax = 0;
+  // A fresh token for the downloads: a long export outlives the first one.
+  headers.authorization = `Bearer ${await token(origin, tenant, clientFile)}`;
   let bytes = 0;
   let resources = 0;
   const queue = [...manifest.output];
@@ -203,7 +244,24 @@ async function exportEndToEnd(origin: string, tenant: string, path: string, clie
   );
   const seconds = (Date.now() - started) / 1000;
   await fetch(statusUrl, { method: 'DELETE', headers });
-  return { resources, bytes, seconds, files: manifest.output.length, completed };
+  clearInterval(sampler);
+  return { resources, bytes, seconds, files: manifest.output.length, completed, kickoffMs, rssJob, rssDownloads: rssMax };
+}
+
+/** Kick-off latency: `n` kick-offs of `path` (each job deleted before the next); the median and the slowest, in ms. */
+async function kickoffLatency(origin: string, tenant: string, path: string, clientFile: string, n = 7): Promise<{ median: number; max: number }> {
+  const t = await token(origin, tenant, clientFile);
+  const headers = { authorization: `Bearer ${t}` };
+  const times: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const started = process.hrtime.bigint();
+    const kick = await fetch(`${origin}/r4/${tenant}/${path}`, { headers: { ...headers, accept: 'application/fhir+json', prefer: 'respond-async' } });
+    times.push(Number(process.hrtime.bigint() - started) / 1e6);
+    if (kick.status !== 202) throw new Error(`kick-off failed: ${kick.status} ${await kick.text()}`);
+    await fetch(kick.headers.get('content-location') as string, { method: 'DELETE', headers });
+  }
+  times.sort((a, b) => a - b);
+  return { median: percentile(times, 50), max: times[times.length - 1] ?? 0 };
 }
 
 /** A data directory holding the population of `n` patients in tenant `bench`, with a Group of all of them. */
@@ -219,26 +277,115 @@ async function exportData(n: number): Promise<string> {
   return data;
 }
 
+/** Resets a process's peak RSS (VmHWM) to its current RSS, so the next reading is the peak from now on. */
+async function resetPeakRss(pid: number): Promise<void> {
+  await writeFile(`/proc/${pid}/clear_refs`, '5');
+}
+
+/** CPU seconds (user + system) a process has used so far. */
+async function cpuSeconds(pid: number): Promise<number> {
+  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** Downloads a URL with the given Accept-Encoding; resolves with the bytes received (as sent, not decoded). */
+function drainEncoded(url: string, encoding: string): Promise<{ bytes: number; encoding: string }> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, { headers: { 'accept-encoding': encoding } }, (res) => {
+        let bytes = 0;
+        res.on('data', (c: Buffer) => (bytes += c.length));
+        res.on('end', () => (res.statusCode === 200 ? resolve({ bytes, encoding: String(res.headers['content-encoding'] ?? 'identity') }) : reject(new Error(`download answered ${res.statusCode}`))));
+        res.on('error', reject);
+      })
+      .on('error', reject);
+  });
+}
+
+/**
+ * What gzip costs and saves: one Group export's files downloaded whole without and with `Accept-Encoding: gzip`
+ * (compressed on the fly by the server), four at a time: bytes sent, seconds, and the server's CPU time.
+ */
+async function gzipFigures(origin: string, pid: number, tenant: string, clientFile: string): Promise<{ name: string; bytes: number; seconds: number; cpu: number }[]> {
+  const t = await token(origin, tenant, clientFile);
+  const headers = { authorization: `Bearer ${t}` };
+  const kick = await fetch(`${origin}/r4/${tenant}/Group/all-patients/$export`, { headers: { ...headers, accept: 'application/fhir+json', prefer: 'respond-async' } });
+  if (kick.status !== 202) throw new Error(`kick-off failed: ${kick.status} ${await kick.text()}`);
+  const statusUrl = kick.headers.get('content-location') as string;
+  let manifest: { output: { url: string }[] };
+  for (;;) {
+    const r = await fetch(statusUrl, { headers });
+    if (r.status === 200) {
+      manifest = (await r.json()) as typeof manifest;
+      break;
+    }
+    await r.arrayBuffer();
+    await new Promise((res) => setTimeout(res, 200));
+  }
+  const out: { name: string; bytes: number; seconds: number; cpu: number }[] = [];
+  // A fresh token for the downloads: a long export outlives the first one.
+  headers.authorization = `Bearer ${await token(origin, tenant, clientFile)}`;
+  for (const [name, encoding] of [
+    ['identity', 'identity'],
+    ['gzip (on the fly)', 'gzip'],
+  ] as const) {
+    const queue = [...manifest.output];
+    let bytes = 0;
+    const cpu0 = await cpuSeconds(pid);
+    const started = process.hrtime.bigint();
+    await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        for (let o = queue.shift(); o; o = queue.shift()) {
+          const redirect = await fetch(o.url, { headers, redirect: 'manual' });
+          const location = redirect.headers.get('location');
+          if (redirect.status !== 307 || !location) throw new Error(`file ${o.url} answered ${redirect.status}`);
+          const r = await drainEncoded(location, encoding);
+          if (r.encoding !== encoding) throw new Error(`asked for ${encoding}, got ${r.encoding}`);
+          bytes += r.bytes;
+        }
+      }),
+    );
+    out.push({ name, bytes, seconds: Number(process.hrtime.bigint() - started) / 1e9, cpu: (await cpuSeconds(pid)) - cpu0 });
+  }
+  await fetch(statusUrl, { method: 'DELETE', headers });
+  return out;
+}
+
 async function benchExport(n: number): Promise<void> {
   const data = await exportData(n);
   const tenant = 'bench';
-  // (a) raw baseline: every stored row of the export's scope read from the store and written to one file.
+  // (a) raw baseline: every stored row of the tenant read from the store and written to one file, one thread.
   const raw = await child<{ resources: number; bytes: number; seconds: number }>(['bench/raw-baseline-child.ts', join(data, 'flatfhir.sqlite'), tenant, 'all-patients']);
-  // (b) the full Group export through the server.
   const { proc, origin } = await startServer(data);
+  const pid = proc.pid as number;
   try {
     const clientFile = join(data, 'bench-client.json');
     await child(['bench/client-child.ts', join(data, 'flatfhir.sqlite'), tenant, clientFile]);
-    const e2e = await exportEndToEnd(origin, tenant, 'Group/all-patients/$export', clientFile);
-    const rss = await peakRss(proc.pid as number);
-    console.log(`\nexport of a Group of all ${fmt(n)} patients`);
-    console.log(`  (a) raw baseline (store → one file): ${fmt(raw.resources / raw.seconds)} resources/s, ${fmt(raw.bytes / raw.seconds / 1e6, 1)} MB/s (${fmt(raw.resources)} resources, ${mb(raw.bytes)}, ${fmt(raw.seconds, 2)} s)`);
-    console.log(`  (b) end to end (kick-off → files):  ${fmt(e2e.resources / e2e.seconds)} resources/s, ${fmt(e2e.bytes / e2e.seconds / 1e6, 1)} MB/s (${fmt(e2e.resources)} resources in ${e2e.files} files, ${mb(e2e.bytes)}, ${fmt(e2e.seconds, 2)} s)`);
-    console.log(`  (b) / (a):                          ${fmt((e2e.resources / e2e.seconds / (raw.resources / raw.seconds)) * 100)}%`);
-    console.log(`  (b) job complete after ${fmt(e2e.completed, 2)} s, files downloaded after ${fmt(e2e.seconds, 2)} s`);
-    console.log(`  server peak RSS:                    ${mb(rss)}`);
+    const idle = await peakRss(pid);
+    const rate = (x: { resources: number; seconds: number }): number => x.resources / x.seconds;
+    console.log(`\nexport of ${fmt(n)} patients (embedded: SQLite, local files)`);
+    console.log(`  (a) raw baseline (store → one file):   ${fmt(rate(raw))} resources/s, ${fmt(raw.bytes / raw.seconds / 1e6, 1)} MB/s (${fmt(raw.resources)} resources, ${mb(raw.bytes)}, ${fmt(raw.seconds, 2)} s)`);
+    for (const [name, path] of [
+      ['Group export of every patient', 'Group/all-patients/$export'],
+      ['system export', '$export'],
+    ] as const) {
+      await resetPeakRss(pid);
+      const e2e = await exportEndToEnd(origin, tenant, path, clientFile, pid);
+      const rss = await peakRss(pid);
+      console.log(`  (b) ${name}, end to end (kick-off → every file downloaded):`);
+      console.log(`      ${fmt(rate(e2e))} resources/s, ${fmt(e2e.bytes / e2e.seconds / 1e6, 1)} MB/s (${fmt(e2e.resources)} resources in ${e2e.files} files, ${mb(e2e.bytes)}, ${fmt(e2e.seconds, 2)} s; job complete after ${fmt(e2e.completed, 2)} s)`);
+      console.log(`      (b) / (a): ${fmt((rate(e2e) / rate(raw)) * 100)}%; kick-off answered in ${fmt(e2e.kickoffMs)} ms; server peak RSS during the export ${mb(rss)} (sampled: ${mb(e2e.rssJob)} while the job ran, ${mb(e2e.rssDownloads)} while files downloaded)`);
+    }
+    const gz = await gzipFigures(origin, pid, tenant, clientFile);
+    const [plain, zipped] = gz as [(typeof gz)[0], (typeof gz)[0]];
+    console.log(`  gzip: the Group export's files downloaded whole, 4 at a time`);
+    for (const g of gz) {
+      console.log(`      ${g.name.padEnd(18)} ${mb(g.bytes).padStart(10)} sent in ${fmt(g.seconds, 2)} s (${fmt(g.bytes / g.seconds / 1e6, 1)} MB/s on the wire), server CPU ${fmt(g.cpu, 2)} s`);
+    }
+    console.log(`      gzip sends ${fmt((zipped.bytes / plain.bytes) * 100)}% of the bytes for ${fmt(zipped.cpu - plain.cpu, 2)} s more server CPU (${fmt(plain.bytes / 1e6 / Math.max(0.01, zipped.cpu - plain.cpu), 0)} MB of NDJSON compressed per CPU second)`);
+    console.log(`  server RSS after start, before any export: ${mb(idle)}`);
   } finally {
-    proc.kill('SIGTERM');
+    await stop(proc);
   }
 }
 
@@ -282,6 +429,112 @@ async function benchSynthea(n: number): Promise<void> {
     console.log(`  server peak RSS:                    ${mb(await peakRss(proc.pid as number))}`);
   } finally {
     proc.kill('SIGTERM');
+  }
+}
+
+const PG_URL = process.env['BENCH_DATABASE_URL'] ?? process.env['TEST_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+/** The population of `n` patients in a PostgreSQL schema of its own (kept for later runs, named in .bench/). */
+async function pgPopulation(n: number): Promise<string> {
+  const schema = `bench_${n}_${String(values.seed).replace(/[^a-z0-9_]/gi, '_').toLowerCase()}`;
+  const marker = join(CACHE, `pg-${schema}.complete`);
+  const { default: pg } = await import('pg');
+  const db = new pg.Client({ connectionString: PG_URL });
+  await db.connect();
+  try {
+    const present = await db.query('SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = $2', [schema, 'resources']);
+    if (existsSync(marker) && present.rowCount === 1) return `${PG_URL}?schema=${schema}`;
+    await db.query(`DROP SCHEMA IF EXISTS ${pg.escapeIdentifier(schema)} CASCADE`);
+  } finally {
+    await db.end();
+  }
+  const dir = await population(n);
+  const r = await child<{ resources: number; seconds: number }>(['bench/pg-import-child.mjs', PG_URL, schema, dir, 'bench']);
+  console.log(`imported ${fmt(r.resources)} resources into PostgreSQL schema ${schema} in ${fmt(r.seconds, 1)} s`);
+  await writeFile(marker, '');
+  return `${PG_URL}?schema=${schema}`;
+}
+
+interface ScaleRun {
+  setup: string;
+  e2e: Awaited<ReturnType<typeof exportEndToEnd>>;
+  kickoffs: { system: { median: number; max: number }; group: { median: number; max: number } };
+  rss: { name: string; bytes: number }[];
+  /** CPU seconds each process used during the export (kick-off to the last file downloaded). */
+  cpu: { name: string; seconds: number }[];
+}
+
+/**
+ * Export throughput of the scaled-out shape (an API node without workers, 1 or 2 `flatfhir worker` processes, over
+ * PostgreSQL and an S3-protocol store) beside the embedded server (SQLite, local files), on the same population in
+ * the same run; kick-off latency of a system and a Group export of every patient on each.
+ */
+async function benchScale(n: number): Promise<void> {
+  const tenant = 'bench';
+  const data = await exportData(n);
+  const databaseUrl = await pgPopulation(n);
+  const { startS3 } = await import('../test/helpers/s3.js');
+  const s3 = await startS3('flatfhir-bench');
+  const work = await mkdtemp(join(tmpdir(), 'flatfhir-bench-scale-'));
+  const runs: ScaleRun[] = [];
+  const measure = async (setup: string, origin: string, clientFile: string, procs: { name: string; proc: ChildProcess }[]): Promise<void> => {
+    const cpu0 = await Promise.all(procs.map((p) => cpuSeconds(p.proc.pid as number)));
+    const self0 = process.cpuUsage();
+    const e2e = await exportEndToEnd(origin, tenant, 'Group/all-patients/$export', clientFile);
+    const self = process.cpuUsage(self0);
+    const cpu = [
+      ...(await Promise.all(procs.map(async (p, i) => ({ name: p.name, seconds: (await cpuSeconds(p.proc.pid as number)) - (cpu0[i] ?? 0) })))),
+      { name: 'benchmark process (downloads; the s3rver)', seconds: (self.user + self.system) / 1e6 },
+    ];
+    const rss = await Promise.all(procs.map(async (p) => ({ name: p.name, bytes: await peakRss(p.proc.pid as number) })));
+    const kickoffs = {
+      system: await kickoffLatency(origin, tenant, '$export', clientFile),
+      group: await kickoffLatency(origin, tenant, 'Group/all-patients/$export', clientFile),
+    };
+    runs.push({ setup, e2e, kickoffs, rss, cpu });
+  };
+  try {
+    const raw = await child<{ resources: number; bytes: number; seconds: number }>(['bench/raw-baseline-child.ts', join(data, 'flatfhir.sqlite'), tenant, 'all-patients']);
+    {
+      const server = await startServer(data);
+      try {
+        const clientFile = join(data, 'bench-client.json');
+        await child(['bench/client-child.ts', join(data, 'flatfhir.sqlite'), tenant, clientFile]);
+        await measure('embedded (SQLite, local files, in-process workers)', server.origin, clientFile, [{ name: 'server', proc: server.proc }]);
+      } finally {
+        await stop(server.proc);
+      }
+    }
+    const clientFile = join(work, 'pg-client.json');
+    await child(['bench/client-child.ts', databaseUrl, tenant, clientFile]);
+    for (const workers of [1, 2]) {
+      const storage = s3.storageConfig(`run-${workers}`);
+      const shared = ['--database-url', databaseUrl, '--storage', storage.url as string, '--s3-endpoint', s3.endpoint, '--s3-path-style'];
+      const env = { FLATFHIR_S3_ACCESS_KEY_ID: s3.credentials.accessKeyId, FLATFHIR_S3_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey, FLATFHIR_MONITORING_PORT: '0' };
+      const api = await startServer(join(work, `api-${workers}`), env, [...shared, '--no-workers']);
+      const pool = await Promise.all(Array.from({ length: workers }, (_, i) => startProcess(['worker', '--data', join(work, `worker-${workers}-${i}`), ...shared], env)));
+      try {
+        await measure(`PostgreSQL + S3, ${workers} worker process${workers > 1 ? 'es' : ''}`, api.origin, clientFile, [
+          { name: 'API node', proc: api.proc },
+          ...pool.map((w, i) => ({ name: `worker ${i + 1}`, proc: w.proc })),
+        ]);
+      } finally {
+        await Promise.all([api, ...pool].map((p) => stop(p.proc)));
+      }
+    }
+    const rate = (r: ScaleRun): number => r.e2e.resources / r.e2e.seconds;
+    const embedded = runs[0] as ScaleRun;
+    console.log(`\nexport throughput, Group export of all ${fmt(n)} patients (${fmt(embedded.e2e.resources)} resources, ${mb(embedded.e2e.bytes)}), kick-off → every file downloaded`);
+    console.log(`  raw baseline (SQLite store → one file, one thread): ${fmt(raw.resources / raw.seconds)} resources/s`);
+    for (const r of runs) {
+      console.log(`  ${r.setup.padEnd(52)} ${fmt(rate(r)).padStart(9)} resources/s, ${fmt(r.e2e.bytes / r.e2e.seconds / 1e6, 1)} MB/s (${fmt(r.e2e.seconds, 2)} s; job complete after ${fmt(r.e2e.completed, 2)} s), ${fmt((rate(r) / rate(embedded)) * 100)}% of embedded`);
+      console.log(`  ${''.padEnd(52)} kick-off: this export ${fmt(r.e2e.kickoffMs)} ms; system export median ${fmt(r.kickoffs.system.median, 1)} ms (max ${fmt(r.kickoffs.system.max, 1)}), Group export median ${fmt(r.kickoffs.group.median, 1)} ms (max ${fmt(r.kickoffs.group.max, 1)})`);
+      console.log(`  ${''.padEnd(52)} peak RSS: ${r.rss.map((x) => `${x.name} ${mb(x.bytes)}`).join(', ')}`);
+      console.log(`  ${''.padEnd(52)} CPU during the export: ${r.cpu.map((x) => `${x.name} ${fmt(x.seconds, 1)} s`).join(', ')}`);
+    }
+  } finally {
+    await s3.close();
+    await rm(work, { recursive: true, force: true });
   }
 }
 
@@ -491,7 +744,9 @@ if (which === 'export' || which === 'all') await benchExport(patients);
 if (which === 'synthea') await benchSynthea(copies);
 if (which === 'polls') await benchPolls(patients, Number(values.pollers));
 if (which === 'views') await benchViews(patients);
-if (!['import', 'export', 'synthea', 'polls', 'views', 'all'].includes(which)) {
-  console.error(`unknown benchmark "${which}": use import, export, synthea, polls, views or all`);
+if (which === 'scale') await benchScale(patients);
+if (which === 'prepare') await exportData(patients);
+if (!['import', 'export', 'synthea', 'polls', 'views', 'scale', 'prepare', 'all'].includes(which)) {
+  console.error(`unknown benchmark "${which}": use import, export, synthea, polls, views, scale, prepare or all`);
   process.exit(2);
 }

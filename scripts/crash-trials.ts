@@ -1,19 +1,20 @@
 /**
- * Many crash trials: `npx tsx scripts/crash-trials.ts --trials 25 --store sqlite|postgres [--seed N]`. Each trial
+ * Many crash trials: `npx tsx scripts/crash-trials.ts --trials 25 --store sqlite|postgres [--seed N]
+ * [--population synthea|cohort]` (default synthea-100). Each trial
  * SIGKILLs a server at a random instant of an export, restarts it, and compares the resumed export's files line
  * by line with an uninterrupted run. Prints one line per trial and a summary; exits 1 if any trial differed.
  */
 import { parseArgs } from 'node:util';
 import { crashTrial, openTrialBed, referenceRun } from '../test/helpers/crash-trials.js';
 
-const { values } = parseArgs({ options: { trials: { type: 'string', default: '25' }, store: { type: 'string', default: 'sqlite' }, seed: { type: 'string' } } });
+const { values } = parseArgs({ options: { trials: { type: 'string', default: '25' }, store: { type: 'string', default: 'sqlite' }, seed: { type: 'string' }, population: { type: 'string', default: 'synthea' } } });
 const trials = Number(values.trials);
 const kind = values.store === 'postgres' ? 'postgres' : 'sqlite';
 let x = Number(values.seed ?? Date.now());
 const seed = x;
 const random = (): number => (x = (x * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
 
-const bed = await openTrialBed(kind);
+const bed = await openTrialBed(kind, values.population === 'cohort' ? 'cohort' : 'synthea');
 let failed = 0;
 let midway = 0;
 const resumes: number[] = [];

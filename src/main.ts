@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { type DestinationStream, type Logger, pino } from 'pino';
 import pretty from 'pino-pretty';
+import { type AuditTrail, createAuditTrail } from './manage/audit-trail.js';
 import { ensureSandboxClient } from './auth/sandbox-client.js';
 import { type AuthService, createAuthService } from './auth/service.js';
 import { type Config, DEFAULT_WORKER_MONITORING_PORT, SANDBOX_GROUP_LARGE, SANDBOX_GROUP_SMALL, SANDBOX_TENANT } from './config/index.js';
@@ -95,6 +96,8 @@ export interface Runtime {
   queue: JobQueue;
   auth: AuthService;
   exports: ExportService;
+  /** The audit trail (records are written in batches; `flush` waits for them). */
+  audit: AuditTrail;
   worker: ExportWorker;
   /** What the export engine did since start (jobs accepted, completed, failed by reason, chunks, resources). */
   exportCounts: ExportCounts;
@@ -174,7 +177,7 @@ function observe(...extras: (ExportEvents | undefined)[]): { events: ExportEvent
 /** The export worker of a process, with the chunk threads it runs chunks on. */
 function buildWorker(
   config: Config,
-  parts: { store: Store; storage: ObjectStorage; queue: JobQueue; log: Logger; events: ExportEvents },
+  parts: { store: Store; storage: ObjectStorage; queue: JobQueue; log: Logger; events: ExportEvents; audit: AuditTrail },
 ): { worker: ExportWorker; pool: ChunkPool | undefined } {
   const pool =
     config.export.threads > 0
@@ -188,6 +191,7 @@ function buildWorker(
     log: parts.log.child({ component: 'export-worker' }),
     events: parts.events,
     settings: config.export,
+    audit: { trail: parts.audit, retentionDays: config.audit.retentionDays },
     // The embedded SQLite store has one server process: leases left running are its previous run's.
     soleWorker: parts.store.kind === 'sqlite',
     ...(pool ? { execute: pool.execute } : {}),
@@ -221,7 +225,8 @@ export async function createRuntime(
     tenants: () => store.resources.listTenants(),
     log: log.child({ component: 'auth' }),
   });
-  const { worker, pool } = buildWorker(config, { store, storage, queue, log, events });
+  const audit = createAuditTrail({ store: store.audit, log: log.child({ component: 'audit' }) });
+  const { worker, pool } = buildWorker(config, { store, storage, queue, log, events, audit });
   const exports = createExportService({
     resources: store.resources,
     jobs: store.jobs,
@@ -247,6 +252,7 @@ export async function createRuntime(
     auth,
     exports,
     sqlExports,
+    audit,
     log,
     metrics,
     monitoring,
@@ -269,9 +275,11 @@ export async function createRuntime(
     metrics,
     readiness,
     origin,
+    audit,
     async close() {
       await app.close();
       await worker.stop();
+      await audit.flush();
       await queue.close();
       await pool?.close();
       await storage.close();
@@ -385,7 +393,8 @@ export async function runWorker(config: Config): Promise<{ worker: ExportWorker;
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   const { metrics, store, storage, queue } = await observedDependencies(config, 'worker', await openStore(config), log);
   const { events, counts } = observe(exportMetricsEvents(metrics));
-  const { worker, pool } = buildWorker(config, { store, storage, queue, log, events });
+  const audit = createAuditTrail({ store: store.audit, log: log.child({ component: 'audit' }) });
+  const { worker, pool } = buildWorker(config, { store, storage, queue, log, events, audit });
   const monitor = await startMonitoring(config, { store, storage, metrics, log }, DEFAULT_WORKER_MONITORING_PORT);
   await worker.start();
   announcer(log).info(

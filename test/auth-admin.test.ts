@@ -178,9 +178,10 @@ describe('flatfhir client (CLI)', () => {
     const cmd = clientCommand(
       async (opts) => {
         opened.push(opts);
-        if (useServerStore) return { clients: server.store.clients, close: async () => {} };
+        if (useServerStore) return { clients: server.store.clients, tenants: () => server.store.resources.listTenants(), close: async () => {} };
         const store = openSqliteStore(join(opts.data ?? dir, 'cli.sqlite'));
-        return { clients: store.clients, close: () => store.close() };
+        await store.resources.ensureTenant(T);
+        return { clients: store.clients, tenants: () => store.resources.listTenants(), close: () => store.close() };
       },
       { stdout: { write: (s: string) => (out += s) } },
     );
@@ -204,9 +205,9 @@ describe('flatfhir client (CLI)', () => {
     expect(c.client_id).toMatch(/^[0-9a-f-]{36}$/);
     expect(c).toMatchObject({ tenant: T, name: 'CLI app', scope: 'system/*.rs', disabled: false });
 
-    const listed = JSON.parse((await run(['list', '--data', dir])).out) as ClientJson[];
+    const listed = JSON.parse((await run(['list', '--json', '--data', dir])).out) as ClientJson[];
     expect(listed.map((x) => x.client_id)).toEqual([c.client_id]);
-    expect(JSON.parse((await run(['list', '--tenant', 'other', '--data', dir])).out)).toEqual([]);
+    await expect(run(['list', '--tenant', 'other', '--data', dir])).rejects.toThrow(/no tenant other/);
     expect((JSON.parse((await run(['show', c.client_id, '--data', dir])).out) as ClientJson).name).toBe('CLI app');
     expect((JSON.parse((await run(['disable', c.client_id, '--data', dir])).out) as ClientJson).disabled).toBe(true);
     expect((JSON.parse((await run(['enable', c.client_id, '--data', dir])).out) as ClientJson).disabled).toBe(false);
@@ -224,7 +225,7 @@ describe('flatfhir client (CLI)', () => {
     const spy = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
     let printed = '';
     try {
-      const cmd = clientCommand(async () => ({ clients: server.store.clients, close: async () => {} }));
+      const cmd = clientCommand(async () => ({ clients: server.store.clients, tenants: () => server.store.resources.listTenants(), close: async () => {} }));
       quiet(cmd);
       await cmd.parseAsync(['register', '--tenant', T, '--jwks-url', 'https://app.example.org/jwks.json', '--scope', 'system/Observation.rs'], { from: 'user' });
       printed = spy.mock.calls.map((c) => String(c[0])).join('');

@@ -378,6 +378,18 @@ describe('token endpoint: request errors', () => {
     expect(((await repeated.json()) as OAuthBody).error).toBe('invalid_request');
   });
 
+  it('takes fields named like Object.prototype members as plain fields (toString, constructor, __proto__)', async () => {
+    // Regression: a form field `toString` once reached Object.prototype.toString and answered 500.
+    for (const name of ['toString', 'constructor', '__proto__', 'hasOwnProperty']) {
+      const form = new URLSearchParams(tokenForm(await signAssertion(client, tokenUrl)));
+      form.append(name, 'x');
+      form.delete('grant_type');
+      const res = await fetch(tokenUrl, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form.toString() });
+      expect(res.status, name).toBe(400);
+      expect(((await res.json()) as OAuthBody).error, name).toBe('invalid_request');
+    }
+  });
+
   it('answers GET with 405', async () => {
     const res = await fetch(tokenUrl);
     expect(res.status).toBe(405);

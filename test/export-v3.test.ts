@@ -265,3 +265,114 @@ describe('allowPartialManifests', () => {
     }
   });
 });
+
+interface Block {
+  patient: string;
+  resources: R[];
+}
+
+/** Reads organized files (in manifest order) into blocks, joining a block continued in the next file. */
+function readBlocks(files: { url: string; continuesInFile?: string; lines: R[] }[]): Block[] {
+  const blocks: Block[] = [];
+  files.forEach((file, i) => {
+    const header = file.lines[0] as { resourceType: string; parameter?: { name: string; valueReference?: { reference: string } }[] };
+    expect(header.resourceType, `${file.url} starts with a header`).toBe('Parameters');
+    let current: Block | undefined;
+    for (const line of file.lines) {
+      const h = line as unknown as { resourceType: string; parameter?: { name: string; valueReference?: { reference: string } }[] };
+      if (h.resourceType === 'Parameters') {
+        expect(h.parameter?.[0]?.name).toBe('header');
+        const patient = (h.parameter?.[0]?.valueReference?.reference ?? '').replace(/^Patient\//, '');
+        const previous = blocks[blocks.length - 1];
+        // The first header of a file repeats the last block of the file before exactly when that one says it continues here.
+        const continued = current === undefined && i > 0 && files[i - 1]?.continuesInFile === file.url;
+        if (continued) {
+          expect(previous?.patient).toBe(patient);
+          current = previous;
+        } else {
+          current = { patient, resources: [] };
+          blocks.push(current);
+        }
+        continue;
+      }
+      current?.resources.push(line);
+    }
+  });
+  return blocks;
+}
+
+describe('organizeOutputBy=Patient', () => {
+  it("writes blocks, each one patient's compartment with what it references, continuing across files where the manifest says so", async () => {
+    const types = ['Patient', 'Condition', 'AllergyIntolerance', 'Immunization', 'CareTeam', 'Practitioner', 'Organization'];
+    const kick = await kickoff(`${base}/Patient/$export?_type=${types.join(',')}&organizeOutputBy=Patient`);
+    expect(kick.status).toBe(202);
+    const { response } = await waitForJob(kick.headers.get('content-location') as string, token);
+    const manifest = (await response.json()) as { outputOrganizedBy?: string; output: { type?: string; url: string; count: number; continuesInFile?: string }[] };
+    expect(manifest.outputOrganizedBy).toBe('Patient');
+    const files: { url: string; continuesInFile?: string; lines: R[] }[] = [];
+    for (const o of manifest.output) {
+      expect(o).not.toHaveProperty('type');
+      const lines = parseNdjson((await download(o.url, token)).text) as R[];
+      expect(lines.length).toBe(o.count);
+      expect(lines.length).toBeLessThanOrEqual(150);
+      files.push({ url: o.url, lines, ...(o.continuesInFile ? { continuesInFile: o.continuesInFile } : {}) });
+    }
+    // Forced by 150-line files: some blocks span two files, and each names a file of the manifest.
+    const continuing = manifest.output.filter((o) => o.continuesInFile);
+    expect(continuing.length).toBeGreaterThan(0);
+    for (const o of continuing) expect(manifest.output.map((f) => f.url)).toContain(o.continuesInFile);
+
+    const blocks = readBlocks(files);
+    const patients = ids(fixture.get('Patient') ?? []);
+    expect(blocks.map((b) => b.patient).sort()).toEqual(patients);
+    const byId = new Map([...fixture.values()].flat().map((r) => [`${r.resourceType}/${r.id}`, r]));
+    for (const block of blocks) {
+      const p = block.patient;
+      const compartment = types
+        .filter((t) => t !== 'Practitioner' && t !== 'Organization')
+        .flatMap((t) => (fixture.get(t) ?? []).filter((r) => (t === 'Patient' ? r.id === p : JSON.stringify(r).includes(`"reference":"Patient/${p}"`))));
+      const referenced = new Set<string>();
+      for (const r of compartment) {
+        for (const m of JSON.stringify(r).matchAll(/"reference":"((?:Practitioner|Organization)\/[^"]+)"/g)) if (byId.has(m[1] as string)) referenced.add(m[1] as string);
+      }
+      const expected = [...compartment.map((r) => `${r.resourceType}/${r.id}`), ...referenced].sort();
+      const got = block.resources.map((r) => `${r.resourceType}/${r.id}`);
+      expect(got.sort(), `block of ${p}`).toEqual(expected);
+      // The Patient comes first in its block.
+      expect(block.resources[0]?.resourceType === 'Patient' && block.resources[0]?.id === p).toBe(true);
+    }
+  });
+
+  it('is refused for another type, and ignored with Prefer: handling=lenient', async () => {
+    const refused = await kickoff(`${base}/Patient/$export?_type=Device&organizeOutputBy=Encounter`);
+    expect(refused.status).toBe(400);
+    expect(((await refused.json()) as { issue: { diagnostics: string }[] }).issue[0]?.diagnostics).toContain('organizeOutputBy');
+    const lenient = await kickoff(`${base}/Patient/$export?_type=Device&organizeOutputBy=Encounter`, { prefer: 'respond-async, handling=lenient' });
+    expect(lenient.status).toBe(202);
+    const { response } = await waitForJob(lenient.headers.get('content-location') as string, token);
+    const manifest = (await response.json()) as { outputOrganizedBy?: string; output: { type: string }[] };
+    expect(manifest.outputOrganizedBy).toBeUndefined();
+    expect(manifest.output.map((o) => o.type)).toEqual(['Device']);
+  });
+});
+
+describe('manifest extension', () => {
+  it('names the version of the group a Group export read and its active members; other exports carry none', async () => {
+    const members = ids(fixture.get('Patient') ?? []).slice(0, 7);
+    const group = { resourceType: 'Group', id: 'v3-cohort', type: 'person', actual: true, member: members.map((p) => ({ entity: { reference: `Patient/${p}` } })) };
+    const { prepareResource } = await import('../src/fhir/prepare.js');
+    const resources = server.runtime.store.resources;
+    await resources.writeBatch(TENANT, [prepareResource(group)]);
+    await resources.writeBatch(TENANT, [prepareResource({ ...group, member: [...group.member, { entity: { reference: `Patient/${ids(fixture.get('Patient') ?? [])[7]}` }, inactive: true }] })]);
+    const kick = await kickoff(`${base}/Group/v3-cohort/$export?_type=Patient`);
+    const manifest = (await (await waitForJob(kick.headers.get('content-location') as string, token)).response.json()) as {
+      extension?: Record<string, { reference: string; activeMembers: number }>;
+      output: { count: number }[];
+    };
+    expect(manifest.extension).toEqual({ 'urn:flatfhir:manifest:group': { reference: 'Group/v3-cohort/_history/2', activeMembers: 7 } });
+    expect(manifest.output.reduce((n, o) => n + o.count, 0)).toBe(7);
+    const system = await kickoff(`${base}/$export?_type=Device`);
+    const other = (await (await waitForJob(system.headers.get('content-location') as string, token)).response.json()) as object;
+    expect(other).not.toHaveProperty('extension');
+  });
+});

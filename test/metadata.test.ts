@@ -45,6 +45,24 @@ describe('discovery', () => {
     expect(JSON.stringify(group)).toMatch(/joined the group after _since/);
   });
 
+  it('marks what is readable over REST but never exported with the operation-not-supported extension (Bulk Data v3)', async () => {
+    const cs = (await (await fetch(`${base}/metadata`)).json()) as {
+      rest: { resource: { type: string; interaction?: { code: string }[]; extension?: { url: string; valueCanonical: string }[] }[] }[];
+    };
+    const resources = cs.rest[0]?.resource ?? [];
+    const readable = resources.filter((r) => r.interaction?.some((i) => i.code === 'read')).map((r) => r.type).sort();
+    // The REST reads the server answers (fhir-read.ts, metadata.ts) are exported by no bulk operation.
+    expect(readable).toEqual(['Binary', 'Group', 'OperationDefinition']);
+    const all = ['export', 'group-export', 'patient-export'].map((n) => `http://hl7.org/fhir/uv/bulkdata/OperationDefinition/${n}`);
+    for (const type of readable) {
+      const ext = resources.find((r) => r.type === type)?.extension ?? [];
+      expect(ext.every((e) => e.url === 'http://hl7.org/fhir/uv/bulkdata/Extension/operation-not-supported'), type).toBe(true);
+      expect(ext.map((e) => e.valueCanonical).sort(), type).toEqual(all);
+    }
+    // Exported types carry none.
+    expect(resources.filter((r) => r.extension && !readable.includes(r.type))).toEqual([]);
+  });
+
   it('serves the OperationDefinitions', async () => {
     for (const id of ['group-export', 'patient-export', 'export']) {
       const r = await fetch(`${base}/OperationDefinition/${id}`);
@@ -54,6 +72,7 @@ describe('discovery', () => {
       expect(od.url).toBe(`http://hl7.org/fhir/uv/bulkdata/OperationDefinition/${id}`);
       expect(od.code).toBe('export');
       expect(od.parameter.map((p) => p.name)).toContain('_typeFilter');
+      expect(od.parameter.map((p) => p.name)).toEqual(expect.arrayContaining(['organizeOutputBy', 'allowPartialManifests']));
     }
     expect((await fetch(`${base}/OperationDefinition/nope`)).status).toBe(404);
   });

@@ -6,7 +6,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importPaths } from '../src/import/importer.js';
 import { openSqliteStore } from '../src/store/sqlite/index.js';
 import { createTestClient, getAccessToken, type TestClient } from './helpers/auth.js';
-import { crashTrial, openTrialBed, referenceRun } from './helpers/crash-trials.js';
 import { auth, KICKOFF_HEADERS, type ManifestJson } from './helpers/server.js';
 
 const TENANT = 'restart-tenant';
@@ -64,32 +63,6 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
   await rm(dataDir, { recursive: true, force: true });
-});
-
-/** Crash trials in CI: a few random kill points per store (scripts/crash-trials.ts runs many). */
-const TRIALS = Number(process.env['CRASH_TRIALS'] ?? 1);
-
-describe.each(['sqlite', 'postgres'] as const)('a %s server killed at random points of an export', (kind) => {
-  it(`resumes the job after each restart with exactly the files of an uninterrupted run (${TRIALS} trials)`, async () => {
-    const bed = await openTrialBed(kind);
-    try {
-      const server = await bed.start();
-      const reference = await referenceRun(bed, server);
-      await server.kill('SIGTERM');
-      expect(reference.files.length).toBeGreaterThan(20);
-      const seed = Number(process.env['CRASH_SEED'] ?? Date.now());
-      let x = seed;
-      const random = (): number => ((x = (x * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
-      for (let i = 0; i < TRIALS; i++) {
-        // Anywhere from right after kick-off (planning) to the end of a run as long as the reference.
-        const killAt = Math.round(random() * reference.ms);
-        const result = await crashTrial(bed, reference, killAt);
-        expect(result.differences, `seed ${seed}, trial ${i}, killed after ${killAt} ms`).toEqual([]);
-      }
-    } finally {
-      await bed.close();
-    }
-  }, 400_000);
 });
 
 describe('a server process', () => {

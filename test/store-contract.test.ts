@@ -507,6 +507,10 @@ describe.each(adapters)('store contract: $name', (adapter) => {
       expect(await r.count({ tenant: t, type: 'Observation', until: s1, patients: { jobId: job.id, from: 'p2', to: 'p2' } })).toBeGreaterThanOrEqual(2);
       expect(await scan({ type: 'Patient' })).toEqual(['p1', 'p2', 'p3']);
       expect(await scan({ type: 'Condition' })).toEqual([]);
+      // everyCompartment: each patient's whole compartment (shared resources once per member patient).
+      const whole = async (p: string) =>
+        idsOf(await collect(r.scan({ tenant: t, type: 'Observation', until: s1, patients: { jobId: job.id, from: p, to: p, everyCompartment: true } })));
+      expect([await whole('p1'), await whole('p2'), await whole('p3')]).toEqual([['oA', 'oC'], ['oB', 'oE'], ['oB', 'oC', 'oF']]);
 
       // Dedupe is among the job's own patients: a job of p3 alone gets everything in p3's compartment.
       const job3 = created(await store.jobs.createJob(newJob(t, uniq('client-'), { patients: [{ id: 'p3', fullHistory: false }] })));
@@ -604,8 +608,32 @@ describe.each(adapters)('store contract: $name', (adapter) => {
       ]);
       const job = created(await store.jobs.createJob(newJob(t, uniq('client-'), { patients: [{ id: 'p1', fullHistory: false }] })));
       const s1 = await r.snapshotTime(t);
-      const ref = async (req: { type: string; sourceTypes: string[]; jobId?: string; latestOnly?: boolean; until?: number; since?: number }) =>
-        idsOf(await collect(r.scanReferenced({ tenant: t, until: s1, ...req })));
+      const ref = async (req: {
+        type: string;
+        sourceTypes: string[];
+        jobId?: string;
+        latestOnly?: boolean;
+        until?: number;
+        since?: number;
+        patients?: { from?: string; to?: string };
+      }) => idsOf(await collect(r.scanReferenced({ tenant: t, until: s1, ...req })));
+
+      // A patient range narrows the job's compartments to those patients'.
+      const both = created(
+        await store.jobs.createJob(
+          newJob(t, uniq('client-'), {
+            patients: [
+              { id: 'p1', fullHistory: false },
+              { id: 'p2', fullHistory: false },
+            ],
+          }),
+        ),
+      );
+      expect(await ref({ type: 'Practitioner', sourceTypes: ['Observation'], jobId: both.id })).toEqual(['pr1', 'pr2']);
+      expect(await ref({ type: 'Practitioner', sourceTypes: ['Observation'], jobId: both.id, patients: { from: 'p2', to: 'p2' } })).toEqual(['pr2']);
+      expect(await ref({ type: 'Provenance', sourceTypes: ['Observation'], jobId: both.id, patients: { to: 'p1' } })).toEqual(['prov1', 'prov2']);
+      expect(await ref({ type: 'Provenance', sourceTypes: ['Observation'], jobId: both.id, patients: { from: 'p2' } })).toEqual(['prov3']);
+      await store.jobs.finishJob(both.id, 'completed', clock.now);
 
       expect(await ref({ type: 'Practitioner', sourceTypes: ['Observation'], jobId: job.id })).toEqual(['pr1']);
       expect(await ref({ type: 'Practitioner', sourceTypes: ['Observation', 'Encounter'], jobId: job.id })).toEqual(['pr1', 'pr3']);
@@ -673,6 +701,34 @@ describe.each(adapters)('store contract: $name', (adapter) => {
       expect(rows).toHaveLength(60);
       expect(rows.every((x) => x.versionId === 2)).toBe(true);
       await store.jobs.finishJob(job.id, 'completed', clock.now);
+    });
+
+    it('writes a large batch mixing new, changed, unchanged and deleted resources, with their compartments and references', async () => {
+      const t = uniq('tenant-');
+      const id = (i: number): string => `w${String(i).padStart(3, '0')}`;
+      await r.writeBatch(t, [practitioner('old'), practitioner('new')]);
+      await r.writeBatch(t, Array.from({ length: 150 }, (_, i) => observation(id(i), 'pa', { performers: ['Practitioner/old'] })));
+      expect(await r.deleteResource(t, 'Observation', id(10))).toBe(true);
+      // 0-49 and 100-149 unchanged (but 10, deleted, is written again), 50-99 changed (another patient and performer), 150-199 new.
+      const second = Array.from({ length: 200 }, (_, i) =>
+        i >= 50 && i < 100 ? observation(id(i), 'pb', { performers: ['Practitioner/new'] }) : observation(id(i), 'pa', { performers: ['Practitioner/old'] }),
+      );
+      expect(await r.writeBatch(t, second)).toEqual({ created: 50, updated: 51, unchanged: 99, deleted: 0 });
+      const until = await r.snapshotTime(t);
+      /** The Observations in the patient's compartment, and the Practitioners they reference. */
+      const compartmentOf = async (patient: string): Promise<[string[], string[]]> => {
+        const job = created(await store.jobs.createJob(newJob(t, uniq('client-'), { patients: [{ id: patient, fullHistory: false }] })));
+        const rows = await collect(r.scan({ tenant: t, type: 'Observation', until, patients: { jobId: job.id } }));
+        const referenced = await collect(r.scanReferenced({ tenant: t, type: 'Practitioner', until, sourceTypes: ['Observation'], jobId: job.id }));
+        await store.jobs.finishJob(job.id, 'completed', clock.now);
+        return [idsOf(rows), idsOf(referenced)];
+      };
+      const range = (from: number, to: number): string[] => Array.from({ length: to - from }, (_, i) => id(from + i));
+      expect(await compartmentOf('pb')).toEqual([range(50, 100), ['new']]);
+      expect(await compartmentOf('pa')).toEqual([[...range(0, 50), ...range(100, 200)], ['old']]);
+      expect((await r.read(t, 'Observation', id(10)))?.versionId).toBe(3);
+      expect((await r.read(t, 'Observation', id(60)))?.versionId).toBe(2);
+      expect((await r.read(t, 'Observation', id(160)))?.versionId).toBe(1);
     });
   });
 

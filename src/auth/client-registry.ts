@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { isValidTenantId, TENANT_ID_RULE } from '../fhir/ids.js';
 import type { ClientStore, RegisteredClient } from '../store/ports.js';
 import { JwksError, validatePublicJwks } from './jwks.js';
 import { validateRegistrationScope } from './scopes.js';
@@ -21,8 +22,6 @@ export interface ClientRegistration {
   jwksUrl?: unknown;
 }
 
-export const TENANT_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
-
 export function validateJwksUrl(value: string): string {
   let url: URL;
   try {
@@ -39,9 +38,8 @@ export function validateJwksUrl(value: string): string {
 
 /** Validates registration input and builds the client to store (with a fresh client id). */
 export async function buildClient(input: ClientRegistration, now: number, clientId: string = randomUUID()): Promise<RegisteredClient> {
-  if (typeof input.tenant !== 'string' || !TENANT_RE.test(input.tenant)) {
-    throw new RegistrationError('tenant is required: letters, digits, ".", "_" or "-" (at most 128)');
-  }
+  if (input.tenant === undefined || input.tenant === null || input.tenant === '') throw new RegistrationError(`tenant is required: ${TENANT_ID_RULE}`);
+  if (!isValidTenantId(input.tenant)) throw new RegistrationError(`tenant ${JSON.stringify(input.tenant)} is not a valid tenant id: ${TENANT_ID_RULE}`);
   if (typeof input.scope !== 'string') throw new RegistrationError('scope is required, e.g. "system/*.rs"');
   const scope = validateRegistrationScope(input.scope);
   if (!scope.ok) throw new RegistrationError(`invalid scope: ${scope.reason}`);

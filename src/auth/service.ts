@@ -10,6 +10,7 @@ import { verifyClientAssertion } from './client-assertion.js';
 import { ASSERTION_ALGS, JwksCache, type JwksCacheOptions } from './jwks.js';
 import { invalidClient, invalidRequest, invalidScope, OAuthError } from './oauth-error.js';
 import { createRateLimiter, type RateLimitResult } from './rate-limit.js';
+import { createRevocationList, type RevocationList } from './revocation.js';
 import { grantScopes, parseGrantedScopes, scopesAllowRead } from './scopes.js';
 import { SIGNING_ALG, SigningKeyRing } from './signing-keys.js';
 
@@ -26,6 +27,8 @@ export interface AuthDeps {
   metrics?: Metrics;
   /** Fetching registered JWKS URLs: timeout, size limit, caching (and a fetch to use instead of the global one). */
   jwks?: JwksCacheOptions;
+  /** The token revocation list (default: the client store's, cached `config.auth.revocationCacheMs`). */
+  revocations?: RevocationList;
 }
 
 export const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
@@ -62,6 +65,8 @@ export interface AuthService extends AccessControl {
   smartConfiguration(origin: string, tenant: string): Promise<Record<string, unknown>>;
   /** The token endpoint: authenticates the client, decides the scope, issues an access token. Throws OAuthError. */
   issueToken(request: TokenRequest): Promise<TokenResponse>;
+  /** Tells this process a client's tokens were just revoked (disabled, removed): the next check reads the list. */
+  tokensRevoked(): void;
   /** Whether a bearer token is an access token this server issued and still valid (of any tenant, any client). */
   isAccessToken(token: string): Promise<boolean>;
 }
@@ -86,6 +91,21 @@ function required(params: Record<string, string[]>, name: string): string {
   return v;
 }
 
+/** The client a token request names (unverified: the assertion's `iss`, else `client_id`), for throttling failures and the audit trail. */
+export function claimedClient(params: Record<string, string[]>): string | undefined {
+  const assertion = params['client_assertion']?.[0];
+  if (assertion) {
+    try {
+      const iss = decodeJwt(assertion).iss;
+      if (typeof iss === 'string' && iss !== '') return iss.slice(0, 200);
+    } catch {
+      // not a JWT: only the address and client_id count
+    }
+  }
+  const id = params['client_id']?.[0];
+  return id ? id.slice(0, 200) : undefined;
+}
+
 export async function createAuthService(deps: AuthDeps): Promise<AuthService> {
   const { config, clients, log } = deps;
   const now = deps.now ?? Date.now;
@@ -96,6 +116,9 @@ export async function createAuthService(deps: AuthDeps): Promise<AuthService> {
   const tokenLimiter = createRateLimiter({ limit: config.auth.tokenRequestsPerMinute, windowMs: 60_000, now });
   const failuresPerClient = createRateLimiter({ limit: config.auth.failedTokenRequestsPerMinute, windowMs: 60_000, now });
   const failuresPerAddress = createRateLimiter({ limit: config.auth.failedTokenRequestsPerAddressPerMinute, windowMs: 60_000, now });
+  const revocations =
+    deps.revocations ??
+    createRevocationList({ clients, cacheMs: config.auth.revocationCacheMs, lookbackMs: (lifetime + skew + 60) * 1000, now });
 
   // Tenants are rarely removed: a tenant once seen is trusted for a minute, an unknown one is looked up each time.
   const knownTenants = new Map<string, number>();
@@ -129,21 +152,6 @@ export async function createAuthService(deps: AuthDeps): Promise<AuthService> {
     new OAuthError('slow_down', `Too many ${what}; retry in ${limit.retryAfterSeconds} s.`, {
       headers: { 'retry-after': String(limit.retryAfterSeconds) },
     });
-
-  /** The client a token request names (unverified: the assertion's `iss`, else `client_id`), for throttling failures. */
-  function claimedClient(params: Record<string, string[]>): string | undefined {
-    const assertion = params['client_assertion']?.[0];
-    if (assertion) {
-      try {
-        const iss = decodeJwt(assertion).iss;
-        if (typeof iss === 'string' && iss !== '') return iss.slice(0, 200);
-      } catch {
-        // not a JWT: only the address and client_id count
-      }
-    }
-    const id = params['client_id']?.[0];
-    return id ? id.slice(0, 200) : undefined;
-  }
 
   /**
    * The token endpoint. A failed request (any error but a rate limit) counts against the client it names and the
@@ -282,7 +290,8 @@ export async function createAuthService(deps: AuthDeps): Promise<AuthService> {
    * Access control. The token is verified by signature (any key of the key set), `typ`, expiry and, when a public
    * base URL is configured, issuer; no database round trip. The audience is the tenant's FHIR base, whose origin
    * depends on the request; so the check is done on the `tenant` claim instead, compared with the URL's tenant.
-   * A disabled client's tokens stay valid until they expire (at most the token lifetime).
+   * Then the revocation list (cached for `auth.revocationCacheMs`): a disabled or removed client's tokens are
+   * refused from then on.
    */
   async function authenticate(tenant: string, authorization: string | undefined): Promise<Caller> {
     if (authorization === undefined || authorization.trim() === '') {
@@ -298,6 +307,7 @@ export async function createAuthService(deps: AuthDeps): Promise<AuthService> {
     }
     if (tokenTenant !== tenant) throw forbidden(`The access token is not valid for tenant ${tenant}.`);
     if (!(await tenantExists(tenant))) throw forbidden(`Unknown tenant ${tenant}.`);
+    if (await revocations.isRevoked(sub, payload.iat)) throw invalidToken('The access token has been revoked (its client was disabled or removed).');
     const scopes = parseGrantedScopes(scope);
     return { clientId: sub, tenant, scope, canRead: (type: string) => scopesAllowRead(scopes, type) };
   }
@@ -311,5 +321,5 @@ export async function createAuthService(deps: AuthDeps): Promise<AuthService> {
     }
   }
 
-  return { tokenUrl, smartConfiguration, issueToken, authenticate, isAccessToken };
+  return { tokenUrl, smartConfiguration, issueToken, authenticate, isAccessToken, tokensRevoked: () => revocations.invalidate() };
 }

@@ -7,15 +7,17 @@
  *   flatfhir export --fhir-url URL --client-id ID --private-key key.jwk --system --type Patient,Condition --out DIR
  *   flatfhir export --resume STATUS_URL --client-file F --out DIR
  */
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Command, Option } from 'commander';
-import type { JWK } from 'jose';
 import { BulkExportClient, type BulkExportClientOptions, type DeletePolicy, ExportError } from '../client/client.js';
 import { jsonReporter } from '../client/reporters/json.js';
 import { formatSummary } from '../client/reporters/format.js';
 import { logReporter, type Writable } from '../client/reporters/log.js';
 import { terminalReporter } from '../client/reporters/terminal.js';
 import type { ExportLevel, ExportRequest, ExportResult } from '../client/types.js';
+import { credentialsFrom, PRIVATE_KEY_HELP } from './credentials.js';
+import { ReportedError } from './shared.js';
 
 export interface ExportCommandIo {
   /** Summary table and `--json` events (default process.stdout). */
@@ -56,16 +58,11 @@ interface ExportOptions {
   deleteAfter?: boolean;
   resume?: string;
   json?: boolean;
+  force?: boolean;
 }
 
-/** The client file `flatfhir serve` writes for the sandbox (data/sandbox-client.json), or one like it. */
-export interface ClientFile {
-  fhirBaseUrl?: string;
-  tokenUrl?: string;
-  clientId: string;
-  scope?: string;
-  privateJwk: JWK;
-}
+export type { ClientFile } from './credentials.js';
+export { readClientFile } from './credentials.js';
 
 const DEFAULT_SCOPE = 'system/*.read';
 
@@ -82,28 +79,6 @@ const positiveInt = (value: string): number => {
   if (!Number.isInteger(n) || n < 1 || n > 64) throw new Error(`--parallel must be an integer from 1 to 64, not ${value}.`);
   return n;
 };
-
-async function readJson(file: string, what: string): Promise<unknown> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (e) {
-    throw new Error(`Cannot read ${what} ${file}: ${(e as Error).message}`);
-  }
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new Error(`${what} ${file} is not JSON.`);
-  }
-}
-
-export async function readClientFile(file: string): Promise<ClientFile> {
-  const f = (await readJson(file, 'the client file')) as Partial<ClientFile> | null;
-  if (!f || typeof f !== 'object' || typeof f.clientId !== 'string' || !f.privateJwk || typeof f.privateJwk !== 'object') {
-    throw new Error(`The client file ${file} needs clientId and privateJwk (and usually fhirBaseUrl, tokenUrl, scope).`);
-  }
-  return f as ClientFile;
-}
 
 /** Patient references from a file: one per line (`Patient/id` or `id`, `#` comments), or a JSON array of them. */
 async function readPatientsFile(file: string): Promise<string[]> {
@@ -124,35 +99,8 @@ async function readPatientsFile(file: string): Promise<string[]> {
     .filter(Boolean);
 }
 
-const sameUrl = (a: string | undefined, b: string | undefined): boolean =>
-  a !== undefined && b !== undefined && a.replace(/\/+$/, '') === b.replace(/\/+$/, '');
-
 async function clientOptionsFrom(opts: ExportOptions): Promise<Omit<BulkExportClientOptions, 'outDir'>> {
-  if (opts.clientFile !== undefined) {
-    if (opts.clientId !== undefined || opts.privateKey !== undefined) throw new Error('Give either --client-file or --client-id with --private-key, not both.');
-    const file = await readClientFile(opts.clientFile);
-    const fhirBaseUrl = opts.fhirUrl ?? file.fhirBaseUrl;
-    // The file's token URL belongs to its own server: used unless --fhir-url points elsewhere.
-    const tokenUrl = opts.tokenUrl ?? (opts.fhirUrl === undefined || sameUrl(opts.fhirUrl, file.fhirBaseUrl) ? file.tokenUrl : undefined);
-    return {
-      ...(fhirBaseUrl !== undefined ? { fhirBaseUrl } : {}),
-      ...(tokenUrl !== undefined ? { tokenUrl } : {}),
-      clientId: file.clientId,
-      privateKey: file.privateJwk,
-      scope: opts.scope ?? file.scope ?? DEFAULT_SCOPE,
-    };
-  }
-  if (opts.clientId === undefined || opts.privateKey === undefined) {
-    throw new Error('Give --client-file, or --client-id with --private-key (a private JWK file).');
-  }
-  const jwk = (await readJson(opts.privateKey, 'the private key')) as JWK | { keys: JWK[] };
-  return {
-    ...(opts.fhirUrl !== undefined ? { fhirBaseUrl: opts.fhirUrl } : {}),
-    ...(opts.tokenUrl !== undefined ? { tokenUrl: opts.tokenUrl } : {}),
-    clientId: opts.clientId,
-    privateKey: jwk,
-    scope: opts.scope ?? DEFAULT_SCOPE,
-  };
+  return credentialsFrom(opts, DEFAULT_SCOPE);
 }
 
 async function requestFrom(opts: ExportOptions): Promise<ExportRequest> {
@@ -179,6 +127,39 @@ async function requestFrom(opts: ExportOptions): Promise<ExportRequest> {
     ...(patients.length ? { patients } : {}),
     ...(opts.lenient ? { lenient: true } : {}),
   };
+}
+
+/**
+ * An export writes into an empty directory, so that `*.ndjson` there is one export: a directory holding anything
+ * else is refused, unless it holds the files of the job being resumed, or `--force` clears it first.
+ */
+async function prepareOutDir(dir: string, resuming: string | undefined, force: boolean, stderr: Writable): Promise<void> {
+  let entries: string[];
+  try {
+    entries = await readdir(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw new Error(`Cannot use --out ${dir}: ${(e as Error).message}`);
+  }
+  if (entries.length === 0) return;
+  let earlier: string | undefined;
+  try {
+    const m = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as { statusUrl?: unknown };
+    if (typeof m.statusUrl === 'string') earlier = m.statusUrl;
+  } catch {
+    // no manifest of an earlier export
+  }
+  if (resuming !== undefined && earlier === resuming) return;
+  if (force) {
+    for (const entry of entries) await rm(join(dir, entry), { recursive: true, force: true });
+    stderr.write(`--force: removed ${entries.length} entries from ${dir}\n`);
+    return;
+  }
+  const what = earlier !== undefined ? `the files of another export (${earlier})` : `${entries.length} entries`;
+  throw new Error(
+    `--out ${dir} is not empty: it holds ${what}. An export writes into an empty directory, so that its *.ndjson files are one export; ` +
+      'choose another directory, or give --force to delete what is there first.',
+  );
 }
 
 /** Quotes a word for a POSIX shell when it needs it. */
@@ -217,15 +198,21 @@ export function exportCommand(io: ExportCommandIo = {}): Command {
     .addOption(new Option('--lenient', 'Prefer: handling=lenient (the server ignores parameters it does not support)'))
     .addOption(new Option('--client-file <file>', 'a client file: fhirBaseUrl, tokenUrl, clientId, scope, privateJwk (e.g. data/sandbox-client.json)'))
     .addOption(new Option('--client-id <id>', 'the registered client_id'))
-    .addOption(new Option('--private-key <file>', 'the private JWK (RS384 or ES384) to sign client assertions with'))
+    .addOption(new Option('--private-key <file>', PRIVATE_KEY_HELP))
     .addOption(new Option('--token-url <url>', 'the token endpoint (default: discovered from the server)'))
     .addOption(new Option('--scope <scopes>', `scopes to request (default: the client file's, else ${DEFAULT_SCOPE})`))
-    .addOption(new Option('--out <dir>', 'the output directory').makeOptionMandatory())
+    .addOption(new Option('--out <dir>', 'the output directory: empty or new (or the resumed job\'s own)').makeOptionMandatory())
+    .addOption(new Option('--force', 'delete what --out holds before exporting into it'))
     .addOption(new Option('--parallel <n>', 'downloads at a time').argParser(positiveInt).default(4))
     .addOption(new Option('--keep', 'do not delete the job on the server after downloading').conflicts('deleteAfter'))
     .addOption(new Option('--delete-after', 'delete the job whatever happens, also when interrupted or when a file failed'))
     .addOption(new Option('--resume <status-url>', 'continue an export from its status URL (files already on disk are kept)'))
     .addOption(new Option('--json', 'print events as JSON lines on stdout (for scripts)'))
+    .addHelpText(
+      'after',
+      '\nExamples:\n  npx flatfhir export --client-file data/sandbox-client.json --group 11ec-d16a-b40370f8-9d31-577f11a339c5 --out ./export\n' +
+        '  npx flatfhir export --fhir-url https://fhir.example/r4/t --client-id ID --private-key key.pem --system --type Patient --out ./export',
+    )
     .action(async (opts: ExportOptions) => {
       const stdout = io.stdout ?? process.stdout;
       const stderr = io.stderr ?? process.stderr;
@@ -238,6 +225,7 @@ export function exportCommand(io: ExportCommandIo = {}): Command {
       if (!request && credentials.fhirBaseUrl === undefined && credentials.tokenUrl === undefined) {
         throw new Error('To resume, give --fhir-url or --token-url (or a client file) so that a token can be requested.');
       }
+      await prepareOutDir(opts.out, opts.resume, opts.force === true, stderr);
       const deleteJob: DeletePolicy = opts.keep ? 'never' : opts.deleteAfter ? 'always' : 'on-success';
       const client = new BulkExportClient({ ...credentials, outDir: opts.out, parallel: opts.parallel, deleteJob, ...io.clientOptions });
 
@@ -267,6 +255,8 @@ export function exportCommand(io: ExportCommandIo = {}): Command {
           if (e.jobDeleted) stderr.write(`The job was deleted on the server.\n`);
           else stderr.write(`The export can be resumed with:\n  ${resumeHint(e.statusUrl, opts)}\n`);
         }
+        // The progress view has printed the error already (JSON events go to stdout: there it is printed once more).
+        if (!opts.json && e instanceof ExportError && !e.aborted) throw new ReportedError(e.message, { cause: e });
         throw e;
       } finally {
         process.off('SIGINT', onSigint);

@@ -10,9 +10,14 @@ export function importCommand(): Command {
     .requiredOption('-t, --tenant <tenant>', 'tenant id')
     .option('--batch-size <n>', 'resources per atomic batch', '2000')
     .argument('<paths...>', 'files or directories')
+    .addHelpText('after', '\nExample:\n  npx flatfhir import --tenant my-tenant test/fixtures/synthea-100/')
     .action(async (paths: string[], opts: { tenant: string; batchSize: string }) => {
       const config = commandConfig(cmd, { logLevel: 'silent' });
       const store = await openStoreFor(config);
+      if (!(await store.tenants.getTenant(opts.tenant))) {
+        // Kept for scripts written before `flatfhir tenant create`: the tenant is made without a name.
+        process.stderr.write(`flatfhir: tenant ${opts.tenant} does not exist; the import creates it (name it with \`flatfhir tenant create\` first)\n`);
+      }
       const bar =
         process.stderr.isTTY === true
           ? new cliProgress.SingleBar(

@@ -11,6 +11,7 @@ export function keysCommand(): Command {
   const rotate = keys
     .command('rotate')
     .description('Add a new signing key and sign with it from now on (running servers pick it up); older keys verify until their tokens expire')
+    .addHelpText('after', '\nExample:\n  npx flatfhir keys rotate --database-url postgres://flatfhir@db/flatfhir')
     .action(async () => {
       const store = await openStoreFor(commandConfig(rotate));
       try {

@@ -16,6 +16,27 @@ function configFlag(key: string): { option: Option; key: string } {
   return { option: new Option(info.flag, `${info.description} (env ${info.env[0] ?? ''}${shown})`), key };
 }
 
+/** A commander option for a configuration key (its flag, description, environment variable and default). */
+export function configOption(key: string): Option {
+  return configFlag(key).option;
+}
+
+/**
+ * An error whose message the command has already shown the user (its progress view printed it): the process
+ * exits non-zero without printing it again.
+ */
+export class ReportedError extends Error {
+  readonly reported = true;
+}
+
+/** Marks every mandatory option of a command tree as required in its help. */
+export function markRequired(cmd: Command): void {
+  for (const option of cmd.options) {
+    if (option.mandatory && !option.description.startsWith('required')) option.description = `required: ${option.description}`;
+  }
+  for (const sub of cmd.commands) markRequired(sub);
+}
+
 const STORE_KEYS = ['dataDir', 'databaseUrl'];
 const flagKeys = new WeakMap<Command, { attribute: string; key: string }[]>();
 

@@ -3,7 +3,7 @@
  * CapabilityStatement's `oauth-uris` security extension.
  */
 import type { ClientContext } from './context.js';
-import { discard, errorMessage, isAbort } from './http.js';
+import { discard, errorMessage, isAbort, isNetworkError } from './http.js';
 
 const OAUTH_URIS = 'http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris';
 
@@ -55,6 +55,8 @@ export async function discoverTokenUrl(
     problems.push('smart-configuration has no token_endpoint');
   } catch (e) {
     if (isAbort(e, ctx.signal)) throw e;
+    // Nothing answers there: asking the same server for its CapabilityStatement would fail the same way.
+    if (isNetworkError(e)) throw new Error(`Cannot reach ${base}: ${errorMessage(e)}. Is the server running, and is the URL right?`);
     problems.push(errorMessage(e));
   }
   try {

@@ -237,6 +237,11 @@ const schema = z.object({
       }),
       tokenLifetimeSeconds: opt(int(1).max(300).default(300), { env: ['FLATFHIR_TOKEN_LIFETIME_SECONDS'], description: 'Access token lifetime (at most 300).' }),
       clockSkewSeconds: opt(int(0).default(60), { env: ['FLATFHIR_CLOCK_SKEW_SECONDS'], description: 'Clock skew allowed on client assertions.' }),
+      revocationCacheMs: opt(int(0).max(60_000).default(1000), {
+        env: ['FLATFHIR_REVOCATION_CACHE_MS'],
+        description:
+          'How long an API process reuses the token revocation list it read from the store (0: read on every request). A disabled or removed client\'s tokens are refused by every process at most this long after.',
+      }),
       // Rate limits are token buckets: "N per minute" allows N at once, then one every 60/N seconds. Per process.
       tokenRequestsPerMinute: opt(int(1).default(300), {
         env: ['FLATFHIR_TOKEN_REQUESTS_PER_MINUTE'],
@@ -254,6 +259,15 @@ const schema = z.object({
       kickoffsPerMinute: opt(int(1).default(60), {
         env: ['FLATFHIR_KICKOFFS_PER_MINUTE'],
         description: 'Accepted export kick-offs per client per minute; a rejected kick-off (4xx) costs nothing. Beyond it, 429 with `Retry-After`.',
+      }),
+    })
+    .prefault({}),
+  audit: z
+    .object({
+      retentionDays: opt(int(1).default(400), {
+        env: ['FLATFHIR_AUDIT_RETENTION_DAYS'],
+        description:
+          'How long audit records (token requests, kick-offs, completed status polls, downloads, deletes, expiries, admin changes) and the patient sets of export jobs are kept; older ones are removed by the retention sweep.',
       }),
     })
     .prefault({}),

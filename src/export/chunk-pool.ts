@@ -37,9 +37,10 @@ export function createChunkPool(options: { entry: URL; size: number; workerData:
   let closed = false;
 
   const spawn = (): Worker => {
-    // Chunks stream in batches, so a thread needs little heap; the bound is generous because reaching it ends the
-    // whole process, not only the thread.
-    const w = startThread(options.entry, { workerData: options.workerData, resourceLimits: { maxOldGenerationSizeMb: 256, maxYoungGenerationSizeMb: 16 } });
+    // Chunks stream in batches, so a thread needs little heap; the old-generation bound is generous because
+    // reaching it ends the whole process, not only the thread. The young generation is what a thread's rows pass
+    // through: kept small, it bounds the process's resident size at little cost in scavenges.
+    const w = startThread(options.entry, { workerData: options.workerData, resourceLimits: { maxOldGenerationSizeMb: 256, maxYoungGenerationSizeMb: 8 } });
     w.on('message', (m: Reply) => {
       const p = pending.get(m.id);
       if (!p) return;

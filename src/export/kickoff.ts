@@ -34,6 +34,10 @@ export interface ExportParams {
   allowPartialManifests?: boolean;
   /** An $sql-export job: the ViewDefinitions its chunks evaluate (shape owned by src/views/export-job.ts). */
   views?: unknown;
+  /** The group as the export reads it (version at the snapshot, active members), for the manifest's extension. */
+  group?: { versionId: number; members: number };
+  /** `organizeOutputBy`: output as blocks of each patient's resources. */
+  organizeOutputBy?: 'Patient';
 }
 
 export interface KickoffInput {
@@ -146,7 +150,7 @@ export function parseKickoff(input: KickoffInput): ExportParams {
     for (const [k, v] of Object.entries(input.query)) if (v !== undefined) params.set(k, asList(v));
   }
 
-  const known = new Set(['_outputFormat', '_type', '_since', '_until', '_typeFilter', '_elements', 'includeAssociatedData', 'allowPartialManifests']);
+  const known = new Set(['_outputFormat', '_type', '_since', '_until', '_typeFilter', '_elements', 'includeAssociatedData', 'allowPartialManifests', 'organizeOutputBy']);
   for (const name of params.keys()) {
     if (name === 'patient') {
       reject('The patient parameter is only accepted in a POST Parameters body.');
@@ -283,8 +287,16 @@ export function parseKickoff(input: KickoffInput): ExportParams {
     else if (v !== 'false') reject(`allowPartialManifests "${partialValue}" is not a boolean (true or false).`);
   }
 
+  const organizeValue = single('organizeOutputBy');
+  let organizeOutputBy: 'Patient' | undefined;
+  if (organizeValue !== undefined) {
+    if (organizeValue.trim() === 'Patient') organizeOutputBy = 'Patient';
+    else reject(`organizeOutputBy "${organizeValue}" is not supported: output can be organized by Patient only.`);
+  }
+
   const result: ExportParams = { kind: input.kind, types, outputFormat, typeFilters, provenance, warnings };
   if (allowPartialManifests) result.allowPartialManifests = true;
+  if (organizeOutputBy) result.organizeOutputBy = organizeOutputBy;
   if (input.groupId) result.groupId = input.groupId;
   if (since !== undefined) result.since = since;
   if (until !== undefined) result.until = until;
@@ -309,6 +321,7 @@ export function requestFingerprint(p: ExportParams): string {
     elements: p.elements ? [...p.elements].sort() : null,
     provenance: p.provenance,
     patients: p.patients ?? null,
+    ...(p.organizeOutputBy ? { organizeOutputBy: p.organizeOutputBy } : {}),
   });
   return createHash('sha256').update(canonical).digest('hex');
 }

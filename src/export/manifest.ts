@@ -14,6 +14,7 @@
  * chunk may report are listed on the page holding that chunk's files, as they are unknown when earlier pages go out.
  */
 import type { ExportChunk, ExportFile, ExportJob } from '../store/ports.js';
+import { continuesInNextPart } from './blocks.js';
 import type { ExportParams } from './kickoff.js';
 import type { Slice } from './planner.js';
 
@@ -43,31 +44,53 @@ export interface ManifestUrls {
 
 const isListed = (f: ExportFile): boolean => f.kind === 'error' || f.count > 0;
 
-function items(files: ExportFile[], params: ExportParams, urls: ManifestUrls, kind: ExportFile['kind']): ManifestItem[] {
+/** `all`: every file of the job known, to find the file a patient block continues in. */
+function items(files: ExportFile[], params: ExportParams, urls: ManifestUrls, kind: ExportFile['kind'], all: ExportFile[]): ManifestItem[] {
+  const parts = params.organizeOutputBy ? new Map(all.filter((f) => f.kind === 'output').map((f) => [`${f.chunkSeq}:${f.part}`, f])) : undefined;
   return files
     .filter((f) => f.kind === kind && isListed(f))
     .map((f) => {
       if (kind === 'error') return { type: 'OperationOutcome', url: urls.file(f) };
       if (kind === 'deleted') return { type: 'Bundle', url: urls.file(f) };
-      return { type: f.type, url: urls.file(f), count: f.count };
+      if (!parts) return { type: f.type, url: urls.file(f), count: f.count };
+      // Organized output: no type (a file holds blocks of many types); where the last block goes on.
+      const item: ManifestItem = { url: urls.file(f), count: f.count };
+      const next = continuesInNextPart(f) ? parts.get(`${f.chunkSeq}:${f.part + 1}`) : undefined;
+      if (next) item.continuesInFile = urls.file(next);
+      return item;
     });
 }
 
-function manifestOf(job: ExportJob, params: ExportParams, files: ExportFile[], errors: ExportFile[], urls: ManifestUrls): Manifest {
+function manifestOf(job: ExportJob, params: ExportParams, files: ExportFile[], errors: ExportFile[], urls: ManifestUrls, all: ExportFile[]): Manifest {
   const manifest: Manifest = {
     transactionTime: new Date(job.transactionTime).toISOString(),
     request: job.request,
     requiresAccessToken: true,
-    output: items(files, params, urls, 'output'),
-    error: items(errors, params, urls, 'error'),
+    ...(params.organizeOutputBy ? { outputOrganizedBy: params.organizeOutputBy } : {}),
+    output: items(files, params, urls, 'output', all),
+    error: items(errors, params, urls, 'error', all),
   };
-  if (params.since !== undefined) manifest.deleted = items(files, params, urls, 'deleted');
+  if (params.since !== undefined) manifest.deleted = items(files, params, urls, 'deleted', all);
+  const extension = manifestExtension(params);
+  if (extension) manifest.extension = extension;
   return manifest;
+}
+
+/** The manifest extension's key for the group a Group export read. */
+export const GROUP_EXTENSION = 'urn:flatfhir:manifest:group';
+
+/**
+ * What flatfhir has to say beyond the IG's fields: for a Group export, the version of the group it read (as of
+ * the snapshot) and how many active members that version had, so a client can tell which member set it got.
+ */
+function manifestExtension(params: ExportParams): Record<string, unknown> | undefined {
+  if (!params.group || params.groupId === undefined) return undefined;
+  return { [GROUP_EXTENSION]: { reference: `Group/${params.groupId}/_history/${params.group.versionId}`, activeMembers: params.group.members } };
 }
 
 /** The whole manifest of a completed job. */
 export function wholeManifest(job: ExportJob, params: ExportParams, files: ExportFile[], urls: ManifestUrls): Manifest {
-  return manifestOf(job, params, files, files, urls);
+  return manifestOf(job, params, files, files, urls, files);
 }
 
 export type PageView =
@@ -116,7 +139,7 @@ export function manifestPage(input: PageInput): PageView {
   const pageCount = completed ? pages.length : sealed;
   if (page < pageCount) {
     const files = pages[page] as ExportFile[];
-    const manifest = manifestOf(job, params, files, [...warnings, ...files], urls);
+    const manifest = manifestOf(job, params, files, [...warnings, ...files], urls, input.files);
     if (job.status !== 'completed' || page + 1 < pageCount) manifest.link = [{ relation: 'next', url: urls.page(page + 1) }];
     return { state: 'page', manifest, running: job.status === 'in-progress' };
   }

@@ -1,6 +1,6 @@
 import { invalid, notFound } from '../fhir/errors.js';
 import { activeMembers, type GroupMember } from '../fhir/group.js';
-import { isReferenceType } from '../fhir/resource-types.js';
+import { isClinicalType, isReferenceType } from '../fhir/resource-types.js';
 import type { ExportJob, ResourceStore } from '../store/ports.js';
 import type { ExportParams } from './kickoff.js';
 
@@ -11,6 +11,8 @@ export type Slice =
   | { mode: 'referenced' }
   | { mode: 'deleted' }
   | { mode: 'warnings' }
+  /** Patient blocks (`organizeOutputBy=Patient`) of these job patients, in order. */
+  | { mode: 'blocks'; patients: string[] }
   /** The first chunk of every job: plans the others (so a kick-off answers without planning). */
   | { mode: 'plan' };
 
@@ -34,19 +36,29 @@ export async function groupMembers(resources: ResourceStore, tenant: string, gro
  * The kick-off's checks that depend on the data (the IG wants them answered at kick-off): the group exists,
  * listed patients are its members, or exist. Each is one indexed read (the group) or one batched look-up.
  */
-export async function checkKickoffData(resources: ResourceStore, tenant: string, params: ExportParams, until: number): Promise<void> {
+export async function checkKickoffData(
+  resources: ResourceStore,
+  tenant: string,
+  params: ExportParams,
+  until: number,
+): Promise<{ group?: { versionId: number; members: number } }> {
   if (params.kind === 'group') {
-    const members = await groupMembers(resources, tenant, params.groupId as string, until);
+    const groupId = params.groupId as string;
+    const stored = await resources.readAt(tenant, 'Group', groupId, until);
+    if (!stored || stored.deleted || !stored.json) throw notFound(`Group/${groupId} was not found.`);
+    const members = activeMembers(JSON.parse(stored.json) as object, until);
     if (params.patients) {
       const ids = new Set(members.map((m) => m.patientId));
       const outside = params.patients.filter((p) => !ids.has(p));
       if (outside.length > 0) throw invalid(`Not members of Group/${params.groupId}: ${listed(outside)}.`);
     }
+    return { group: { versionId: stored.versionId, members: members.length } };
   } else if (params.kind === 'patient' && params.patients) {
     const present = new Set(await resources.presentIds(tenant, 'Patient', params.patients, until));
     const missing = params.patients.filter((p) => !present.has(p));
     if (missing.length > 0) throw invalid(`Unknown patients: ${listed(missing)}.`);
   }
+  return {};
 }
 
 /** The job's patients with whether each gets its full history (a member who joined after `_since`). */
@@ -56,7 +68,8 @@ export async function jobPatients(
   params: ExportParams,
   until: number,
 ): Promise<{ id: string; fullHistory: boolean }[] | undefined> {
-  if (params.kind === 'system') return undefined;
+  // Patient blocks of a system export: every patient.
+  if (params.kind === 'system' && !params.organizeOutputBy) return undefined;
   if (params.kind === 'group') {
     const groupId = params.groupId as string;
     const members = await groupMembers(resources, job.tenant, groupId, until);
@@ -98,6 +111,29 @@ export interface PlanInput {
   chunkResources: number;
 }
 
+/**
+ * Plans patient blocks: runs of patients sized to about `chunkResources` compartment rows each (the shared
+ * resources and Provenance go into each block and are not counted); tombstones per type with `_since`.
+ */
+async function planBlocks(input: PlanInput, base: { tenant: string; until: number; since?: number }): Promise<PlannedChunk[]> {
+  const { job, params, resources } = input;
+  const patients = input.patients ?? [];
+  const clinical = params.types.filter(isClinicalType);
+  const chunks: PlannedChunk[] = [];
+  if (params.warnings.length > 0) chunks.push({ type: 'OperationOutcome', slice: { mode: 'warnings' }, estimate: 0 });
+  if (patients.length > 0) {
+    let estimate = 0;
+    for (const type of clinical) estimate += await resources.count({ ...base, type, patients: { jobId: job.id } });
+    const parts = Math.max(1, Math.min(patients.length, Math.ceil(estimate / input.chunkResources)));
+    const size = Math.ceil(patients.length / parts);
+    for (let i = 0; i < patients.length; i += size) {
+      chunks.push({ type: 'Patient', slice: { mode: 'blocks', patients: patients.slice(i, i + size) }, estimate: Math.round(estimate / parts) });
+    }
+  }
+  if (params.since !== undefined) for (const type of clinical) chunks.push({ type, slice: { mode: 'deleted' }, estimate: 0 });
+  return chunks;
+}
+
 /** Splits sorted patient ids into `parts` contiguous ranges. */
 function patientRanges(patients: string[], parts: number): { from: string; to: string }[] {
   const ranges: { from: string; to: string }[] = [];
@@ -118,6 +154,7 @@ export async function planExport(input: PlanInput): Promise<PlannedChunk[]> {
   const chunks: PlannedChunk[] = [];
   const base = { tenant: job.tenant, until, ...(params.since !== undefined ? { since: params.since } : {}) };
   const compartment = input.patients !== undefined;
+  if (params.organizeOutputBy) return planBlocks(input, base);
   for (const type of params.types) {
     // Shared resources follow what is exported for patients; a system-level export takes them all.
     if (type === 'Provenance' || (isReferenceType(type) && compartment)) {

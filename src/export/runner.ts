@@ -4,6 +4,7 @@ import type { ObjectStorage } from '../storage/ports.js';
 import type { ExportChunk, ExportFile, ExportJob, JobStore, ResourceStore, StoredResource } from '../store/ports.js';
 import type { ExportParams } from './kickoff.js';
 import type { Slice } from './planner.js';
+import { runBlocksChunk } from './blocks.js';
 import { transformFor } from './transform.js';
 
 export interface ChunkLimits {
@@ -61,6 +62,7 @@ function rowsFor(resources: ResourceStore, job: ExportJob, params: ExportParams,
     }
     case 'warnings':
     case 'plan':
+    case 'blocks':
       return (async function* () {})();
   }
 }
@@ -119,7 +121,7 @@ const TARGET_REFERENCE = /(?:^|\/)([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/;
  * With `_typeFilter`, only Provenance whose targets include a resource the filters let through: each target of a
  * filtered type is read as of the snapshot and matched (targets of unfiltered types pass as they are).
  */
-async function* provenanceOfFiltered(
+export async function* provenanceOfFiltered(
   resources: ResourceStore,
   tenant: string,
   until: number,
@@ -232,6 +234,7 @@ export async function runChunk(deps: RunChunkDeps, job: ExportJob, chunk: Export
     const { runViewChunk } = await import('../views/export-job.js');
     return runViewChunk(deps, job, chunk, () => rowsFor(deps.resources, job, params, chunk, until));
   }
+  if (slice.mode === 'blocks') return runBlocksChunk(deps, job, chunk, until);
   const errors: string[] = [];
   const files: ChunkFile[] = [];
   const kind: ChunkFile['kind'] = slice.mode === 'deleted' ? 'deleted' : slice.mode === 'warnings' ? 'error' : 'output';

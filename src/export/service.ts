@@ -56,8 +56,10 @@ export interface ExportService {
   /** The job's status; `page` > 0 asks a further manifest page of a job with partial manifests. */
   status(tenant: string, jobId: string, caller: Caller, fhirBase: string, page?: number): Promise<JobStatusView>;
   cancel(tenant: string, jobId: string, caller: Caller): Promise<void>;
-  /** The pre-signed URL of a file the caller may read. */
-  fileLocation(tenant: string, fileId: string, caller: Caller, origin: string): Promise<string>;
+  /** The pre-signed URL of a file the caller may read, with the file's job. */
+  fileLocation(tenant: string, fileId: string, caller: Caller, origin: string): Promise<{ location: string; jobId: string }>;
+  /** The caller's own jobs not deleted nor expired, newest first (a client that lost a status URL finds it here). */
+  listOwn(tenant: string, caller: Caller, limit?: number): Promise<ExportJob[]>;
 }
 
 /** Minimum time a job shows as in progress, so the first poll right after kick-off is always a 202. */
@@ -85,7 +87,8 @@ export function createExportService(deps: ExportServiceDeps): ExportService {
       const transactionTime = await resources.snapshotTime(req.tenant);
       const until = params.until !== undefined ? Math.min(params.until, transactionTime) : transactionTime;
       // Only the checks the IG wants answered at kick-off run here (each one indexed read); the job plans itself.
-      await checkKickoffData(resources, req.tenant, params, until);
+      const checked = await checkKickoffData(resources, req.tenant, params, until);
+      if (checked.group) params.group = checked.group;
       const requestHash = requestFingerprint(params);
       if (settings.rejectDuplicates) {
         const previous = await jobs.findByRequestHash(req.tenant, req.caller.clientId, requestHash);
@@ -112,7 +115,7 @@ export function createExportService(deps: ExportServiceDeps): ExportService {
       });
       if ('conflict' in created) {
         throw throttled(
-          'An export of this client is already in progress for this tenant; wait for it to complete or delete it.',
+          `An export of this client is already in progress for this tenant (status URL ${req.fhirBase}/bulk-export/jobs/${created.conflict.id}); wait for it to complete or delete it. GET ${req.fhirBase}/bulk-export/jobs lists your jobs.`,
           settings.retryAfterSeconds,
         );
       }
@@ -207,7 +210,18 @@ export function createExportService(deps: ExportServiceDeps): ExportService {
       if (file.kind !== 'error' && !caller.canRead(file.type)) {
         throw forbidden(`The access token does not grant read access to ${file.type}.`);
       }
-      return storage.presign(file.objectKey, now() + settings.presignSeconds * 1000, origin);
+      return { location: await storage.presign(file.objectKey, now() + settings.presignSeconds * 1000, origin), jobId: job.id };
+    },
+
+    async listOwn(tenant, caller, limit = 100) {
+      return jobs.listJobs({
+        tenant,
+        clientId: caller.clientId,
+        status: ['in-progress', 'completed', 'failed'],
+        expiresAfter: now(),
+        newestFirst: true,
+        limit,
+      });
     },
   };
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { JobQueue, QueueConsumer, QueueItem } from '../queue/ports.js';
 import type { ObjectStorage } from '../storage/ports.js';
+import type { AuditTrail } from '../manage/audit-trail.js';
 import type { ExportChunk, ExportJob, JobStore, Lease, ResourceStore } from '../store/ports.js';
 import { type ExportEvents, failureMessage, failureReason } from './events.js';
 import type { ExportParams } from './kickoff.js';
@@ -29,6 +30,11 @@ export interface ExportWorkerDeps {
     maxChunkAttempts: number;
     sweepIntervalSeconds: number;
   };
+  /**
+   * The audit trail: the patient set of each job (when planned), expiries; the retention sweep removes records
+   * older than `retentionDays`.
+   */
+  audit?: { trail: AuditTrail; retentionDays: number };
   /**
    * This process is the only one running chunks on its store (the embedded SQLite server): at start, every
    * lease left running belongs to a previous run of it and is reclaimed at once.
@@ -104,8 +110,21 @@ export function createExportWorker(deps: ExportWorkerDeps): ExportWorker {
   async function plan(job: ExportJob, chunk: ExportChunk, log: Logger): Promise<void> {
     const params = job.params as ExportParams;
     const until = jobUntil(job, params);
+    // Statistics that a write path left behind must not give this job's queries bad plans.
+    const refreshed = await deps.resources.refreshStaleStatistics();
     const patients = await jobPatients(deps.resources, job, params, until);
-    if (patients && patients.length > 0) await deps.jobs.setJobPatients(job.id, patients);
+    if (patients && patients.length > 0) {
+      await deps.jobs.setJobPatients(job.id, patients);
+      // Nor the job's own patient set, which every compartment scan joins.
+      refreshed.push(...(await deps.resources.refreshStaleStatistics(patients.length)));
+    }
+    if (refreshed.length > 0) log.info({ tables: refreshed }, 'planner statistics refreshed');
+    if (deps.audit) {
+      // Which patients' compartments the job covers, kept (with the kick-off's time) as long as the audit trail:
+      // a system-level export covers every patient of the tenant at its snapshot (their ids from the index alone).
+      const ids = patients ? patients.map((p) => p.id) : await deps.resources.idBoundaries(job.tenant, 'Patient', until, 1);
+      await deps.audit.trail.store.addJobPatients(job.tenant, job.id, ids, job.createdAt);
+    }
     const chunks = await planExport({
       job,
       params,
@@ -207,10 +226,17 @@ export function createExportWorker(deps: ExportWorkerDeps): ExportWorker {
 
   async function sweep(): Promise<number> {
     // Expired jobs are marked deleted, then every deleted job (including any a DELETE could not clean up) is purged.
-    const expired = await deps.jobs.listJobs({ expiredBefore: now() });
-    for (const job of expired) await deps.jobs.deleteJob(job.id);
+    const expired = await deps.jobs.listJobs({ expiredBefore: now(), status: ['in-progress', 'completed', 'failed'] });
+    for (const job of expired) {
+      await deps.jobs.deleteJob(job.id);
+      deps.audit?.trail.record({ action: 'export.expire', outcome: 'success', tenant: job.tenant, clientId: job.clientId, jobId: job.id, detail: `was ${job.status}` });
+    }
     for (const job of await deps.jobs.listJobs({ status: 'deleted' })) await purgeDeletedJob(deps.jobs, deps.storage, job.id);
     if (expired.length > 0) deps.log.info({ count: expired.length }, 'expired export jobs deleted');
+    if (deps.audit) {
+      const removed = await deps.audit.trail.store.purgeBefore(now() - deps.audit.retentionDays * 86_400_000);
+      if (removed > 0) deps.log.info({ count: removed }, 'audit records past their retention removed');
+    }
     return expired.length;
   }
 
@@ -248,6 +274,7 @@ export function createExportWorker(deps: ExportWorkerDeps): ExportWorker {
       timers = [];
       await consumer?.stop();
       consumer = undefined;
+      await deps.audit?.trail.flush();
     },
     sweep,
   };

@@ -11,15 +11,26 @@ export const OPERATION_URLS = {
 
 export type OperationName = keyof typeof OPERATION_URLS;
 
+/** Marks what the REST API offers but the bulk export does not (Bulk Data v3). */
+export const OPERATION_NOT_SUPPORTED = 'http://hl7.org/fhir/uv/bulkdata/Extension/operation-not-supported';
+
+/** The extensions saying a resource type readable over REST is exported by none of the bulk operations. */
+const notExported = (): { url: string; valueCanonical: string }[] =>
+  Object.values(OPERATION_URLS).map((valueCanonical) => ({ url: OPERATION_NOT_SUPPORTED, valueCanonical }));
+
 const SINCE_DOC =
   'For a Group export with _since, patients who joined the group after _since (a member period starting after it, ' +
   'or absent from the group as it stood then) get their full history; other members get what changed after _since.';
+
+const V3_DOC =
+  ' Bulk Data v3: organizeOutputBy=Patient (patient blocks), allowPartialManifests (manifest pages while the job runs), ' +
+  'Prefer: respond-async, separate-export-status.';
 
 export function capabilityStatement(base: string, tokenUrl: string, version: string): Record<string, unknown> {
   const exportOp = (name: OperationName, exportName: 'export' | OperationName, doc: string) => ({
     name: exportName,
     definition: OPERATION_URLS[name],
-    documentation: doc,
+    documentation: `${doc}${V3_DOC}`,
   });
   const groupDoc = `Exports the data of the group's active members (inactive members and ended member periods are excluded). ${SINCE_DOC}`;
   const patientDoc =
@@ -37,6 +48,8 @@ export function capabilityStatement(base: string, tokenUrl: string, version: str
     rest: [
       {
         mode: 'server',
+        documentation:
+          'Extension of the Bulk Data Access IG: `GET [base]/bulk-export/jobs` lists the calling client\'s own export jobs (not deleted nor expired), newest first, each with its status URL, state and request, so that a client that lost a status URL can poll or DELETE it (a client has one export in progress at a time).',
         security: {
           extension: [
             {
@@ -54,6 +67,7 @@ export function capabilityStatement(base: string, tokenUrl: string, version: str
         resource: [
           {
             type: 'Group',
+            extension: notExported(),
             interaction: [{ code: 'read' }],
             operation: [exportOp('group-export', 'export', groupDoc), exportOp('group-export', 'group-export', groupDoc)],
           },
@@ -61,8 +75,9 @@ export function capabilityStatement(base: string, tokenUrl: string, version: str
             type: 'Patient',
             operation: [exportOp('patient-export', 'export', patientDoc), exportOp('patient-export', 'patient-export', patientDoc)],
           },
-          { type: 'Binary', interaction: [{ code: 'read' }] },
-          { type: 'OperationDefinition', interaction: [{ code: 'read' }] },
+          // Binary is the target of attachment URLs; neither it nor Group or OperationDefinition is ever exported.
+          { type: 'Binary', extension: notExported(), interaction: [{ code: 'read' }] },
+          { type: 'OperationDefinition', extension: notExported(), interaction: [{ code: 'read' }] },
           ...EXPORT_TYPES.filter((t) => t !== 'Patient').map((type) => ({ type })),
         ],
         operation: [exportOp('export', 'export', `Exports the data of the whole tenant. ${SINCE_DOC}`)],
@@ -79,6 +94,9 @@ const COMMON_PARAMETERS = [
   { name: '_elements', use: 'in', min: 0, max: '*', type: 'string' },
   { name: 'includeAssociatedData', use: 'in', min: 0, max: '*', type: 'code' },
   { name: '_typeFilter', use: 'in', min: 0, max: '*', type: 'string' },
+  // Bulk Data v3 (STU3)
+  { name: 'organizeOutputBy', use: 'in', min: 0, max: '1', type: 'string' },
+  { name: 'allowPartialManifests', use: 'in', min: 0, max: '1', type: 'boolean' },
 ];
 
 export function operationDefinition(name: OperationName): Record<string, unknown> {

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { FhirResource, PreparedResource } from './resource.js';
 import { type CompartmentPaths, patientCompartment, patientCompartmentPaths } from './compartment.js';
 import { REFERENCE_TYPES } from './resource-types.js';
+import { extractSearchValues } from './search-values.js';
 
 const REFERENCED = new Set<string>(REFERENCE_TYPES);
 const ID_PATTERN = /^[A-Za-z0-9\-.]{1,64}$/;
@@ -87,7 +88,8 @@ export function prepareResource(input: FhirResource): PreparedResource {
       }
     }
   }
-  return { type: resource.resourceType, id: resource.id, contentHash, patients, refs, recordedAt, template: [head, tail] };
+  const searchValues = extractSearchValues(resource);
+  return { type: resource.resourceType, id: resource.id, contentHash, patients, refs, recordedAt, template: [head, tail], ...(searchValues.length > 0 ? { searchValues } : {}) };
 }
 
 /** The exact JSON text stored and exported: the resource with `meta.versionId` and `meta.lastUpdated` set. */

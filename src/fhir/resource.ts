@@ -1,4 +1,5 @@
 /** The FHIR resource vocabulary the rest of flatfhir is built on. */
+import type { SearchValue } from './search-values.js';
 
 /** A FHIR resource as parsed JSON. */
 export interface FhirResource {
@@ -20,6 +21,8 @@ export interface PreparedResource {
   refs: { type: string; id: string }[];
   /** Sort key for "latest" (Provenance.recorded as epoch ms), else null. */
   recordedAt: number | null;
+  /** Values of the indexed search parameters (see fhir/search-values.ts), for dynamic group evaluation. */
+  searchValues?: SearchValue[];
   /** The stored JSON text split where `"versionId":…,"lastUpdated":…` goes (see fhir/prepare.ts storedJson). */
   template: [head: string, tail: string];
 }

@@ -3,6 +3,7 @@ import { type AppContext, type AppDeps, listeningOrigin } from './context.js';
 import { answerClientError, checkHeadSize, handleError, MAX_REQUEST_HEAD_BYTES, notFoundOutcome } from './errors.js';
 import { adminRoutes } from './routes/admin/index.js';
 import { authRoutes } from './routes/auth.js';
+import { consoleRoutes } from './routes/console.js';
 import { downloadRoutes } from './routes/downloads.js';
 import { exportRoutes } from './routes/export.js';
 import { fhirReadRoutes } from './routes/fhir-read.js';
@@ -42,6 +43,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     http: { maxHeaderSize: 2 * MAX_REQUEST_HEAD_BYTES },
     clientErrorHandler: answerClientError,
     routerOptions: { maxParamLength: 500 },
+    // A property a schema does not allow is refused (400), not dropped silently.
+    ajv: { customOptions: { removeAdditional: false } },
     // Errors raised before routing (bad URLs, over-long parameters) get the same OperationOutcome treatment.
     frameworkErrors: (error, request, reply) => {
       handleError(error, request, reply);
@@ -76,6 +79,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(authRoutes(ctx));
   await app.register(adminRoutes(ctx));
   if (deps.sqlExports) await app.register(viewRoutes({ ...ctx, sqlExports: deps.sqlExports }));
+  await app.register(consoleRoutes(ctx));
   if (deps.monitoring) await app.register(monitoringRoutes(deps.monitoring));
   for (const plugin of deps.plugins ?? []) await app.register(plugin);
   return app;

@@ -5,6 +5,7 @@
 import type { AddressInfo } from 'node:net';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
+import type { AuditTrail } from '../manage/audit-trail.js';
 import type { Caller } from '../auth/access.js';
 import type { AuthService } from '../auth/service.js';
 import { type Config, publicOrigin } from '../config/index.js';
@@ -25,6 +26,8 @@ export interface AppDeps {
   exports: ExportService;
   /** `$sql-export` jobs (SQL on FHIR); absent, the SQL on FHIR routes are not served. */
   sqlExports?: SqlExportService;
+  /** The audit trail the routes record to (requests, outcomes; never credentials). */
+  audit?: AuditTrail;
   log: Logger;
   /** Request counts and latencies, kick-off outcomes. */
   metrics?: Metrics;

@@ -1,5 +1,6 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { isValidTenantId, TENANT_ID_RULE } from '../fhir/ids.js';
 import type { ResourceStore } from '../store/ports.js';
 import type { PreparedResource } from '../fhir/resource.js';
 import { startThread } from '../threads/start-thread.js';
@@ -99,6 +100,7 @@ export async function importPaths(options: ImportOptions): Promise<ImportResult>
   const batchSize = options.batchSize ?? 2000;
   const maxReported = options.maxReported ?? 1000;
   const result: ImportResult = { counts: {}, accepted: 0, rejected: [], rejectedCount: 0, files: 0 };
+  if (!isValidTenantId(options.tenant)) throw new Error(`${JSON.stringify(options.tenant)} is not a valid tenant id: ${TENANT_ID_RULE}.`);
   await options.resources.ensureTenant(options.tenant);
   const countsFor = (type: string) => (result.counts[type] ??= { created: 0, updated: 0, unchanged: 0, deleted: 0 });
 

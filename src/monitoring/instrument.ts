@@ -35,6 +35,9 @@ export function instrumentStore(store: Store, metrics: Metrics): Store {
     keys: countRejections(store.keys, 'store', metrics),
     views: countRejections(store.views, 'store', metrics),
     audit: countRejections(store.audit, 'store', metrics),
+    tenants: countRejections(store.tenants, 'store', metrics),
+    cohorts: countRejections(store.cohorts, 'store', metrics),
+    sessions: countRejections(store.sessions, 'store', metrics),
     check: () => store.check(),
     close: () => store.close(),
   };

@@ -7,6 +7,7 @@
  * separates committed writes from later ones, so `until = snapshotTime()` is a consistent snapshot.
  */
 
+import type { CohortCriterion } from '../fhir/member-filter.js';
 import type { PreparedResource } from '../fhir/resource.js';
 
 export interface WriteCounts {
@@ -38,9 +39,10 @@ export interface ScanRequest {
    * Restrict to the Patient compartments of a job's patients whose ids lie in [from, to] (inclusive; either
    * bound open when absent). Each resource is returned once across all slices of the same job: a resource in
    * several member patients' compartments belongs to the slice of the smallest such patient id.
-   * Patients stored with `fullHistory` ignore `since`.
+   * Patients stored with `fullHistory` ignore `since`. With `everyCompartment`, a resource in several member
+   * patients' compartments is returned for each of them (patient blocks: each block holds the whole compartment).
    */
-  patients?: { jobId: string; from?: string; to?: string };
+  patients?: { jobId: string; from?: string; to?: string; everyCompartment?: boolean };
   /** Restrict to resource ids in (afterId, toId] (system-level slices). */
   ids?: { after?: string; to?: string };
   /** Tombstones (resources deleted in (since, until]) instead of live resources. */
@@ -57,6 +59,8 @@ export interface ReferencedScanRequest {
   /** Source resources: these types, in the compartments of the job's patients (or, without jobId, the whole tenant). */
   sourceTypes: string[];
   jobId?: string;
+  /** With jobId: only sources in the compartments of the job's patients whose ids lie in [from, to] (inclusive). */
+  patients?: { from?: string; to?: string };
   /** Provenance only: keep, per target, only the Provenance with the latest recorded time. */
   latestOnly?: boolean;
 }
@@ -96,6 +100,14 @@ export interface ResourceStore {
    * ANALYZEs the resource tables, SQLite runs `PRAGMA optimize`. Failures are not reported (only an optimisation).
    */
   refreshStatistics(): Promise<void>;
+  /**
+   * Refreshes the planner statistics of the tables an export reads (job patient sets included) that changed much
+   * since they were last computed, whatever wrote them; costs one catalogue query when none did. Called when a
+   * job is planned, so no export runs on statistics that describe another state of the data. Returns the tables
+   * refreshed (none on SQLite, whose plans do not depend on them). `jobPatients`: how many patient rows the
+   * caller has just written (counted at once, since the database's own counts lag commits). Failures are not reported.
+   */
+  refreshStaleStatistics(jobPatients?: number): Promise<string[]>;
 }
 
 export type JobStatus = 'in-progress' | 'completed' | 'failed' | 'deleted';
@@ -438,6 +450,75 @@ export interface AuditStore {
   purgeBefore(before: number): Promise<number>;
 }
 
+/** A tenant as the management plane knows it. */
+export interface TenantRecord {
+  id: string;
+  /** Display name ('' for a tenant made as a side effect of an import or a write). */
+  name: string;
+  /** When it was created with `createTenant` (null for a tenant made as a side effect). */
+  createdAt: number | null;
+}
+
+/**
+ * Tenants. A tenant also comes into being as a side effect (`ResourceStore.ensureTenant`, any write): it is then
+ * listed here with an empty name and no creation time.
+ */
+export interface TenantStore {
+  /** Creates a tenant with its display name; false (nothing changed) when it exists already. */
+  createTenant(id: string, name: string, createdAt: number): Promise<boolean>;
+  getTenant(id: string): Promise<TenantRecord | undefined>;
+  /** Every tenant, in id order. */
+  listTenantRecords(): Promise<TenantRecord[]>;
+  /** How many clients and export jobs (deleted ones included until purged) the tenant has. */
+  tenantCounts(id: string): Promise<{ clients: number; jobs: number }>;
+  /** Ids of the tenant's jobs, whatever their status (to remove their files). */
+  tenantJobIds(id: string): Promise<string[]>;
+  /**
+   * Removes the tenant and everything stored for it, atomically: its resources with their history and indexes,
+   * its clients (with their used assertion ids), its jobs with their patients, chunks and file records. False
+   * (nothing changed) when there is no such tenant. Other tenants are untouched.
+   */
+  removeTenant(id: string): Promise<boolean>;
+}
+
+/**
+ * Dynamic group evaluation on the search-value index (filled by `writeBatch` from `PreparedResource.searchValues`,
+ * cleared when a resource changes or is deleted), and the member sets jobs recorded.
+ */
+export interface CohortStore {
+  /**
+   * Ids of live Patients matching every criterion (for each, one resource of its type in the patient's compartment
+   * matching all its conditions), in id order, at most `limit` (ask for one more than allowed to detect excess).
+   * One set-based statement; no resource is read.
+   */
+  matchPatients(tenant: string, criteria: CohortCriterion[], limit: number): Promise<string[]>;
+  /** The patients recorded for a job (its member set), in id order; empty for an unknown job. */
+  jobPatientIds(jobId: string): Promise<string[]>;
+}
+
+/**
+ * A console login: the admin credential exchanged for a cookie. `id` is the SHA-256 (hex) of the cookie's secret
+ * value, so the table never holds a usable cookie; `csrfToken` is the value every unsafe request of the session must
+ * carry in a header.
+ */
+export interface ConsoleSession {
+  id: string;
+  csrfToken: string;
+  createdAt: number;
+  expiresAt: number;
+}
+
+/** Console sessions, shared by every API process of the store (a login on one node is valid on all). */
+export interface SessionStore {
+  createSession(session: ConsoleSession): Promise<void>;
+  /** The session with this id when it expires after `now`; undefined when unknown or expired. */
+  getSession(id: string, now: number): Promise<ConsoleSession | undefined>;
+  /** Removes a session (logout); false when there was none. */
+  deleteSession(id: string): Promise<boolean>;
+  /** Removes every session expired at `now`; returns how many. */
+  deleteExpiredSessions(now: number): Promise<number>;
+}
+
 /** Everything one database gives. */
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
@@ -447,6 +528,9 @@ export interface Store {
   readonly keys: KeyStore;
   readonly views: ViewStore;
   readonly audit: AuditStore;
+  readonly tenants: TenantStore;
+  readonly cohorts: CohortStore;
+  readonly sessions: SessionStore;
   /** Resolves when the database answers and every migration of this version is applied; rejects with the reason. */
   check(): Promise<void>;
   close(): Promise<void>;

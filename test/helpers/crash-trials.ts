@@ -1,7 +1,7 @@
 /**
  * Crash trials: a server process SIGKILLed at a random instant of an export, restarted, and the resumed
- * export's files compared line by line with those of an uninterrupted run. Used by test/restart.e2e.test.ts
- * (a few trials) and scripts/crash-trials.ts (many).
+ * export's files compared line by line with those of an uninterrupted run. Used by test/crash-trials.e2e.test.ts
+ * (one trial per store on a small generated cohort) and scripts/crash-trials.ts (many, on synthea-100).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -11,6 +11,7 @@ import { openPostgresStore } from '../../src/store/postgres/index.js';
 import type { Store } from '../../src/store/ports.js';
 import { openSqliteStore } from '../../src/store/sqlite/index.js';
 import { createTestClient, getAccessToken, type TestClient } from './auth.js';
+import { writeCohort } from './cohort.js';
 import { freshSchema, TEST_DATABASE_URL } from './postgres.js';
 import { type FlatfhirProcess, startFlatfhir } from './processes.js';
 import { auth, download, KICKOFF_HEADERS, type ManifestJson } from './server.js';
@@ -19,7 +20,7 @@ export const SYNTHEA = join(import.meta.dirname, '..', 'fixtures', 'synthea-100'
 const TENANT = 'crash-tenant';
 
 /** Many small chunks and files, short leases: kills land in every phase (planning, chunks, last commit). */
-const ENV = {
+const SYNTHEA_ENV = {
   FLATFHIR_EXPORT_CHUNK_RESOURCES: '300',
   FLATFHIR_EXPORT_MAX_FILE_RESOURCES: '400',
   FLATFHIR_EXPORT_CONCURRENCY: '2',
@@ -30,6 +31,22 @@ const ENV = {
   FLATFHIR_EXPORT_THREADS: '2',
 };
 
+/**
+ * The trials' data: synthea-100 (28,676 lines in about a hundred files: realistic resources, attachments and
+ * references), or a generated cohort of 800 patients with Practitioners and Provenance (about 4,800 lines), as many
+ * files with smaller bounds, at a fraction of the cost.
+ */
+export type TrialPopulation = 'synthea' | 'cohort';
+
+const ENV: Record<TrialPopulation, { sqlite: Record<string, string>; postgres: Record<string, string> }> = {
+  // PostgreSQL round trips cost more per chunk: larger chunks keep a trial about as long as on SQLite.
+  synthea: { sqlite: SYNTHEA_ENV, postgres: { ...SYNTHEA_ENV, FLATFHIR_EXPORT_CHUNK_RESOURCES: '1000' } },
+  cohort: {
+    sqlite: { ...SYNTHEA_ENV, FLATFHIR_EXPORT_CHUNK_RESOURCES: '120', FLATFHIR_EXPORT_MAX_FILE_RESOURCES: '100' },
+    postgres: { ...SYNTHEA_ENV, FLATFHIR_EXPORT_CHUNK_RESOURCES: '250', FLATFHIR_EXPORT_MAX_FILE_RESOURCES: '100' },
+  },
+};
+
 export interface TrialBed {
   store: 'sqlite' | 'postgres';
   start(): Promise<FlatfhirProcess>;
@@ -38,14 +55,15 @@ export interface TrialBed {
   close(): Promise<void>;
 }
 
-/** A data directory (and, for PostgreSQL, a schema) holding synthea-100 and a client. */
-export async function openTrialBed(kind: 'sqlite' | 'postgres'): Promise<TrialBed> {
+/** A data directory (and, for PostgreSQL, a schema) holding the population and a client. */
+export async function openTrialBed(kind: 'sqlite' | 'postgres', population: TrialPopulation = 'synthea'): Promise<TrialBed> {
   const dataDir = await mkdtemp(join(tmpdir(), `flatfhir-crash-${kind}-`));
   const schema = kind === 'postgres' ? freshSchema('crash') : undefined;
   const store: Store = schema
     ? await openPostgresStore(TEST_DATABASE_URL, { schema: schema.name })
     : openSqliteStore(join(dataDir, 'flatfhir.sqlite'));
-  await importPaths({ resources: store.resources, tenant: TENANT, paths: [SYNTHEA], maxGroupMembers: 20_000 });
+  if (population === 'synthea') await importPaths({ resources: store.resources, tenant: TENANT, paths: [SYNTHEA], maxGroupMembers: 20_000 });
+  else await writeCohort(store.resources, TENANT, 800, 3, true);
   const client = await createTestClient(store.clients, TENANT);
   await store.close();
   const db = schema ? ['--database-url', `${TEST_DATABASE_URL}?schema=${schema.name}`] : [];
@@ -53,8 +71,7 @@ export async function openTrialBed(kind: 'sqlite' | 'postgres'): Promise<TrialBe
     store: kind,
     client,
     tenant: TENANT,
-    // PostgreSQL round trips cost more per chunk: larger chunks keep a trial about as long as on SQLite.
-    start: () => startFlatfhir(['serve', '--data', dataDir, ...db, '--port', '0', '--no-seed'], schema ? { ...ENV, FLATFHIR_EXPORT_CHUNK_RESOURCES: '1000' } : ENV),
+    start: () => startFlatfhir(['serve', '--data', dataDir, ...db, '--port', '0', '--no-seed'], ENV[population][kind]),
     async close() {
       await schema?.drop();
       await rm(dataDir, { recursive: true, force: true });
@@ -118,9 +135,12 @@ export interface TrialResult {
   differences: string[];
 }
 
-/** One trial: kick-off, SIGKILL after `killAtMs`, restart, finish, compare with `reference`. */
-export async function crashTrial(bed: TrialBed, reference: ExportFiles, killAtMs: number): Promise<TrialResult> {
-  const first = await bed.start();
+/**
+ * One trial: kick-off, SIGKILL after `killAtMs`, restart, finish, compare with `reference`. `running`: a server
+ * already started on the bed (the reference run's), killed by the trial; else one is started.
+ */
+export async function crashTrial(bed: TrialBed, reference: ExportFiles, killAtMs: number, running?: FlatfhirProcess): Promise<TrialResult> {
+  const first = running ?? (await bed.start());
   let token = await getAccessToken(tokenUrl(first.origin, bed.tenant), bed.client);
   const path = await kickoff(first.origin, bed, token);
   await new Promise((res) => setTimeout(res, killAtMs));

@@ -1,7 +1,9 @@
 import type { FastifyError, FastifyPluginAsync, FastifyReply } from 'fastify';
 import { OAuthError, invalidRequest } from '../../auth/oauth-error.js';
-import { TOKEN_PATH } from '../../auth/service.js';
+import { decodeJwt } from 'jose';
+import { claimedClient, TOKEN_PATH } from '../../auth/service.js';
 import { FhirError } from '../../fhir/errors.js';
+import { auditRequest, failureOf } from '../audit.js';
 import { type AppContext } from '../context.js';
 
 const FORM = 'application/x-www-form-urlencoded';
@@ -19,7 +21,8 @@ function sendOAuthError(reply: FastifyReply, e: OAuthError): FastifyReply {
 function parseForm(contentType: string | undefined, body: unknown): Record<string, string[]> {
   const type = (contentType ?? '').split(';')[0]?.trim().toLowerCase();
   if (type !== FORM) throw invalidRequest(`The token request must be a POST with Content-Type ${FORM}.`);
-  const out: Record<string, string[]> = {};
+  // No prototype: a field named `toString` or `__proto__` is a field like any other.
+  const out = Object.create(null) as Record<string, string[]>;
   for (const [k, v] of new URLSearchParams(typeof body === 'string' ? body : '')) (out[k] ??= []).push(v);
   return out;
 }
@@ -60,9 +63,28 @@ export function authRoutes(deps: AppContext): FastifyPluginAsync {
       });
 
       scope.post<{ Params: { tenant: string } }>(TOKEN_PATH, async (request, reply) => {
-        const params = parseForm(request.headers['content-type'], request.body);
-        const origin = deps.origin();
-        const token = await deps.auth.issueToken({ tenant: request.params.tenant, origin, params, address: request.ip });
+        const tenant = request.params.tenant;
+        // Recorded: the client, the grant and scope asked, the outcome; never the assertion nor the token.
+        const path = request.url.split('?')[0] ?? '';
+        let params: Record<string, string[]> = {};
+        let token: Awaited<ReturnType<typeof deps.auth.issueToken>>;
+        try {
+          params = parseForm(request.headers['content-type'], request.body);
+          token = await deps.auth.issueToken({ tenant, origin: deps.origin(), params, address: request.ip });
+        } catch (e) {
+          const asked = params['scope']?.[0];
+          auditRequest(deps, request, {
+            action: 'token',
+            outcome: 'failure',
+            ...failureOf(e),
+            tenant,
+            clientId: claimedClient(params) ?? null,
+            request: `POST ${path}${asked !== undefined ? ` scope=${asked}` : ''}`,
+          });
+          throw e;
+        }
+        const sub = decodeJwt(token.access_token).sub;
+        auditRequest(deps, request, { action: 'token', outcome: 'success', status: 200, tenant, clientId: sub ?? null, request: `POST ${path}`, detail: `scope ${token.scope}` });
         return reply.headers(NO_STORE).type('application/json').send(token);
       });
 

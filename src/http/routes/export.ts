@@ -4,6 +4,8 @@ import { FhirError, methodNotAllowed, notAcceptable, notFound, throttled } from 
 import type { KickoffRefusal } from '../../monitoring/ports.js';
 import type { JobStatusView } from '../../export/service.js';
 import type { ExportKind } from '../../store/ports.js';
+import { formatProgress } from '../../export/status-view.js';
+import { auditRequest, failureOf } from '../audit.js';
 import { type AppContext, authenticate, fhirBase } from '../context.js';
 
 interface TenantParams {
@@ -86,6 +88,8 @@ export function exportRoutes(deps: AppContext): FastifyPluginAsync {
         return answered;
       } catch (e) {
         deps.metrics?.kickoff(e instanceof RateLimited ? 'rate-limited' : refusal(e));
+        const tenant = (request.params as TenantParams).tenant;
+        auditRequest(deps, request, { action: 'export.kickoff', outcome: 'failure', ...failureOf(e), tenant, clientId: request.caller?.clientId ?? null });
         throw e;
       }
     };
@@ -118,6 +122,7 @@ export function exportRoutes(deps: AppContext): FastifyPluginAsync {
         kickoffs.refund(limitKey);
         throw e;
       });
+      auditRequest(deps, request, { action: 'export.kickoff', outcome: 'success', status: 202, tenant, clientId: caller.clientId, jobId: job.id });
       reply.code(202).header('content-location', `${base}/bulk-export/jobs/${job.id}`);
       if ((job.params as { separateStatus?: boolean }).separateStatus) reply.header('preference-applied', 'respond-async, separate-export-status');
       return reply.send();
@@ -148,6 +153,9 @@ export function exportRoutes(deps: AppContext): FastifyPluginAsync {
       const { tenant, jobId } = request.params;
       const base = fhirBase(deps.origin(), tenant);
       const view = await deps.exports.status(tenant, jobId, caller, base);
+      if (view.state === 'completed') {
+        auditRequest(deps, request, { action: 'export.status', outcome: 'success', status: 200, tenant, clientId: caller.clientId, jobId, detail: `${view.manifest.output.length} output files` });
+      }
       return sendStatus(reply, view);
     });
 
@@ -162,17 +170,59 @@ export function exportRoutes(deps: AppContext): FastifyPluginAsync {
       return sendStatus(reply, view);
     });
 
-    app.delete<{ Params: TenantParams & { jobId: string } }>('/r4/:tenant/bulk-export/jobs/:jobId', async (request, reply) => {
+    /**
+     * The caller's own export jobs, newest first, with their status URLs (an extension of the Bulk Data IG): a
+     * client that lost a status URL finds its job here, to poll or DELETE it. Deleted and expired jobs are absent.
+     */
+    app.get<{ Params: TenantParams }>('/r4/:tenant/bulk-export/jobs', async (request, reply) => {
       const caller = await authenticate(deps, request);
       checkJsonAccept(request);
-      await deps.exports.cancel(request.params.tenant, request.params.jobId, caller);
+      const { tenant } = request.params;
+      const base = fhirBase(deps.origin(), tenant);
+      const jobs = await deps.exports.listOwn(tenant, caller);
+      return reply
+        .header('cache-control', 'no-store')
+        .type('application/json; charset=utf-8')
+        .send({
+          jobs: jobs.map((j) => ({
+            id: j.id,
+            status_url: `${base}/bulk-export/jobs/${j.id}`,
+            state: j.status,
+            request: j.request,
+            requested_at: new Date(j.createdAt).toISOString(),
+            completed_at: j.completedAt === null ? null : new Date(j.completedAt).toISOString(),
+            expires_at: new Date(j.expiresAt).toISOString(),
+            ...(j.status === 'in-progress' ? { progress: formatProgress(j.doneResources, j.totalResources) } : {}),
+          })),
+        });
+    });
+
+    app.delete<{ Params: TenantParams & { jobId: string } }>('/r4/:tenant/bulk-export/jobs/:jobId', async (request, reply) => {
+      const caller = await authenticate(deps, request);
+      const { tenant, jobId } = request.params;
+      try {
+        checkJsonAccept(request);
+        await deps.exports.cancel(tenant, jobId, caller);
+      } catch (e) {
+        auditRequest(deps, request, { action: 'export.delete', outcome: 'failure', ...failureOf(e), tenant, clientId: caller.clientId, jobId });
+        throw e;
+      }
+      auditRequest(deps, request, { action: 'export.delete', outcome: 'success', status: 202, tenant, clientId: caller.clientId, jobId });
       return reply.code(202).send();
     });
 
     app.get<{ Params: TenantParams & { fileId: string } }>('/r4/:tenant/bulk-export/files/:fileId', async (request, reply) => {
       const caller = await authenticate(deps, request);
-      const location = await deps.exports.fileLocation(request.params.tenant, request.params.fileId, caller, deps.origin());
-      return reply.code(307).header('location', location).header('cache-control', 'no-store').send();
+      const { tenant, fileId } = request.params;
+      let file: { location: string; jobId: string };
+      try {
+        file = await deps.exports.fileLocation(tenant, fileId, caller, deps.origin());
+      } catch (e) {
+        auditRequest(deps, request, { action: 'export.download', outcome: 'failure', ...failureOf(e), tenant, clientId: caller.clientId });
+        throw e;
+      }
+      auditRequest(deps, request, { action: 'export.download', outcome: 'success', status: 307, tenant, clientId: caller.clientId, jobId: file.jobId });
+      return reply.code(307).header('location', file.location).header('cache-control', 'no-store').send();
     });
   };
 }

@@ -28,7 +28,8 @@ export class FsObjectStorage implements ObjectStorage {
     const temp = `${target}.${randomBytes(6).toString('hex')}.tmp`;
     const out = createWriteStream(temp, { mode: 0o600 });
     try {
-      await pipeline(body instanceof Readable ? body : Readable.from(body), out);
+      // One batch read ahead of the write, not sixteen (Readable.from's default): a chunk's memory is a batch or two.
+      await pipeline(body instanceof Readable ? body : Readable.from(body, { highWaterMark: 1 }), out);
       const handle = await open(temp, 'r');
       try {
         await handle.sync();
@@ -46,7 +47,8 @@ export class FsObjectStorage implements ObjectStorage {
   async get(key: string, range?: { start: number; end?: number }): Promise<Readable> {
     const p = this.path(key);
     await stat(p);
-    return createReadStream(p, range ? { start: range.start, ...(range.end !== undefined ? { end: range.end } : {}) } : {});
+    // Reads of 256 KiB (not the default 64 KiB): a download takes a quarter of the event-loop turns and system calls.
+    return createReadStream(p, { highWaterMark: 256 * 1024, ...(range ? { start: range.start, ...(range.end !== undefined ? { end: range.end } : {}) } : {}) });
   }
 
   async stat(key: string): Promise<{ bytes: number } | undefined> {

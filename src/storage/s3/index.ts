@@ -50,8 +50,8 @@ export function parseS3Url(url: string): { bucket: string; prefix: string } {
 
 const status = (e: unknown): number | undefined => (e as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
 
-/** Parts of one upload in flight at once. */
-const UPLOAD_QUEUE = 4;
+/** Parts of one upload in flight at once: two keep the store busy while the next fills; each holds a part in memory. */
+const UPLOAD_QUEUE = 2;
 /** Objects deleted at once by deletePrefix. */
 const DELETE_CONCURRENCY = 16;
 
@@ -90,7 +90,8 @@ export class S3ObjectStorage implements ObjectStorage {
         callback(null, buffer);
       },
     });
-    const source = body instanceof Readable ? body : Readable.from(body);
+    // One batch read ahead of the upload's own part buffer, not sixteen (Readable.from's default).
+    const source = body instanceof Readable ? body : Readable.from(body, { highWaterMark: 1 });
     const upload = new Upload({
       client: this.client,
       params: { Bucket: this.options.bucket, Key, Body: counter, ContentType: OBJECT_CONTENT_TYPE, CacheControl: 'private, no-store' },

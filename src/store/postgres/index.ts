@@ -4,11 +4,14 @@ import type { Store } from '../ports.js';
 import { checkSchemaName, poolConfig } from './db.js';
 import { PostgresAuditStore } from './audit-store.js';
 import { PostgresClientStore } from './client-store.js';
+import { PostgresCohortStore } from './cohort-store.js';
 import { PostgresJobStore } from './job-store.js';
 import { PostgresKeyStore } from './key-store.js';
 import { PostgresViewStore } from './view-store.js';
+import { PostgresSessionStore } from './session-store.js';
 import { POSTGRES_MIGRATIONS } from './migrations.js';
 import { PostgresResourceStore } from './resource-store.js';
+import { PostgresTenantStore } from './tenant-store.js';
 
 export interface PostgresStoreOptions {
   /** Schema holding every table (created when missing); default `public`. */
@@ -82,6 +85,9 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
     audit: new PostgresAuditStore(pool),
     keys: new PostgresKeyStore(pool),
     views: new PostgresViewStore(pool),
+    tenants: new PostgresTenantStore(pool),
+    cohorts: new PostgresCohortStore(pool),
+    sessions: new PostgresSessionStore(pool),
     async check() {
       const { rows } = await pool.query<{ version: number }>('SELECT version FROM schema_migrations');
       const applied = new Set(rows.map((r) => r.version));

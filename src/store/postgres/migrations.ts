@@ -235,4 +235,40 @@ export const POSTGRES_MIGRATIONS: { version: number; name: string; sql: string }
       CREATE INDEX jobs_by_client ON jobs (tenant, client_id, created_at);
     `,
   },
+  {
+    version: 8,
+    name: 'management: tenant names, search values',
+    sql: `
+      ALTER TABLE tenants ADD COLUMN name TEXT NOT NULL DEFAULT '';
+      ALTER TABLE tenants ADD COLUMN created_at BIGINT;
+
+      CREATE TABLE search_values (
+        tenant TEXT COLLATE "C" NOT NULL,
+        type TEXT COLLATE "C" NOT NULL,
+        id TEXT COLLATE "C" NOT NULL,
+        param TEXT COLLATE "C" NOT NULL,
+        patient_id TEXT COLLATE "C" NOT NULL,
+        sys TEXT COLLATE "C",
+        val TEXT COLLATE "C",
+        lo BIGINT,
+        hi BIGINT
+      );
+      CREATE INDEX search_values_by_value ON search_values (tenant, type, param, val, patient_id);
+      CREATE INDEX search_values_by_date ON search_values (tenant, type, param, lo, hi);
+      CREATE INDEX search_values_by_resource ON search_values (tenant, type, id, param);
+    `,
+  },
+  {
+    version: 9,
+    name: 'console sessions',
+    sql: `
+      CREATE TABLE console_sessions (
+        id TEXT COLLATE "C" PRIMARY KEY,
+        csrf_token TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL
+      );
+      CREATE INDEX console_sessions_by_expiry ON console_sessions (expires_at);
+    `,
+  },
 ];

@@ -18,7 +18,23 @@ const COLUMNS = 'r.type, r.id, r.version, r.last_updated, r.deleted, r.json';
 export const BEGIN_WRITE = 'BEGIN; SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off';
 
 /** Refreshes planner statistics of the resource tables (skipped with a warning when not the owner). */
-export const analyze = (): Sql => ({ text: 'ANALYZE resources, resource_history, compartment, refs', values: [] });
+export const analyze = (): Sql => ({ text: 'ANALYZE resources, resource_history, compartment, refs, search_values', values: [] });
+
+/** Tables an export reads (the search-value index: dynamic group members). */
+export const EXPORT_TABLES = ['resources', 'resource_history', 'compartment', 'refs', 'search_values', 'job_patients'];
+
+/**
+ * Of `tables` (in the current schema), those never analyzed or changed since their last ANALYZE by more than a
+ * tenth of their rows (and at least 1,000 rows): their statistics no longer describe them. The counts lag
+ * commits by up to a second (the statistics collector).
+ */
+export const staleTables = (tables: string[]): Sql => ({
+  text: `SELECT relname FROM pg_stat_user_tables
+    WHERE schemaname = current_schema() AND relname = ANY($1::text[])
+      AND n_mod_since_analyze > GREATEST(1000, n_live_tup / 10)
+    ORDER BY relname`,
+  values: [tables],
+});
 
 export const ensureTenant = (tenant: string): Sql => ({
   text: 'INSERT INTO tenants (id) VALUES ($1) ON CONFLICT (id) DO NOTHING',
@@ -191,9 +207,13 @@ function scanBranch(req: ScanRequest, table: Table, p: Record<string, string | u
       JOIN ${table} r ON r.tenant = c.tenant AND r.type = c.type AND r.id = c.id
       WHERE jp.job_id = ${p['job']} ${from} ${to}
         AND ${live} AND ${versionCond(table, p['until'] as string)} ${since}
-        AND (c.n = 1 OR NOT EXISTS (
+        ${
+          req.patients.everyCompartment
+            ? ''
+            : `AND (c.n = 1 OR NOT EXISTS (
           SELECT 1 FROM compartment c2 JOIN job_patients jp2 ON jp2.job_id = ${p['job']} AND jp2.patient_id = c2.patient_id
-          WHERE c2.tenant = c.tenant AND c2.type = c.type AND c2.id = c.id AND c2.patient_id < c.patient_id))`;
+          WHERE c2.tenant = c.tenant AND c2.type = c.type AND c2.id = c.id AND c2.patient_id < c.patient_id))`
+        }`;
   }
   const since = p['since'] === undefined ? '' : `AND r.last_updated > ${p['since']}`;
   const after = p['after'] === undefined ? '' : `AND r.id > ${p['after']}`;
@@ -271,9 +291,11 @@ function referencedBranch(req: ReferencedScanRequest, table: Table, p: Record<st
   const tenant = p['tenant'] as string;
   const sources = p['sources'] as string;
   const since = p['since'] === undefined ? '' : `AND r.last_updated > ${p['since']}`;
+  const range =
+    (p['pfrom'] === undefined ? '' : `AND jp.patient_id >= ${p['pfrom']} `) + (p['pto'] === undefined ? '' : `AND jp.patient_id <= ${p['pto']}`);
   const inCompartment = (typeCol: string, idCol: string): string =>
     p['job'] !== undefined
-      ? `EXISTS (SELECT 1 FROM compartment c JOIN job_patients jp ON jp.job_id = ${p['job']} AND jp.patient_id = c.patient_id
+      ? `EXISTS (SELECT 1 FROM compartment c JOIN job_patients jp ON jp.job_id = ${p['job']} AND jp.patient_id = c.patient_id ${range}
            WHERE c.tenant = ${tenant} AND c.type = ${typeCol} AND c.id = ${idCol})`
       : `EXISTS (SELECT 1 FROM resources s WHERE s.tenant = ${tenant} AND s.type = ${typeCol} AND s.id = ${idCol} AND s.deleted = false)`;
   let cond: string;
@@ -303,6 +325,8 @@ export function scanReferenced(req: ReferencedScanRequest): Sql {
     since: req.since === undefined ? undefined : params.add(req.since, 'bigint'),
     sources: params.add(req.sourceTypes, 'text[]'),
     job: req.jobId ? params.add(req.jobId, 'text') : undefined,
+    pfrom: req.jobId && req.patients?.from !== undefined ? params.add(req.patients.from, 'text') : undefined,
+    pto: req.jobId && req.patients?.to !== undefined ? params.add(req.patients.to, 'text') : undefined,
   };
   return {
     text: `${referencedBranch(req, 'resources', p)}

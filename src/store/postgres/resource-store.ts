@@ -9,6 +9,7 @@ import type {
   WriteCounts,
 } from '../ports.js';
 import { query, Rollback, rollbackAndRelease, type Sql, transaction, transactionOrRollback } from './db.js';
+import * as searchSql from './search-sql.js';
 import * as sql from './resource-sql.js';
 
 /**
@@ -149,6 +150,7 @@ export class PostgresResourceStore implements ResourceStore {
       await query(client, sql.updateCurrent(tenant, at, updated));
       await query(client, sql.clearCompartment(tenant, updated.types, updated.ids));
       await query(client, sql.clearRefs(tenant, updated.types, updated.ids));
+      await query(client, searchSql.clearSearchValues(tenant, updated.types, updated.ids));
     }
     if (created.ids.length > 0) await query(client, sql.insertCurrent(tenant, at, created));
 
@@ -171,6 +173,22 @@ export class PostgresResourceStore implements ResourceStore {
     }
     if (comp.ids.length > 0) await query(client, sql.addCompartment(tenant, comp.types, comp.patients, comp.ids, comp.ns));
     if (refs.srcIds.length > 0) await query(client, sql.addRefs(tenant, refs.srcTypes, refs.srcIds, refs.tgtTypes, refs.tgtIds, refs.ats));
+    const search: searchSql.SearchRows = { types: [], ids: [], params: [], patients: [], syss: [], vals: [], los: [], his: [] };
+    for (const item of written) {
+      for (const v of item.searchValues ?? []) {
+        for (const patient of item.patients) {
+          search.types.push(item.type);
+          search.ids.push(item.id);
+          search.params.push(v.param);
+          search.patients.push(patient);
+          search.syss.push(v.sys);
+          search.vals.push(v.val);
+          search.los.push(v.lo);
+          search.his.push(v.hi);
+        }
+      }
+    }
+    if (search.ids.length > 0) await query(client, searchSql.addSearchValues(tenant, search));
   }
 
   async deleteResource(tenant: string, type: string, id: string): Promise<boolean> {
@@ -183,6 +201,7 @@ export class PostgresResourceStore implements ResourceStore {
       await query(client, sql.markDeleted(tenant, type, id, at));
       // A deleted resource no longer pulls in what it referenced; its compartment rows stay for `deleted` scans.
       await query(client, sql.clearRefs(tenant, [type], [id]));
+      await query(client, searchSql.clearSearchValues(tenant, [type], [id]));
       return true;
     });
   }
@@ -261,5 +280,17 @@ export class PostgresResourceStore implements ResourceStore {
 
   async refreshStatistics(): Promise<void> {
     await query(this.pool, sql.analyze()).catch(() => undefined);
+  }
+
+  async refreshStaleStatistics(jobPatients = 0): Promise<string[]> {
+    try {
+      const stale = (await query<{ relname: string }>(this.pool, sql.staleTables(sql.EXPORT_TABLES))).map((r) => r.relname);
+      if (jobPatients >= 1000 && !stale.includes('job_patients')) stale.push('job_patients');
+      // Names from the fixed list above, so they need no quoting.
+      if (stale.length > 0) await query(this.pool, { text: `ANALYZE ${stale.join(', ')}`, values: [] });
+      return stale;
+    } catch {
+      return [];
+    }
   }
 }

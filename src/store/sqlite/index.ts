@@ -4,11 +4,14 @@ import Database from 'better-sqlite3';
 import type { Store } from '../ports.js';
 import { SqliteAuditStore } from './audit-store.js';
 import { SqliteClientStore } from './client-store.js';
+import { SqliteCohortStore } from './cohort-store.js';
 import { SqliteJobStore } from './job-store.js';
 import { FileKeyStore } from './key-files.js';
 import { SqliteViewStore } from './view-store.js';
+import { SqliteSessionStore } from './session-store.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 import { SqliteResourceStore } from './resource-store.js';
+import { SqliteTenantStore } from './tenant-store.js';
 
 function configure(db: Database.Database): void {
   db.pragma('journal_mode = WAL');
@@ -52,7 +55,9 @@ export function openSqliteStore(file: string, options: { now?: () => number; key
   const openReader = (): Database.Database => {
     const reader = new Database(file, { readonly: true });
     reader.pragma('busy_timeout = 10000');
-    reader.pragma('cache_size = -16384');
+    // Scans read their pages once, in index order; the operating system's page cache keeps the file. A small cache
+    // per reader (every running chunk has one) keeps the B-tree's inner pages and the process small.
+    reader.pragma('cache_size = -2048');
     return reader;
   };
   const now = options.now ?? Date.now;
@@ -64,6 +69,9 @@ export function openSqliteStore(file: string, options: { now?: () => number; key
     audit: new SqliteAuditStore(db),
     keys: new FileKeyStore(options.keysDir ?? join(dirname(file), 'keys')),
     views: new SqliteViewStore(db),
+    tenants: new SqliteTenantStore(db),
+    cohorts: new SqliteCohortStore(db),
+    sessions: new SqliteSessionStore(db),
     async check() {
       const applied = new Set(db.prepare('SELECT version FROM schema_migrations').pluck().all() as number[]);
       const missing = SQLITE_MIGRATIONS.filter((m) => !applied.has(m.version)).map((m) => m.version);

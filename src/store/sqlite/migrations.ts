@@ -206,4 +206,40 @@ export const SQLITE_MIGRATIONS: { version: number; name: string; sql: string }[]
       CREATE INDEX jobs_by_client ON jobs (tenant, client_id, created_at);
     `,
   },
+  {
+    version: 7,
+    name: 'management: tenant names, search values',
+    sql: `
+      ALTER TABLE tenants ADD COLUMN name TEXT NOT NULL DEFAULT '';
+      ALTER TABLE tenants ADD COLUMN created_at INTEGER;
+
+      CREATE TABLE search_values (
+        tenant TEXT NOT NULL,
+        type TEXT NOT NULL,
+        id TEXT NOT NULL,
+        param TEXT NOT NULL,
+        patient_id TEXT NOT NULL,
+        sys TEXT,
+        val TEXT,
+        lo INTEGER,
+        hi INTEGER
+      ) STRICT;
+      CREATE INDEX search_values_by_value ON search_values (tenant, type, param, val, patient_id);
+      CREATE INDEX search_values_by_date ON search_values (tenant, type, param, lo, hi);
+      CREATE INDEX search_values_by_resource ON search_values (tenant, type, id, param);
+    `,
+  },
+  {
+    version: 8,
+    name: 'console sessions',
+    sql: `
+      CREATE TABLE console_sessions (
+        id TEXT PRIMARY KEY,
+        csrf_token TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX console_sessions_by_expiry ON console_sessions (expires_at);
+    `,
+  },
 ];

@@ -11,10 +11,23 @@ import type {
 
 type Row = [type: string, id: string, version: number, lastUpdated: number, deleted: number, json: string | null];
 const BATCH_ROWS = 500;
+/**
+ * Rows per multi-row INSERT of a batch write. A statement execution costs about as much as the B-tree work of a
+ * row, so new resources and their compartment and reference rows go in groups (7 × 64 parameters, far below
+ * SQLite's limit).
+ */
+const ROWS_PER_INSERT = 64;
+
+const valuesList = (rows: number, row: string): string => Array.from({ length: rows }, () => row).join(', ');
 
 function toStored(row: Row): StoredResource {
   return { type: row[0], id: row[1], versionId: row[2], lastUpdated: row[3], deleted: row[4] === 1, json: row[5] };
 }
+
+/** A resource in several member patients' compartments goes to the smallest such patient id. */
+const firstCompartmentOnly = `AND (c.n = 1 OR NOT EXISTS (
+            SELECT 1 FROM compartment c2 JOIN job_patients jp2 ON jp2.job_id = @job AND jp2.patient_id = c2.patient_id
+            WHERE c2.tenant = c.tenant AND c2.type = c.type AND c2.id = c.id AND c2.patient_id < c.patient_id))`;
 
 /** Builds the WHERE clause and parameters shared by the current-version and history queries of a scan. */
 function scanSql(req: ScanRequest, table: 'resources' | 'resource_history'): { sql: string; params: Record<string, unknown> } {
@@ -46,9 +59,7 @@ function scanSql(req: ScanRequest, table: 'resources' | 'resource_history'): { s
           AND c.tenant = @tenant AND c.type = @type AND c.patient_id = jp.patient_id
           AND r.tenant = c.tenant AND r.type = c.type AND r.id = c.id
           AND ${liveCond} AND ${versionCond} AND ${sinceCond}
-          AND (c.n = 1 OR NOT EXISTS (
-            SELECT 1 FROM compartment c2 JOIN job_patients jp2 ON jp2.job_id = @job AND jp2.patient_id = c2.patient_id
-            WHERE c2.tenant = c.tenant AND c2.type = c.type AND c2.id = c.id AND c2.patient_id < c.patient_id))
+          ${req.patients.everyCompartment ? '' : firstCompartmentOnly}
         ORDER BY jp.patient_id, c.id`,
     };
   }
@@ -73,9 +84,15 @@ function referencedSql(req: ReferencedScanRequest, table: 'resources' | 'resourc
   });
   const inSources = sourceList.length > 0 ? sourceList.join(', ') : "''";
   if (req.jobId) params['job'] = req.jobId;
+  let range = '';
+  if (req.jobId && req.patients) {
+    params['pfrom'] = req.patients.from ?? '';
+    params['pto'] = req.patients.to ?? '\uffff';
+    range = 'AND jp.patient_id >= @pfrom AND jp.patient_id <= @pto';
+  }
   const inCompartment = (typeCol: string, idCol: string): string =>
     req.jobId
-      ? `EXISTS (SELECT 1 FROM compartment c JOIN job_patients jp ON jp.job_id = @job AND jp.patient_id = c.patient_id
+      ? `EXISTS (SELECT 1 FROM compartment c JOIN job_patients jp ON jp.job_id = @job AND jp.patient_id = c.patient_id ${range}
            WHERE c.tenant = @tenant AND c.type = ${typeCol} AND c.id = ${idCol})`
       : `EXISTS (SELECT 1 FROM resources s WHERE s.tenant = @tenant AND s.type = ${typeCol} AND s.id = ${idCol} AND s.deleted = 0)`;
   let cond: string;
@@ -119,7 +136,20 @@ export class SqliteResourceStore implements ResourceStore {
       clearCompartment: db.prepare('DELETE FROM compartment INDEXED BY compartment_by_resource WHERE tenant = ? AND type = ? AND id = ?'),
       addCompartment: db.prepare('INSERT OR IGNORE INTO compartment (tenant, type, patient_id, id, n) VALUES (?, ?, ?, ?, ?)'),
       clearRefs: db.prepare('DELETE FROM refs WHERE tenant = ? AND src_type = ? AND src_id = ?'),
+      clearSearch: db.prepare('DELETE FROM search_values WHERE tenant = ? AND type = ? AND id = ?'),
+      addSearch: db.prepare('INSERT INTO search_values (tenant, type, id, param, patient_id, sys, val, lo, hi) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
       addRef: db.prepare('INSERT OR IGNORE INTO refs (tenant, src_type, src_id, tgt_type, tgt_id, at) VALUES (?, ?, ?, ?, ?, ?)'),
+      // A new row gets version 1; a key already present is left alone here and handled row by row.
+      insertNew: db.prepare(
+        `INSERT INTO resources (tenant, type, id, version, last_updated, deleted, hash, json)
+         VALUES ${valuesList(ROWS_PER_INSERT, '(?, ?, ?, 1, ?, 0, ?, ?)')} ON CONFLICT (tenant, type, id) DO NOTHING`,
+      ),
+      addCompartments: db.prepare(
+        `INSERT OR IGNORE INTO compartment (tenant, type, patient_id, id, n) VALUES ${valuesList(ROWS_PER_INSERT, '(?, ?, ?, ?, ?)')}`,
+      ),
+      addRefs: db.prepare(
+        `INSERT OR IGNORE INTO refs (tenant, src_type, src_id, tgt_type, tgt_id, at) VALUES ${valuesList(ROWS_PER_INSERT, '(?, ?, ?, ?, ?, ?)')}`,
+      ),
       read: db.prepare('SELECT type, id, version, last_updated, deleted, json FROM resources WHERE tenant = ? AND type = ? AND id = ?').raw(),
       readHistory: db
         .prepare(
@@ -151,37 +181,113 @@ export class SqliteResourceStore implements ResourceStore {
   }
 
   async writeBatch(tenant: string, batch: PreparedResource[]): Promise<WriteCounts> {
-    const s = this.statements;
     const run = this.db.transaction((): WriteCounts => {
       const counts: WriteCounts = { created: 0, updated: 0, unchanged: 0, deleted: 0 };
       if (batch.length === 0) return counts;
       const at = this.tick(tenant);
-      for (const item of batch) {
-        const existing = s.current.get(tenant, item.type, item.id) as
-          | { version: number; last_updated: number; deleted: number; hash: string; json: string | null }
-          | undefined;
-        if (existing && existing.deleted === 0 && existing.hash === item.contentHash) {
-          counts.unchanged++;
+      const keys = new Set<string>();
+      for (const item of batch) keys.add(`${item.type}/${item.id}`);
+      // Repeated keys are applied in order, one after the other; the grouped path below assumes distinct keys.
+      if (keys.size < batch.length) {
+        for (const item of batch) this.writeOne(tenant, item, at, counts);
+        return counts;
+      }
+      const compartments: unknown[] = [];
+      const refs: unknown[] = [];
+      const sideRows = (item: PreparedResource): void => {
+        const n = item.patients.length;
+        for (const patient of item.patients) compartments.push(tenant, item.type, patient, item.id, n);
+        for (const ref of item.refs) refs.push(tenant, item.type, item.id, ref.type, ref.id, item.recordedAt);
+        this.addSearchValues(tenant, item);
+      };
+      const params: unknown[] = [];
+      for (let start = 0; start < batch.length; start += ROWS_PER_INSERT) {
+        const group = batch.slice(start, start + ROWS_PER_INSERT);
+        if (group.length < ROWS_PER_INSERT) {
+          for (const item of group) this.writeOne(tenant, item, at, counts, sideRows);
           continue;
         }
-        if (existing) {
-          const version = existing.version + 1;
-          s.toHistory.run(tenant, item.type, item.id, existing.version, existing.last_updated, existing.deleted, existing.json, at);
-          s.update.run(version, at, 0, item.contentHash, storedJson(item, version, at), tenant, item.type, item.id);
-          s.clearCompartment.run(tenant, item.type, item.id);
-          s.clearRefs.run(tenant, item.type, item.id);
-          counts.updated++;
-        } else {
-          s.insert.run(tenant, item.type, item.id, 1, at, item.contentHash, storedJson(item, 1, at));
-          counts.created++;
+        params.length = 0;
+        for (const item of group) params.push(tenant, item.type, item.id, at, item.contentHash, storedJson(item, 1, at));
+        const inserted = this.statements.insertNew.run(params).changes;
+        if (inserted === group.length) {
+          counts.created += inserted;
+          for (const item of group) sideRows(item);
+          continue;
         }
-        const n = item.patients.length;
-        for (const patient of item.patients) s.addCompartment.run(tenant, item.type, patient, item.id, n);
-        for (const ref of item.refs) s.addRef.run(tenant, item.type, item.id, ref.type, ref.id, item.recordedAt);
+        // Some keys existed: the rows stamped `at` are the ones just inserted (every earlier write has an older stamp).
+        for (const item of group) {
+          const row = this.statements.current.get(tenant, item.type, item.id) as { last_updated: number } | undefined;
+          if (row?.last_updated === at) {
+            counts.created++;
+            sideRows(item);
+          } else {
+            this.writeOne(tenant, item, at, counts, sideRows);
+          }
+        }
       }
+      this.insertGrouped(this.statements.addCompartments, this.statements.addCompartment, compartments, 5);
+      this.insertGrouped(this.statements.addRefs, this.statements.addRef, refs, 6);
       return counts;
     });
     return run.immediate();
+  }
+
+  /** Runs `grouped` over `ROWS_PER_INSERT` rows at a time and `single` over the rest (`width` parameters a row). */
+  private insertGrouped(grouped: Database.Statement, single: Database.Statement, params: unknown[], width: number): void {
+    const step = ROWS_PER_INSERT * width;
+    let i = 0;
+    for (; i + step <= params.length; i += step) grouped.run(params.slice(i, i + step));
+    for (; i < params.length; i += width) single.run(params.slice(i, i + width));
+  }
+
+  /**
+   * Writes one resource inside the caller's transaction: unchanged, a new version (the current one moved to
+   * history), or created. Its compartment and reference rows are written here, or handed to `sideRows`.
+   */
+  private writeOne(
+    tenant: string,
+    item: PreparedResource,
+    at: number,
+    counts: WriteCounts,
+    sideRows?: (item: PreparedResource) => void,
+  ): void {
+    const s = this.statements;
+    const existing = s.current.get(tenant, item.type, item.id) as
+      | { version: number; last_updated: number; deleted: number; hash: string; json: string | null }
+      | undefined;
+    if (existing && existing.deleted === 0 && existing.hash === item.contentHash) {
+      counts.unchanged++;
+      return;
+    }
+    if (existing) {
+      const version = existing.version + 1;
+      s.toHistory.run(tenant, item.type, item.id, existing.version, existing.last_updated, existing.deleted, existing.json, at);
+      s.update.run(version, at, 0, item.contentHash, storedJson(item, version, at), tenant, item.type, item.id);
+      s.clearCompartment.run(tenant, item.type, item.id);
+      s.clearRefs.run(tenant, item.type, item.id);
+      s.clearSearch.run(tenant, item.type, item.id);
+      counts.updated++;
+    } else {
+      s.insert.run(tenant, item.type, item.id, 1, at, item.contentHash, storedJson(item, 1, at));
+      counts.created++;
+    }
+    if (sideRows) {
+      sideRows(item);
+      return;
+    }
+    const n = item.patients.length;
+    for (const patient of item.patients) s.addCompartment.run(tenant, item.type, patient, item.id, n);
+    for (const ref of item.refs) s.addRef.run(tenant, item.type, item.id, ref.type, ref.id, item.recordedAt);
+    this.addSearchValues(tenant, item);
+  }
+
+  /** The item's search values (the dynamic groups' index), one row per value and compartment patient. */
+  private addSearchValues(tenant: string, item: PreparedResource): void {
+    const add = this.statements.addSearch;
+    for (const v of item.searchValues ?? []) {
+      for (const patient of item.patients) add.run(tenant, item.type, item.id, v.param, patient, v.sys, v.val, v.lo, v.hi);
+    }
   }
 
   async deleteResource(tenant: string, type: string, id: string): Promise<boolean> {
@@ -197,6 +303,7 @@ export class SqliteResourceStore implements ResourceStore {
         s.update.run(existing.version + 1, at, 1, '', null, tenant, type, id);
         // A deleted resource no longer pulls in what it referenced; its compartment rows stay for `deleted` scans.
         s.clearRefs.run(tenant, type, id);
+        s.clearSearch.run(tenant, type, id);
         return true;
       })
       .immediate();
@@ -255,35 +362,56 @@ export class SqliteResourceStore implements ResourceStore {
     return this.stream(queries);
   }
 
+  /**
+   * Runs a planning query on a read connection of its own (small page cache), so counting and slicing a large
+   * export never fills the writer's cache, which the process keeps for as long as it runs.
+   */
+  private onReader<T>(query: (reader: Database.Database) => T): T {
+    const reader = this.openReader();
+    try {
+      return query(reader);
+    } finally {
+      reader.close();
+    }
+  }
+
   async count(req: ScanRequest): Promise<number> {
     if (req.patients && !req.deleted) {
+      const patients = req.patients;
       // An upper bound from the compartment index alone (no resource rows read): cheap enough to plan with.
-      return this.db
-        .prepare(
-          `SELECT count(*) FROM job_patients jp CROSS JOIN compartment c
-           WHERE jp.job_id = @job AND jp.patient_id >= @from AND jp.patient_id <= @to
-             AND c.tenant = @tenant AND c.type = @type AND c.patient_id = jp.patient_id`,
-        )
-        .pluck()
-        .get({ job: req.patients.jobId, from: req.patients.from ?? '', to: req.patients.to ?? '\uffff', tenant: req.tenant, type: req.type }) as number;
+      return this.onReader(
+        (reader) =>
+          reader
+            .prepare(
+              `SELECT count(*) FROM job_patients jp CROSS JOIN compartment c
+               WHERE jp.job_id = @job AND jp.patient_id >= @from AND jp.patient_id <= @to
+                 AND c.tenant = @tenant AND c.type = @type AND c.patient_id = jp.patient_id`,
+            )
+            .pluck()
+            .get({ job: patients.jobId, from: patients.from ?? '', to: patients.to ?? '\uffff', tenant: req.tenant, type: req.type }) as number,
+      );
     }
-    let total = 0;
-    for (const table of ['resources', 'resource_history'] as const) {
-      const { sql, params } = scanSql(req, table);
-      total += this.db.prepare(`SELECT count(*) FROM (${sql})`).pluck().get(params) as number;
-    }
-    return total;
+    return this.onReader((reader) => {
+      let total = 0;
+      for (const table of ['resources', 'resource_history'] as const) {
+        const { sql, params } = scanSql(req, table);
+        total += reader.prepare(`SELECT count(*) FROM (${sql})`).pluck().get(params) as number;
+      }
+      return total;
+    });
   }
 
   async idBoundaries(tenant: string, type: string, until: number, step: number): Promise<string[]> {
-    const rows = this.db
-      .prepare(
-        `SELECT id FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM resources
-         WHERE tenant = ? AND type = ? AND deleted = 0 AND last_updated <= ?) WHERE n % ? = 0 ORDER BY id`,
-      )
-      .pluck()
-      .all(tenant, type, until, step) as string[];
-    return rows;
+    return this.onReader(
+      (reader) =>
+        reader
+          .prepare(
+            `SELECT id FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM resources
+             WHERE tenant = ? AND type = ? AND deleted = 0 AND last_updated <= ?) WHERE n % ? = 0 ORDER BY id`,
+          )
+          .pluck()
+          .all(tenant, type, until, step) as string[],
+    );
   }
 
   async countByType(tenant: string): Promise<Record<string, number>> {
@@ -299,6 +427,10 @@ export class SqliteResourceStore implements ResourceStore {
       if (r && !r.deleted) present.push(id);
     }
     return present;
+  }
+
+  async refreshStaleStatistics(): Promise<string[]> {
+    return [];
   }
 
   async refreshStatistics(): Promise<void> {

@@ -128,3 +128,10 @@ export const NOTE_REPORTS: Record<NoteReportKey, { code: CodeableConcept; catego
     ],
   },
 };
+
+/** Content types of the (inline) presentedForm of imaging and ECG reports, with their weights. */
+export const REPORT_FORM_TYPES: readonly (readonly [string, number])[] = [
+  ['text/html', 50],
+  ['text/plain', 30],
+  ['application/pdf', 20],
+];

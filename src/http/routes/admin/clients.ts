@@ -1,5 +1,7 @@
 import { clientView, RegistrationError, registerClient } from '../../../auth/client-registry.js';
+import { clientActivity } from '../../../manage/audit.js';
 import { invalid, notFound } from '../../../fhir/errors.js';
+import { auditRequest } from '../../audit.js';
 import { type AdminModule, ANY_OBJECT, ERROR_RESPONSES, idParams } from './common.js';
 
 const CLIENT = {
@@ -17,6 +19,23 @@ const CLIENT = {
   additionalProperties: true,
 } as const;
 
+/** What `GET /admin/clients/:id` adds: the client's activity from the audit trail. */
+const ACTIVITY = {
+  type: 'object',
+  description: 'From the audit trail',
+  properties: {
+    last_token_issued: { type: 'string', format: 'date-time', nullable: true },
+    last_export: {
+      type: 'object',
+      nullable: true,
+      properties: { time: { type: 'string', format: 'date-time' }, job_id: { type: 'string', nullable: true }, request: { type: 'string', nullable: true } },
+    },
+    failed_authentications_last_hour: { type: 'integer', description: 'refused token requests naming the client' },
+  },
+} as const;
+
+const CLIENT_WITH_ACTIVITY = { ...CLIENT, properties: { ...CLIENT.properties, activity: ACTIVITY } } as const;
+
 const tags = ['clients'];
 const params = idParams('client_id');
 
@@ -25,8 +44,12 @@ const params = idParams('client_id');
  *
  * - `GET /admin/clients[?tenant=T]` → `{ clients: [...] }`
  * - `POST /admin/clients` `{ tenant, scope, name?, jwks? | jwks_url? }` → 201 with the client (its `client_id`)
- * - `GET /admin/clients/:id`, `DELETE /admin/clients/:id` (→ 204)
+ * - `GET /admin/clients/:id` (with its `activity`: last token issued, last export, failed authentications in the
+ *   last hour), `DELETE /admin/clients/:id` (→ 204)
  * - `POST /admin/clients/:id/disable`, `POST /admin/clients/:id/enable` → the client
+ *
+ * Disabling or removing a client revokes its tokens at once (the store records it; this process forgets its
+ * cached revocation list). Every change is recorded in the audit trail.
  */
 export const clientsAdmin: AdminModule = (app, deps) => {
   const clients = deps.store.clients;
@@ -77,6 +100,7 @@ export const clientsAdmin: AdminModule = (app, deps) => {
       try {
         const client = await registerClient(clients, { tenant: body['tenant'], scope: body['scope'], name: body['name'], jwks: body['jwks'], jwksUrl: body['jwks_url'] });
         deps.log.info({ clientId: client.clientId, tenant: client.tenant, scope: client.scope }, 'client registered (admin API)');
+        auditRequest(deps, request, { action: 'admin.client.register', outcome: 'success', status: 201, tenant: client.tenant, clientId: client.clientId, detail: `scope ${client.scope}` });
         return reply.code(201).header('location', `/admin/clients/${client.clientId}`).send(clientView(client));
       } catch (e) {
         if (e instanceof RegistrationError) throw invalid(e.message);
@@ -87,11 +111,12 @@ export const clientsAdmin: AdminModule = (app, deps) => {
 
   app.get<{ Params: { id: string } }>(
     '/admin/clients/:id',
-    { schema: { tags, summary: 'Show a client application', params, response: { 200: CLIENT, ...ERROR_RESPONSES } } },
+    { schema: { tags, summary: 'Show a client application and its activity', params, response: { 200: CLIENT_WITH_ACTIVITY, ...ERROR_RESPONSES } } },
     async (request) => {
       const client = await clients.getClient(request.params.id);
       if (!client) throw notFound(`No client ${request.params.id}.`);
-      return clientView(client);
+      const activity = deps.audit ? await clientActivity(deps.audit, client.clientId, (deps.now ?? Date.now)()) : undefined;
+      return { ...clientView(client), ...(activity ? { activity } : {}) };
     },
   );
 
@@ -99,8 +124,11 @@ export const clientsAdmin: AdminModule = (app, deps) => {
     '/admin/clients/:id',
     { schema: { tags, summary: 'Remove a client application', params, response: { 204: { type: 'null', description: 'Removed' }, ...ERROR_RESPONSES } } },
     async (request, reply) => {
-      if (!(await clients.removeClient(request.params.id))) throw notFound(`No client ${request.params.id}.`);
+      const existing = await clients.getClient(request.params.id);
+      if (!existing || !(await clients.removeClient(request.params.id))) throw notFound(`No client ${request.params.id}.`);
+      deps.auth.tokensRevoked();
       deps.log.info({ clientId: request.params.id }, 'client removed (admin API)');
+      auditRequest(deps, request, { action: 'admin.client.remove', outcome: 'success', status: 204, tenant: existing.tenant, clientId: existing.clientId });
       return reply.code(204).send();
     },
   );
@@ -111,7 +139,10 @@ export const clientsAdmin: AdminModule = (app, deps) => {
       {
         schema: {
           tags,
-          summary: action === 'disable' ? 'Disable a client: it gets no new tokens' : 'Enable a disabled client',
+          summary:
+            action === 'disable'
+              ? 'Disable a client: it gets no new tokens and the ones it holds are refused from now on'
+              : 'Enable a disabled client (tokens revoked when it was disabled stay revoked)',
           params,
           response: { 200: CLIENT, ...ERROR_RESPONSES },
         },
@@ -119,9 +150,11 @@ export const clientsAdmin: AdminModule = (app, deps) => {
       async (request) => {
         const { id } = request.params;
         if (!(await clients.setClientDisabled(id, action === 'disable'))) throw notFound(`No client ${id}.`);
+        if (action === 'disable') deps.auth.tokensRevoked();
         deps.log.info({ clientId: id }, `client ${action}d (admin API)`);
         const client = await clients.getClient(id);
         if (!client) throw notFound(`No client ${id}.`);
+        auditRequest(deps, request, { action: `admin.client.${action}`, outcome: 'success', status: 200, tenant: client.tenant, clientId: id });
         return clientView(client);
       },
     );

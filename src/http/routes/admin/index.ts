@@ -2,27 +2,30 @@ import swagger from '@fastify/swagger';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { createManagement } from '../../../manage/index.js';
 import { adminAuth } from '../../admin-auth.js';
+import { consoleSessionCredential } from '../../console-session.js';
 import type { AppContext } from '../../context.js';
 import { clientsAdmin } from './clients.js';
+import { operationsAdmin } from './operations.js';
 import { type AdminContext, type AdminModule, OPERATION_OUTCOME_SCHEMA } from './common.js';
+import { tenantsAdmin } from './tenants.js';
 import { viewsAdmin } from './views.js';
 
 /**
  * The admin modules, each a set of routes under /admin. A new area of the admin API is one more module here: its
  * routes, each with a JSON schema (validation and the OpenAPI description) and a tag.
  */
-export const ADMIN_MODULES: AdminModule[] = [clientsAdmin, viewsAdmin];
+export const ADMIN_MODULES: AdminModule[] = [tenantsAdmin, clientsAdmin, operationsAdmin, viewsAdmin];
 
 /**
  * The admin API under /admin; off unless an admin token is configured (then no /admin route exists and every
  * /admin URL answers 404). Every route, `/admin/openapi.json` included, needs the admin credential (see
- * `admin-auth.ts`): missing or wrong → 401, a client's access token → 403. JSON in and out; every route has a
+ * `admin-auth.ts`; the console's session, see `console-session.ts`, counts as the credential): missing or wrong → 401, a client's access token → 403. JSON in and out; every route has a
  * JSON schema (a body or query that does not match it → 400), errors are OperationOutcomes. The OpenAPI 3
  * description is generated from the same schemas.
  */
 export function adminRoutes(deps: AppContext): FastifyPluginAsync {
   return async (app: FastifyInstance) => {
-    const check = adminAuth(deps.config, deps.auth);
+    const check = adminAuth(deps.config, deps.auth, { alternative: consoleSessionCredential(deps) });
     if (!check) return;
     const ctx: AdminContext = { ...deps, manage: createManagement(deps) };
 
@@ -32,7 +35,7 @@ export function adminRoutes(deps: AppContext): FastifyPluginAsync {
         info: {
           title: 'flatfhir admin API',
           version: '1',
-          description: 'Management of tenants, groups and client applications. Every route needs the admin token as a bearer token.',
+          description: 'Management of tenants, groups, client applications, export jobs and the audit trail. Every route needs the admin token as a bearer token.',
         },
         components: { securitySchemes: { adminToken: { type: 'http', scheme: 'bearer', description: 'FLATFHIR_ADMIN_TOKEN' } } },
         security: [{ adminToken: [] }],
@@ -42,7 +45,7 @@ export function adminRoutes(deps: AppContext): FastifyPluginAsync {
 
     app.addHook('onRequest', async (request, reply) => {
       reply.header('cache-control', 'no-store');
-      await check.check(request.headers.authorization);
+      await check.check(request.headers.authorization, request);
     });
 
     for (const mod of ADMIN_MODULES) await mod(app, ctx);

@@ -1,0 +1,247 @@
+import { useState } from 'preact/hooks';
+import { api, enc, errorText, get, query } from '../api.js';
+import { Confirm, ErrorBox, fmtNumber, fmtTime, Notice, Select, TextArea, TextField, useResource } from '../components.js';
+import { download, generateKeyPair, jwksFromPaste, type KeyAlg } from '../keys.js';
+
+interface ClientView {
+  client_id: string;
+  tenant: string;
+  name: string;
+  scope: string;
+  jwks_url: string | null;
+  disabled: boolean;
+  created_at: string;
+  activity?: Activity;
+}
+
+interface Activity {
+  last_token_issued: string | null;
+  last_export: { time: string; job_id: string | null; request: string | null } | null;
+  failed_authentications_last_hour: number;
+}
+
+type KeySource = 'generate' | 'jwks_url' | 'paste';
+
+function ClientActivity({ id }: { id: string }) {
+  const { data } = useResource<Activity & { client_id: string }>(`/admin/clients/${enc(id)}/activity`);
+  if (!data) return <td colSpan={3} class="muted">—</td>;
+  return (
+    <>
+      <td>{fmtTime(data.last_token_issued)}</td>
+      <td>{data.last_export ? `${fmtTime(data.last_export.time)}${data.last_export.job_id ? ` (${data.last_export.job_id.slice(0, 8)})` : ''}` : '—'}</td>
+      <td class="num">{fmtNumber(data.failed_authentications_last_hour)}</td>
+    </>
+  );
+}
+
+export function ClientsPage({ tenant }: { tenant: string }) {
+  const { data, error, reload } = useResource<{ clients: ClientView[] }>(`/admin/clients${query({ tenant })}`);
+  const types = useResource<{ types: string[] }>('/admin/export-types');
+  const [name, setName] = useState('');
+  const [source, setSource] = useState<KeySource>('generate');
+  const [alg, setAlg] = useState<KeyAlg>('ES384');
+  const [jwksUrl, setJwksUrl] = useState('');
+  const [pasted, setPasted] = useState('');
+  const [chosen, setChosen] = useState<Set<string>>(new Set());
+  const [access, setAccess] = useState<'rs' | 'read'>('rs');
+  const [actionError, setActionError] = useState<string>();
+  const [notice, setNotice] = useState<string>();
+  const [removing, setRemoving] = useState<ClientView>();
+  const [busy, setBusy] = useState(false);
+
+  const toggle = (t: string) => {
+    const next = new Set(chosen);
+    if (next.has(t)) next.delete(t);
+    else next.add(t);
+    setChosen(next);
+  };
+  const allTypes = types.data?.types ?? [];
+  const scope = (): string => (chosen.size === 0 || chosen.size === allTypes.length ? `system/*.${access}` : [...chosen].sort().map((t) => `system/${t}.${access}`).join(' '));
+
+  const register = async (e: Event) => {
+    e.preventDefault();
+    setActionError(undefined);
+    setNotice(undefined);
+    if (!tenant) return setActionError('Choose a tenant first.');
+    setBusy(true);
+    try {
+      const body: Record<string, unknown> = { tenant, scope: scope(), ...(name ? { name } : {}) };
+      let privateJwk: Record<string, unknown> | undefined;
+      if (source === 'generate') {
+        const pair = await generateKeyPair(alg);
+        body['jwks'] = { keys: [pair.publicJwk] };
+        privateJwk = pair.privateJwk;
+      } else if (source === 'jwks_url') {
+        body['jwks_url'] = jwksUrl;
+      } else {
+        body['jwks'] = await jwksFromPaste(pasted);
+      }
+      const client = await api<ClientView>('POST', '/admin/clients', body);
+      if (privateJwk) {
+        const fhirBaseUrl = `${location.origin}/r4/${client.tenant}`;
+        const smart = await get<{ token_endpoint?: string }>(`/r4/${enc(client.tenant)}/.well-known/smart-configuration`).catch(() => undefined);
+        const file = { clientId: client.client_id, fhirBaseUrl, tokenUrl: smart?.token_endpoint ?? `${fhirBaseUrl}/token`, scope: client.scope, privateJwk };
+        download(`flatfhir-client-${client.client_id}.json`, `${JSON.stringify(file, null, 2)}\n`);
+        setNotice(`Client ${client.client_id} registered. Its client file (with the private key) was offered as a download; it is not kept anywhere else.`);
+      } else {
+        setNotice(`Client ${client.client_id} registered.`);
+      }
+      setName('');
+      setPasted('');
+      setJwksUrl('');
+      reload();
+    } catch (err) {
+      setActionError(errorText(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const act = async (c: ClientView, action: 'disable' | 'enable') => {
+    try {
+      await api('POST', `/admin/clients/${enc(c.client_id)}/${action}`);
+      setNotice(`Client ${c.client_id} ${action}d.`);
+      reload();
+    } catch (err) {
+      setActionError(errorText(err));
+    }
+  };
+  const remove = async () => {
+    const c = removing;
+    setRemoving(undefined);
+    if (!c) return;
+    try {
+      await api('DELETE', `/admin/clients/${enc(c.client_id)}`);
+      setNotice(`Client ${c.client_id} removed.`);
+      reload();
+    } catch (err) {
+      setActionError(errorText(err));
+    }
+  };
+
+  return (
+    <>
+      <ErrorBox error={error ?? actionError} />
+      <Notice text={notice} />
+      <table>
+        <caption class="muted">Client applications{tenant ? ` of ${tenant}` : ''}</caption>
+        <thead>
+          <tr>
+            <th scope="col">Client</th>
+            <th scope="col">Scopes</th>
+            <th scope="col">State</th>
+            <th scope="col">Last token</th>
+            <th scope="col">Last export</th>
+            <th scope="col" class="num">Failed auth (1 h)</th>
+            <th scope="col">Actions</th>
+          </tr>
+        </thead>
+        <tbody>
+          {data?.clients.map((c) => (
+            <tr key={c.client_id}>
+              <th scope="row">
+                {c.name || '(no name)'}
+                <div class="muted">
+                  <code>{c.client_id}</code>
+                </div>
+              </th>
+              <td>
+                <code>{c.scope}</code>
+              </td>
+              <td>{c.disabled ? <span class="badge bad">disabled</span> : <span class="badge ok">enabled</span>}</td>
+              <ClientActivity id={c.client_id} />
+              <td>
+                <div class="actions">
+                  {c.disabled ? (
+                    <button type="button" class="secondary" onClick={() => act(c, 'enable')} aria-label={`Enable ${c.name || c.client_id}`}>
+                      Enable
+                    </button>
+                  ) : (
+                    <button type="button" class="secondary" onClick={() => act(c, 'disable')} aria-label={`Disable ${c.name || c.client_id}`}>
+                      Disable
+                    </button>
+                  )}
+                  <button type="button" class="danger" onClick={() => setRemoving(c)} aria-label={`Remove ${c.name || c.client_id}`}>
+                    Remove
+                  </button>
+                </div>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {data && data.clients.length === 0 && <p>No client applications{tenant ? ` for ${tenant}` : ''}.</p>}
+
+      <form class="panel" onSubmit={register} aria-labelledby="new-client">
+        <h3 id="new-client">Register a client application{tenant ? ` for ${tenant}` : ''}</h3>
+        <TextField label="Name" name="client-name" value={name} onInput={setName} />
+        <fieldset>
+          <legend>Public key</legend>
+          <div class="inline">
+            {(
+              [
+                ['generate', 'Generate a key pair'],
+                ['jwks_url', 'JWKS URL'],
+                ['paste', 'Paste a JWKS or PEM'],
+              ] as const
+            ).map(([value, label]) => (
+              <label key={value}>
+                <input type="radio" name="key-source" value={value} checked={source === value} onChange={() => setSource(value)} /> {label}
+              </label>
+            ))}
+          </div>
+          {source === 'generate' && (
+            <Select
+              label="Algorithm"
+              name="alg"
+              value={alg}
+              onChange={(v) => setAlg(v as KeyAlg)}
+              options={[
+                { value: 'ES384', label: 'ES384 (EC P-384)' },
+                { value: 'RS384', label: 'RS384 (RSA 2048)' },
+              ]}
+            />
+          )}
+          {source === 'jwks_url' && <TextField label="JWKS URL" name="jwks-url" type="url" value={jwksUrl} onInput={setJwksUrl} required />}
+          {source === 'paste' && <TextArea label="JWKS, JWK or PEM public key" name="jwks-paste" value={pasted} onInput={setPasted} rows={6} />}
+        </fieldset>
+        <fieldset>
+          <legend>Pre-authorized scopes</legend>
+          <div class="inline">
+            <label>
+              <input type="radio" name="access" value="rs" checked={access === 'rs'} onChange={() => setAccess('rs')} /> read and search (.rs)
+            </label>
+            <label>
+              <input type="radio" name="access" value="read" checked={access === 'read'} onChange={() => setAccess('read')} /> read (.read)
+            </label>
+          </div>
+          <p class="muted">No type ticked means every exported type (system/*).</p>
+          <div class="checks">
+            {allTypes.map((t) => (
+              <label key={t}>
+                <input type="checkbox" name="scope-type" value={t} checked={chosen.has(t)} onChange={() => toggle(t)} /> {t}
+              </label>
+            ))}
+          </div>
+          <p>
+            Scope: <code>{scope()}</code>
+          </p>
+        </fieldset>
+        <button type="submit" disabled={busy}>
+          Register client
+        </button>
+      </form>
+      <Confirm
+        open={!!removing}
+        title={`Remove client ${removing?.name || removing?.client_id || ''}?`}
+        confirmLabel="Remove client"
+        onConfirm={remove}
+        onCancel={() => setRemoving(undefined)}
+      >
+        <p>
+          Client <code>{removing?.client_id}</code> of tenant {removing?.tenant} can no longer get tokens, and its current tokens stop working.
+        </p>
+      </Confirm>
+    </>
+  );
+}

@@ -1,0 +1,356 @@
+import { useState } from 'preact/hooks';
+import { api, enc, errorText, query } from '../api.js';
+import { Confirm, ErrorBox, fmtNumber, fmtTime, Notice, splitIds, TextArea, TextField, useResource } from '../components.js';
+
+interface GroupSummary {
+  id: string;
+  tenant: string;
+  name: string;
+  kind: 'static' | 'dynamic';
+  version: number;
+  last_updated: string;
+  member_count: number;
+  criteria?: string[];
+  relative?: boolean;
+}
+
+interface Member {
+  patient: string;
+  period_start: string | null;
+  inactive: boolean;
+}
+
+interface GroupDetail extends GroupSummary {
+  members?: Member[];
+  evaluated_at?: string;
+}
+
+/** An admin change of the group, from the audit trail. */
+interface HistoryEntry {
+  id: number;
+  time: string;
+  action: string;
+  outcome: string;
+  request: string | null;
+  detail: string | null;
+}
+
+interface Preview {
+  count: number;
+  members: string[];
+  limit: number;
+}
+
+type Mode = 'ids' | 'search' | 'dynamic';
+
+function GroupPanel({ tenant, id, limit, onChanged, onClose }: { tenant: string; id: string; limit: number | undefined; onChanged: () => void; onClose: () => void }) {
+  const base = `/admin/tenants/${enc(tenant)}/groups/${enc(id)}`;
+  const { data, error, reload } = useResource<GroupDetail>(base);
+  const history = useResource<{ events: HistoryEntry[] }>(`/admin/audit${query({ tenant, action: 'admin.group', limit: 200 })}`);
+  const changes = history.data?.events.filter((e) => (e.request ?? '').includes(`/groups/${id}`) || (e.detail ?? '').includes(id));
+  const [ids, setIds] = useState('');
+  const [picked, setPicked] = useState<Set<string>>(new Set());
+  const [actionError, setActionError] = useState<string>();
+  const [notice, setNotice] = useState<string>();
+  const change = async (what: 'add' | 'remove' | 'inactive' | 'active') => {
+    setActionError(undefined);
+    const patients = what === 'add' ? splitIds(ids) : [...picked];
+    if (patients.length === 0) return setActionError(what === 'add' ? 'Paste at least one patient id.' : 'Tick at least one member.');
+    try {
+      const path = { add: 'members', remove: 'members/remove', inactive: 'members/inactive', active: 'members/inactive' }[what];
+      await api('POST', `${base}/${path}`, what === 'inactive' || what === 'active' ? { patients, inactive: what === 'inactive' } : { patients });
+      setNotice(`${patients.length} member(s) ${{ add: 'added', remove: 'removed', inactive: 'marked inactive', active: 'marked active' }[what]}.`);
+      setIds('');
+      setPicked(new Set());
+      reload();
+      history.reload();
+      onChanged();
+    } catch (err) {
+      setActionError(errorText(err));
+    }
+  };
+  const toggle = (m: string) => {
+    const next = new Set(picked);
+    if (next.has(m)) next.delete(m);
+    else next.add(m);
+    setPicked(next);
+  };
+  return (
+    <section class="panel" aria-labelledby="group-title">
+      <h3 id="group-title">Group {data?.name ?? id}</h3>
+      <ErrorBox error={error ?? actionError} />
+      <Notice text={notice} />
+      {data && (
+        <>
+          <p>
+            {data.kind} group <code>{data.id}</code>, version {data.version} of {fmtTime(data.last_updated)}: {fmtNumber(data.member_count)} members
+            {limit ? ` of at most ${fmtNumber(limit)}` : ''}
+            {data.evaluated_at ? ` (criteria evaluated ${fmtTime(data.evaluated_at)})` : ''}
+          </p>
+          {data.criteria && data.criteria.length > 0 && (
+            <ul aria-label="Membership criteria">
+              {data.criteria.map((c) => (
+                <li key={c}>
+                  <code>{c}</code>
+                </li>
+              ))}
+            </ul>
+          )}
+          {data.members && (
+            <table>
+              <caption>Members</caption>
+              <thead>
+                <tr>
+                  {data.kind === 'static' && <th scope="col">Select</th>}
+                  <th scope="col">Patient</th>
+                  <th scope="col">Member since</th>
+                  <th scope="col">Inactive</th>
+                </tr>
+              </thead>
+              <tbody>
+                {data.members.map((m) => (
+                  <tr key={m.patient}>
+                    {data.kind === 'static' && (
+                      <td>
+                        <input type="checkbox" checked={picked.has(m.patient)} onChange={() => toggle(m.patient)} aria-label={`Select member ${m.patient}`} />
+                      </td>
+                    )}
+                    <th scope="row">
+                      <code>{m.patient}</code>
+                    </th>
+                    <td>{fmtTime(m.period_start)}</td>
+                    <td>{m.inactive ? 'yes' : 'no'}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+          {data.kind === 'static' && (
+            <>
+              <div class="actions">
+                <button type="button" class="danger" onClick={() => change('remove')}>
+                  Remove selected
+                </button>
+                <button type="button" class="secondary" onClick={() => change('inactive')}>
+                  Mark selected inactive
+                </button>
+                <button type="button" class="secondary" onClick={() => change('active')}>
+                  Mark selected active
+                </button>
+              </div>
+              <TextArea label="Patient ids to add" name="add-ids" value={ids} onInput={setIds} hint="One per line, or separated by commas or spaces" />
+              <button type="button" onClick={() => change('add')}>
+                Add members
+              </button>
+            </>
+          )}
+        </>
+      )}
+      <h4>History</h4>
+      <ErrorBox error={history.error} />
+      {changes && changes.length === 0 && <p class="muted">No recorded changes.</p>}
+      <ol aria-label="Changes of the group, newest first">
+        {changes?.map((h) => (
+          <li key={h.id}>
+            {fmtTime(h.time)}: {h.action.replace(/^admin\.group\./, '')} ({h.outcome}){h.detail ? ` — ${h.detail}` : ''}
+          </li>
+        ))}
+      </ol>
+      <button type="button" class="secondary" onClick={onClose}>
+        Close
+      </button>
+    </section>
+  );
+}
+
+export function GroupsPage({ tenant }: { tenant: string }) {
+  const { data, error, reload } = useResource<{ groups: GroupSummary[] }>(tenant ? `/admin/tenants/${enc(tenant)}/groups` : undefined);
+  const settings = useResource<{ maxGroupMembers?: number }>('/admin/export-types');
+  const limit = settings.data?.maxGroupMembers;
+  const [mode, setMode] = useState<Mode>('ids');
+  const [name, setName] = useState('');
+  const [ids, setIds] = useState('');
+  const [search, setSearch] = useState('Patient?');
+  const [criteria, setCriteria] = useState('');
+  const [preview, setPreview] = useState<Preview>();
+  const [selected, setSelected] = useState<string>();
+  const [removing, setRemoving] = useState<GroupSummary>();
+  const [actionError, setActionError] = useState<string>();
+  const [notice, setNotice] = useState<string>();
+
+  const criteriaList = (): string[] =>
+    criteria
+      .split('\n')
+      .map((s) => s.trim())
+      .filter(Boolean);
+  const body = (): Record<string, unknown> => {
+    if (mode === 'ids') return { name, patients: splitIds(ids) };
+    if (mode === 'search') return { name, from_search: search };
+    return { name, member_filter: criteriaList() };
+  };
+  const doPreview = async () => {
+    setActionError(undefined);
+    try {
+      setPreview(await api<Preview>('POST', `/admin/tenants/${enc(tenant)}/groups/preview`, mode === 'dynamic' ? { member_filter: criteriaList() } : { from_search: search }));
+    } catch (err) {
+      setActionError(errorText(err));
+    }
+  };
+  const create = async (e: Event) => {
+    e.preventDefault();
+    setActionError(undefined);
+    if (!tenant) return setActionError('Choose a tenant first.');
+    try {
+      const g = await api<GroupSummary>('POST', `/admin/tenants/${enc(tenant)}/groups`, body());
+      setNotice(`Group ${g.name} created (${g.id}).`);
+      setName('');
+      setIds('');
+      setCriteria('');
+      setPreview(undefined);
+      reload();
+    } catch (err) {
+      setActionError(errorText(err));
+    }
+  };
+  const remove = async () => {
+    const g = removing;
+    setRemoving(undefined);
+    if (!g) return;
+    try {
+      await api('DELETE', `/admin/tenants/${enc(g.tenant)}/groups/${enc(g.id)}`);
+      setNotice(`Group ${g.name} removed.`);
+      if (selected === g.id) setSelected(undefined);
+      reload();
+    } catch (err) {
+      setActionError(errorText(err));
+    }
+  };
+
+  return (
+    <>
+      <ErrorBox error={error ?? actionError} />
+      <Notice text={notice} />
+      {!tenant && <p>Choose a tenant to see its groups.</p>}
+      <table>
+        <caption class="muted">Groups{tenant ? ` of ${tenant}` : ''}</caption>
+        <thead>
+          <tr>
+            <th scope="col">Name</th>
+            <th scope="col">Kind</th>
+            <th scope="col" class="num">Members</th>
+            <th scope="col">Size against the limit</th>
+            <th scope="col">Actions</th>
+          </tr>
+        </thead>
+        <tbody>
+          {data?.groups.map((g) => {
+            // A dynamic group's members are known when it is evaluated (opened, or at an export's kick-off).
+            const count = g.kind === 'dynamic' ? undefined : g.member_count;
+            return (
+              <tr key={g.id}>
+                <th scope="row">
+                  {g.name}
+                  <div class="muted">
+                    <code>{g.id}</code>
+                  </div>
+                </th>
+                <td>{g.kind}</td>
+                <td class="num">{count === undefined ? 'evaluated at export' : fmtNumber(count)}</td>
+                <td>
+                  {limit && count !== undefined ? (
+                    <>
+                      <progress max={limit} value={Math.min(limit, count)} aria-label={`${g.name}: members against the limit`} /> {fmtNumber(count)} / {fmtNumber(limit)}
+                    </>
+                  ) : (
+                    (g.criteria ?? []).map((c) => (
+                      <div key={c}>
+                        <code>{c}</code>
+                      </div>
+                    ))
+                  )}
+                </td>
+                <td>
+                  <div class="actions">
+                    <button type="button" class="secondary" onClick={() => setSelected(g.id)} aria-label={`Open group ${g.name}`}>
+                      Open
+                    </button>
+                    <button type="button" class="danger" onClick={() => setRemoving(g)} aria-label={`Remove group ${g.name}`}>
+                      Remove
+                    </button>
+                  </div>
+                </td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+      {data && data.groups.length === 0 && <p>No groups yet.</p>}
+      {selected && <GroupPanel tenant={tenant} id={selected} limit={limit} onChanged={reload} onClose={() => setSelected(undefined)} />}
+
+      <form class="panel" onSubmit={create} aria-labelledby="new-group">
+        <h3 id="new-group">New group{tenant ? ` in ${tenant}` : ''}</h3>
+        <TextField label="Group name" name="group-name" value={name} onInput={setName} required />
+        <fieldset>
+          <legend>Members</legend>
+          <div class="inline">
+            {(
+              [
+                ['ids', 'Static: pasted patient ids'],
+                ['search', 'Static: from a Patient search'],
+                ['dynamic', 'Dynamic: from criteria'],
+              ] as const
+            ).map(([value, label]) => (
+              <label key={value}>
+                <input
+                  type="radio"
+                  name="group-mode"
+                  value={value}
+                  checked={mode === value}
+                  onChange={() => {
+                    setMode(value);
+                    setPreview(undefined);
+                  }}
+                />{' '}
+                {label}
+              </label>
+            ))}
+          </div>
+          {mode === 'ids' && <TextArea label="Patient ids" name="patient-ids" value={ids} onInput={setIds} hint="One per line, or separated by commas or spaces" />}
+          {mode === 'search' && <TextField label="Patient search" name="patient-search" value={search} onInput={setSearch} hint="e.g. Patient?gender=female&birthdate=ge1980" />}
+          {mode === 'dynamic' && (
+            <TextArea
+              label="Criteria (one per line; a patient must match all)"
+              name="criteria"
+              value={criteria}
+              onInput={setCriteria}
+              hint="e.g. Encounter?status=finished&date=ge-7d and Condition?code=http://snomed.info/sct|44054006 (relative dates: ge-7d is 7 days before the kick-off)"
+            />
+          )}
+          {mode !== 'ids' && (
+            <button type="button" class="secondary" onClick={doPreview}>
+              Preview members
+            </button>
+          )}
+          {preview && (
+            <div role="status" class="notice">
+              <strong>{fmtNumber(preview.count)} patients</strong> match now
+              {` (a group may have at most ${fmtNumber(preview.limit)})`}
+              {preview.members.length > 0 && (
+                <>
+                  : <code>{preview.members.slice(0, 20).join(', ')}</code>
+                  {preview.members.length > 20 ? ' …' : ''}
+                </>
+              )}
+            </div>
+          )}
+        </fieldset>
+        <button type="submit">Create group</button>
+      </form>
+      <Confirm open={!!removing} title={`Remove group ${removing?.name ?? ''}?`} confirmLabel="Remove group" onConfirm={remove} onCancel={() => setRemoving(undefined)}>
+        <p>
+          Group <code>{removing?.id}</code> and its {fmtNumber(removing?.member_count)} memberships are removed; the patients' data stays.
+        </p>
+      </Confirm>
+    </>
+  );
+}

@@ -1,0 +1,37 @@
+import { loadConfig } from '../config/index.js';
+import { createManagement } from '../manage/index.js';
+import { remoteManagement } from '../manage/remote.js';
+import type { OpenManagement } from './manage-shared.js';
+import { openStoreFor } from './shared.js';
+
+/**
+ * The management services a command's options name: over the admin API of `--server` (with `--admin-token` or
+ * FLATFHIR_ADMIN_TOKEN), else on the store and object storage of the configuration (`--data`, `--database-url`
+ * over the environment).
+ */
+export const openManagement: OpenManagement = async (target) => {
+  if (target.server !== undefined) {
+    const adminToken = target.adminToken ?? process.env['FLATFHIR_ADMIN_TOKEN'];
+    if (!adminToken) throw new Error('--server needs the admin token: give --admin-token or set FLATFHIR_ADMIN_TOKEN.');
+    return { manage: remoteManagement({ server: target.server, adminToken }), close: async () => {} };
+  }
+  const config = loadConfig({
+    ...(target.data !== undefined ? { dataDir: target.data } : {}),
+    ...(target.databaseUrl !== undefined ? { databaseUrl: target.databaseUrl } : {}),
+  });
+  const store = await openStoreFor(config);
+  try {
+    const { openStorage } = await import('../storage/open.js');
+    const storage = await openStorage(config, store.keys);
+    return {
+      manage: createManagement({ config, store, storage }),
+      async close() {
+        await storage.close();
+        await store.close();
+      },
+    };
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
+};

@@ -1,0 +1,75 @@
+/**
+ * The SQL of dynamic group evaluation over the search-value index, for both dialects: one statement, set-based
+ * (each criterion a join of index rows of one resource, the criteria intersected), no resource read or parsed.
+ */
+import type { CohortCriterion, ValuePredicate } from '../fhir/member-filter.js';
+
+export interface Dialect {
+  /** Adds a parameter and returns its placeholder. */
+  param(value: unknown): string;
+  /** `position of needle in haystack > 0` */
+  contains(haystack: string, needle: string): string;
+  notDeleted: string;
+}
+
+/** The highest string a prefix range needs: every value starting with the prefix sorts below prefix + this. */
+const TOP = '\u{10FFFF}';
+
+function predicate(alias: string, v: ValuePredicate, d: Dialect): string {
+  switch (v.kind) {
+    case 'token': {
+      const parts: string[] = [];
+      if (v.code !== undefined) parts.push(`${alias}.val = ${d.param(v.code)}`);
+      if (v.system === null) parts.push(`${alias}.sys IS NULL`);
+      else if (v.system !== undefined) parts.push(`${alias}.sys = ${d.param(v.system)}`);
+      return parts.length > 0 ? parts.join(' AND ') : 'TRUE';
+    }
+    case 'string':
+      if (v.contains !== undefined) return d.contains(`${alias}.val`, d.param(v.contains));
+      return `${alias}.val >= ${d.param(v.prefix ?? '')} AND ${alias}.val < ${d.param(`${v.prefix ?? ''}${TOP}`)}`;
+    case 'reference':
+      return `${alias}.val = ${d.param(v.value)}`;
+    case 'date': {
+      const lo = `${alias}.lo`;
+      const hi = `${alias}.hi`;
+      switch (v.op) {
+        case 'eq':
+          return `${lo} >= ${d.param(v.lo)} AND ${hi} <= ${d.param(v.hi)}`;
+        case 'gt':
+          return `${hi} > ${d.param(v.hi)}`;
+        case 'ge':
+          return `${hi} >= ${d.param(v.lo)}`;
+        case 'lt':
+          return `${lo} < ${d.param(v.lo)}`;
+        case 'le':
+          return `${lo} <= ${d.param(v.hi)}`;
+        case 'sa':
+          return `${lo} > ${d.param(v.hi)}`;
+        case 'eb':
+          return `${hi} < ${d.param(v.lo)}`;
+      }
+    }
+  }
+  return 'FALSE';
+}
+
+function criterionSql(tenant: string, c: CohortCriterion, d: Dialect): string {
+  const [first, ...rest] = c.conditions;
+  if (!first) throw new Error('a criterion needs a condition');
+  const cond = (alias: string, x: CohortCriterion['conditions'][number]): string =>
+    `${alias}.param = ${d.param(x.param)} AND (${x.anyOf.map((v) => `(${predicate(alias, v, d)})`).join(' OR ')})`;
+  const joins = rest.map(
+    (x, i) =>
+      `JOIN search_values s${i + 1} ON s${i + 1}.tenant = s0.tenant AND s${i + 1}.type = s0.type AND s${i + 1}.id = s0.id AND s${i + 1}.patient_id = s0.patient_id AND ${cond(`s${i + 1}`, x)}`,
+  );
+  return `SELECT s0.patient_id FROM search_values s0 ${joins.join(' ')} WHERE s0.tenant = ${d.param(tenant)} AND s0.type = ${d.param(c.type)} AND ${cond('s0', first)}`;
+}
+
+/** Live Patients matching every criterion, in id order, at most `limit`. */
+export function cohortSql(tenant: string, criteria: CohortCriterion[], limit: number, d: Dialect): string {
+  if (criteria.length === 0) throw new Error('a cohort needs a criterion');
+  const sets = criteria.map((c) => criterionSql(tenant, c, d)).join(' INTERSECT ');
+  return `SELECT m.patient_id FROM (${sets}) m
+    WHERE EXISTS (SELECT 1 FROM resources r WHERE r.tenant = ${d.param(tenant)} AND r.type = 'Patient' AND r.id = m.patient_id AND ${d.notDeleted})
+    GROUP BY m.patient_id ORDER BY m.patient_id LIMIT ${d.param(limit)}`;
+}
