@@ -2,18 +2,19 @@
  * Benchmarks (npm run bench -- <name> [options]). Each prints figures and compares with a baseline measured in
  * the same run; none asserts a time.
  *
- *   import   [--patients N]   import throughput (resources/s) and the importing process's peak RSS
+ *   import   [--patients N]   import throughput (resources/s) beside read + parse and raw INSERT baselines of the same
+ *                             rows, and the importing process's peak RSS
  *   export   [--patients N]   raw store-to-file baseline vs a full Group export end to end, server peak RSS
  *   synthea  [--copies N]     synthea-100 imported N times with prefixed ids, system export end to end
  *   polls    [--patients N] [--pollers P]
  *                             status-poll latency (p50/p99) of P concurrent pollers during a Group export, and the
  *                             export's duration against the same export with no pollers
- *   views    [--patients N]   the shipped SQL on FHIR views (CSV, and Parquet for observations) over a generated
- *                             population (default 10,000 patients): rows/s, resources/s and peak RSS of each,
- *                             against the raw NDJSON export of the same type measured in the same run
  *   scale    [--patients N]   export throughput on PostgreSQL + S3 (an s3rver) with 1 and 2 worker processes beside
  *                             the embedded server, same population, same run; kick-off latency on each
  *   prepare  [--patients N]   generates and imports the population the export benchmarks use (kept in .bench/)
+ *   views    [--patients N]   the shipped SQL on FHIR views (CSV, and Parquet for observations) over a generated
+ *                             population (default 10,000 patients): rows/s, resources/s and peak RSS of each,
+ *                             against the raw NDJSON export of the same type measured in the same run
  *   all                       import and export at the default size
  *   --threads N               export worker threads of the server (default: the server's default)
  *   --profile cpu|heap        runs the server with --cpu-prof or --heap-prof (profiles in .bench/profiles/)
@@ -80,6 +81,11 @@ interface ImportFigures {
   maxRssBytes: number;
 }
 
+interface RawInsertFigures {
+  rows: number;
+  seconds: number;
+}
+
 async function benchImport(n: number): Promise<void> {
   const dir = await population(n);
   const data = await mkdtemp(join(tmpdir(), 'flatfhir-bench-'));
@@ -96,12 +102,19 @@ async function benchImport(n: number): Promise<void> {
       }
     }
     const parseSeconds = (Date.now() - started) / 1000;
-    const r = await child<ImportFigures>(['bench/import-child.mjs', join(data, 'flatfhir.sqlite'), dir]);
+    const db = join(data, 'flatfhir.sqlite');
+    const r = await child<ImportFigures>(['bench/import-child.mjs', db, dir]);
+    // Baseline: the rows the import stored, inserted with plain prepared INSERTs in one transaction.
+    const raw = await child<RawInsertFigures>(['bench/raw-insert-child.mjs', db, join(data, 'raw-insert.sqlite'), 'bench']);
+    const importRate = r.resources / r.seconds;
+    const rawRate = raw.rows / raw.seconds;
     console.log(`\nimport of ${fmt(n)} patients into SQLite`);
-    console.log(`  baseline (read + JSON.parse only): ${fmt(lines / parseSeconds)} resources/s`);
-    console.log(`  import:                            ${fmt(r.resources / r.seconds)} resources/s (${fmt(r.resources)} in ${fmt(r.seconds, 1)} s)`);
-    console.log(`  import / baseline:                 ${fmt((r.resources / r.seconds / (lines / parseSeconds)) * 100)}%`);
-    console.log(`  peak RSS of the importing process: ${mb(r.maxRssBytes)}`);
+    console.log(`  baseline (read + JSON.parse only):  ${fmt(lines / parseSeconds)} resources/s`);
+    console.log(`  baseline (raw INSERT of the rows):  ${fmt(rawRate)} rows/s (${fmt(raw.rows)} in ${fmt(raw.seconds, 1)} s, one transaction)`);
+    console.log(`  import:                             ${fmt(importRate)} resources/s (${fmt(r.resources)} in ${fmt(r.seconds, 1)} s)`);
+    console.log(`  import / read + parse:              ${fmt((importRate / (lines / parseSeconds)) * 100)}%`);
+    console.log(`  import / raw INSERT:                ${fmt((importRate / rawRate) * 100)}%`);
+    console.log(`  peak RSS of the importing process:  ${mb(r.maxRssBytes)}`);
   } finally {
     await rm(data, { recursive: true, force: true });
   }
@@ -743,10 +756,10 @@ if (which === 'import' || which === 'all') await benchImport(patients);
 if (which === 'export' || which === 'all') await benchExport(patients);
 if (which === 'synthea') await benchSynthea(copies);
 if (which === 'polls') await benchPolls(patients, Number(values.pollers));
-if (which === 'views') await benchViews(patients);
 if (which === 'scale') await benchScale(patients);
 if (which === 'prepare') await exportData(patients);
-if (!['import', 'export', 'synthea', 'polls', 'views', 'scale', 'prepare', 'all'].includes(which)) {
-  console.error(`unknown benchmark "${which}": use import, export, synthea, polls, views, scale, prepare or all`);
+if (which === 'views') await benchViews(patients);
+if (!['import', 'export', 'synthea', 'polls', 'scale', 'prepare', 'views', 'all'].includes(which)) {
+  console.error(`unknown benchmark "${which}": use import, export, synthea, polls, scale, prepare, views or all`);
   process.exit(2);
 }

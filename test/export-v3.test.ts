@@ -313,7 +313,8 @@ describe('organizeOutputBy=Patient', () => {
     for (const o of manifest.output) {
       expect(o).not.toHaveProperty('type');
       const lines = parseNdjson((await download(o.url, token)).text) as R[];
-      expect(lines.length).toBe(o.count);
+      // count is of resources: the headers are not counted.
+      expect(lines.filter((l) => l.resourceType !== 'Parameters').length).toBe(o.count);
       expect(lines.length).toBeLessThanOrEqual(150);
       files.push({ url: o.url, lines, ...(o.continuesInFile ? { continuesInFile: o.continuesInFile } : {}) });
     }
@@ -340,6 +341,45 @@ describe('organizeOutputBy=Patient', () => {
       expect(got.sort(), `block of ${p}`).toEqual(expected);
       // The Patient comes first in its block.
       expect(block.resources[0]?.resourceType === 'Patient' && block.resources[0]?.id === p).toBe(true);
+    }
+  });
+
+  it('puts a resource of two members in both blocks, and the Provenance of a block resource in that block', async () => {
+    const { belongsTo, fixtureResources, GROUP_MEMBERS, writeNdjson } = await import('./fixtures/population.js');
+    const { mkdtemp, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const other = await startServer();
+    try {
+      const dir = await mkdtemp(join(tmpdir(), 'flatfhir-fixture-'));
+      const population = fixtureResources();
+      await writeNdjson(dir, population);
+      await importPaths({ resources: other.runtime.store.resources, tenant: TENANT, paths: [dir], maxGroupMembers: 100 });
+      await rm(dir, { recursive: true });
+      const otherToken = (await other.client(TENANT)).token;
+      const types = ['Patient', 'Condition', 'Observation', 'Provenance'];
+      const kick = await fetch(`${other.base(TENANT)}/Group/grp-main/$export?_type=${types.join(',')}&organizeOutputBy=Patient`, {
+        headers: { ...KICKOFF_HEADERS, ...auth(otherToken) },
+      });
+      const manifest = (await (await waitForJob(kick.headers.get('content-location') as string, otherToken)).response.json()) as {
+        output: { url: string; continuesInFile?: string }[];
+      };
+      const files = [];
+      for (const o of manifest.output) files.push({ url: o.url, lines: parseNdjson((await download(o.url, otherToken)).text) as R[], ...(o.continuesInFile ? { continuesInFile: o.continuesInFile } : {}) });
+      const blocks = readBlocks(files);
+      expect(blocks.map((b) => b.patient).sort()).toEqual([...GROUP_MEMBERS].sort());
+      for (const block of blocks) {
+        const compartment = population.filter((r) => types.includes(r.resourceType) && r.resourceType !== 'Provenance' && belongsTo(r, block.patient));
+        const inBlock = new Set(compartment.map((r) => `${r.resourceType}/${r.id}`));
+        const provenance = population.filter(
+          (r) => r.resourceType === 'Provenance' && ((r['target'] as { reference: string }[]) ?? []).some((t) => inBlock.has(t.reference)),
+        );
+        expect(block.resources.map((r) => `${r.resourceType}/${r.id}`).sort(), block.patient).toEqual([...inBlock, ...provenance.map((r) => `Provenance/${r.id}`)].sort());
+      }
+      // obs-shared (in the compartments of two members) is in both blocks; prov-old and prov-new in pat-1's.
+      expect(blocks.filter((b) => b.resources.some((r) => r.id === 'obs-shared')).length).toBe(2);
+      expect(blocks.find((b) => b.patient === 'pat-1')?.resources.filter((r) => r.resourceType === 'Provenance').map((r) => r.id).sort()).toEqual(['prov-new', 'prov-old']);
+    } finally {
+      await other.close();
     }
   });
 
@@ -374,5 +414,125 @@ describe('manifest extension', () => {
     const system = await kickoff(`${base}/$export?_type=Device`);
     const other = (await (await waitForJob(system.headers.get('content-location') as string, token)).response.json()) as object;
     expect(other).not.toHaveProperty('extension');
+  });
+});
+
+describe('ready for STU4', () => {
+  const MAX = 65_536;
+
+  it('_maximumFileSize: no file is larger, patient blocks continue across files where the manifest says, nothing is lost', async () => {
+    const types = ['Patient', 'Condition', 'Immunization'];
+    for (const organized of [false, true]) {
+      const kick = await kickoff(`${base}/Patient/$export?_type=${types.join(',')}&_maximumFileSize=${MAX}${organized ? '&organizeOutputBy=Patient' : ''}`);
+      expect(kick.status).toBe(202);
+      const manifest = (await (await waitForJob(kick.headers.get('content-location') as string, token)).response.json()) as {
+        output: { type?: string; url: string; count: number; fileSize: number; continuesInFile?: string }[];
+        error: unknown[];
+      };
+      expect(manifest.error).toEqual([]);
+      const files: { url: string; continuesInFile?: string; lines: R[] }[] = [];
+      for (const o of manifest.output) {
+        const { text } = await download(o.url, token);
+        expect(Buffer.byteLength(text)).toBe(o.fileSize);
+        expect(o.fileSize).toBeLessThanOrEqual(MAX);
+        files.push({ url: o.url, lines: parseNdjson(text) as R[], ...(o.continuesInFile ? { continuesInFile: o.continuesInFile } : {}) });
+      }
+      const all = organized ? readBlocks(files).flatMap((b) => b.resources) : files.flatMap((f) => f.lines);
+      for (const type of types) expect(ids(all.filter((r) => r.resourceType === type)), type).toEqual(ids(inCompartments(type)));
+      if (organized) {
+        expect(manifest.output.some((o) => o.continuesInFile)).toBe(true);
+        expect(readBlocks(files).map((b) => b.patient).sort()).toEqual(ids(fixture.get('Patient') ?? []));
+      }
+    }
+  });
+
+  it('_maximumFileSize and _minimumFileSize outside the fixed bounds are refused', async () => {
+    for (const q of ['_maximumFileSize=1000', '_maximumFileSize=big', '_minimumFileSize=99999999999', `_maximumFileSize=${MAX}&_minimumFileSize=${MAX + 1}`]) {
+      const r = await kickoff(`${base}/Patient/$export?_type=Device&${q}`);
+      expect(r.status, q).toBe(400);
+      expect(((await r.json()) as { resourceType: string }).resourceType).toBe('OperationOutcome');
+    }
+    // Above the server's own bound: accepted (files stay within the server's bound).
+    const big = await kickoff(`${base}/Patient/$export?_type=Device&_maximumFileSize=${10 ** 12}&_minimumFileSize=1`);
+    expect(big.status).toBe(202);
+    await waitForJob(big.headers.get('content-location') as string, token);
+  });
+
+  it('fileSize on every output, error and deleted item, and count on deleted items', async () => {
+    const before = new Date(Date.now() - 1000).toISOString();
+    const device = (fixture.get('Device') ?? [])[0] as R;
+    const resources = server.runtime.store.resources;
+    expect(await resources.deleteResource(TENANT, 'Device', device.id)).toBe(true);
+    try {
+      const kick = await kickoff(`${base}/$export?_type=Device,Condition&_since=${before}&unknown=1`, { prefer: 'respond-async, handling=lenient' });
+      const manifest = (await (await waitForJob(kick.headers.get('content-location') as string, token)).response.json()) as Record<
+        'output' | 'error' | 'deleted',
+        { url: string; count?: number; fileSize: number }[]
+      >;
+      expect(manifest.deleted).toHaveLength(1);
+      expect(manifest.error).toHaveLength(1);
+      for (const item of [...manifest.output, ...manifest.error, ...manifest.deleted]) {
+        expect(item.fileSize).toBe(Buffer.byteLength((await download(item.url, token)).text));
+      }
+      const deleted = manifest.deleted[0] as { url: string; count?: number };
+      const bundles = parseNdjson((await download(deleted.url, token)).text) as { entry: { request: { url: string } }[] }[];
+      expect(deleted.count).toBe(bundles.length);
+      expect(bundles.flatMap((b) => b.entry.map((e) => e.request.url))).toEqual([`Device/${device.id}`]);
+    } finally {
+      const { prepareResource } = await import('../src/fhir/prepare.js');
+      await resources.writeBatch(TENANT, [prepareResource(device)]);
+    }
+  });
+
+  it('includeAssociatedData as a Coding in POST Parameters, as a code', async () => {
+    const post = (parameter: object[]) =>
+      kickoff(`${base}/Patient/$export`, { 'content-type': 'application/fhir+json' }, { method: 'POST', body: JSON.stringify({ resourceType: 'Parameters', parameter }) });
+    const coding = (code: string) => ({ name: 'includeAssociatedData', valueCoding: { system: 'http://hl7.org/fhir/uv/bulkdata/CodeSystem/include-associated-data', code } });
+    // Read as the code: without Provenance in _type the request is refused for that reason, an unknown code for its own.
+    const noProvenance = await post([{ name: '_type', valueString: 'Patient' }, coding('LatestProvenanceResources')]);
+    expect(noProvenance.status).toBe(400);
+    expect(((await noProvenance.json()) as { issue: { diagnostics: string }[] }).issue[0]?.diagnostics).toContain('requires _type to include Provenance');
+    const unknown = await post([{ name: '_type', valueString: 'Patient,Provenance' }, coding('Nonsense')]);
+    expect(unknown.status).toBe(400);
+    expect(((await unknown.json()) as { issue: { diagnostics: string }[] }).issue[0]?.diagnostics).toContain('"Nonsense" is not supported');
+    const ok = await post([{ name: '_type', valueString: 'Patient,Provenance' }, coding('LatestProvenanceResources')]);
+    expect(ok.status).toBe(202);
+    await waitForJob(ok.headers.get('content-location') as string, token);
+  });
+
+  it('repeated parameters wherever comma lists are accepted (GET and POST), with the same result', async () => {
+    const exported = async (kick: Response): Promise<R[]> => {
+      expect(kick.status).toBe(202);
+      const manifest = (await (await waitForJob(kick.headers.get('content-location') as string, token)).response.json()) as { output: { url: string }[] };
+      const out: R[] = [];
+      for (const o of manifest.output) out.push(...(parseNdjson((await download(o.url, token)).text) as R[]));
+      return out.sort((a, b) => `${a.resourceType}/${a.id}`.localeCompare(`${b.resourceType}/${b.id}`));
+    };
+    const comma = await exported(await kickoff(`${base}/Patient/$export?_type=Patient,AllergyIntolerance&_elements=gender,code`));
+    const repeated = await exported(await kickoff(`${base}/Patient/$export?_type=Patient&_type=AllergyIntolerance&_elements=gender&_elements=code`));
+    const posted = await exported(
+      await kickoff(
+        `${base}/Patient/$export`,
+        { 'content-type': 'application/fhir+json' },
+        {
+          method: 'POST',
+          body: JSON.stringify({
+            resourceType: 'Parameters',
+            parameter: [
+              { name: '_type', valueString: 'Patient' },
+              { name: '_type', valueString: 'AllergyIntolerance' },
+              { name: '_elements', valueString: 'gender' },
+              { name: '_elements', valueString: 'code' },
+            ],
+          }),
+        },
+      ),
+    );
+    expect(ids(comma.filter((r) => r.resourceType === 'AllergyIntolerance'))).toEqual(ids(fixture.get('AllergyIntolerance') ?? []));
+    expect(ids(comma.filter((r) => r.resourceType === 'Patient'))).toEqual(ids(fixture.get('Patient') ?? []));
+    expect(comma.find((r) => r.resourceType === 'Patient')).not.toHaveProperty('name');
+    expect(comma.find((r) => r.resourceType === 'Patient')).toHaveProperty('gender');
+    expect(repeated).toEqual(comma);
+    expect(posted).toEqual(comma);
   });
 });

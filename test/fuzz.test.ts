@@ -195,7 +195,8 @@ function checkAnswer(r: RawResponse, method: string, oauth: boolean): void {
   expect(r.status, r.body).toBeGreaterThanOrEqual(200);
   expect(r.status, r.body).toBeLessThan(500);
   if (r.status < 400 || method === 'HEAD') return;
-  expect(String(r.headers['content-type'])).toMatch(oauth ? /^application\/json/ : /^application\/fhir\+json/);
+  // An OperationOutcome is application/fhir+json, or application/json to a client that accepts only that.
+  expect(String(r.headers['content-type'])).toMatch(oauth ? /^application\/json/ : /^application\/(fhir\+)?json/);
   const parsed = JSON.parse(r.body) as { resourceType?: string; issue?: { code?: string; severity?: string }[]; error?: string };
   if (oauth) {
     expect(OAUTH_ERRORS).toContain(parsed.error);

@@ -1,13 +1,18 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
+import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { importPaths } from '../src/import/importer.js';
+import { parseFiles } from '../src/import/parse.js';
 import type { Store } from '../src/store/ports.js';
 import { openSqliteStore } from '../src/store/sqlite/index.js';
+import { generatePopulation } from '../src/synthetic/index.js';
+import { runFlatfhir } from './helpers/process.js';
 
 const SYNTHEA = join(import.meta.dirname, 'fixtures', 'synthea-100');
 const SYNTHEA_COUNTS: Record<string, number> = {
@@ -228,6 +233,131 @@ describe('import of damaged and inconsistent input', () => {
     const b = await importPaths({ resources: store.resources, tenant: 't', paths: [bundle], maxGroupMembers: 10 });
     expect(b.rejected).toEqual([{ file: bundle, line: 'entry[1]', message: 'Patient/x appears again in this file (first at entry[0]); this occurrence is skipped' }]);
   });
+});
+
+describe('import of a large NDJSON file in ranges over several threads', () => {
+  it('numbers lines from the start of the file and finds a repeated resource across ranges, as one thread does', async () => {
+    const file = join(dir, 'many.ndjson');
+    const lines = Array.from({ length: 600 }, (_, i) => JSON.stringify({ resourceType: 'Patient', id: `r${i}`, gender: i % 2 ? 'male' : 'female' }));
+    lines[299] = '{"resourceType": "Patient", "id": ';
+    lines[449] = JSON.stringify({ resourceType: 'Patient', id: 'r10', gender: 'other' });
+    lines[500] = '';
+    await writeFile(file, `${lines.join('\r\n')}\r\n`);
+    const expected = [
+      { file, line: 300, message: expect.stringMatching(/^malformed JSON/) as unknown as string },
+      { file, line: 450, message: 'Patient/r10 appears again in this file (first at line 11); this occurrence is skipped' },
+    ];
+    // Ranges of about 1 KB: some 30 of them, taken by three threads in turn.
+    for (const [tenant, options] of [
+      ['threads', { parseThreads: 3, rangeBytes: 1024, batchSize: 70 }],
+      ['here', { thread: false, rangeBytes: 1024, batchSize: 70 }],
+      ['whole', { parseThreads: 1 }],
+    ] as const) {
+      const result = await importPaths({ resources: store.resources, tenant, paths: [file], maxGroupMembers: 10, ...options });
+      expect(result.rejected, tenant).toEqual(expected);
+      expect(result.accepted, tenant).toBe(597);
+      expect(result.counts['Patient'], tenant).toEqual({ created: 597, updated: 0, unchanged: 0, deleted: 0 });
+      expect(JSON.parse((await store.resources.read(tenant, 'Patient', 'r10'))?.json ?? '{}').gender, tenant).toBe('female');
+      expect(await store.resources.read(tenant, 'Patient', 'r599'), tenant).toBeDefined();
+      expect(await store.resources.read(tenant, 'Patient', 'r500'), tenant).toBeUndefined();
+    }
+  });
+});
+
+describe('an import killed midway', () => {
+  it('leaves each batch written whole or not at all, and a second run completes it', async () => {
+    const population = join(dir, 'population');
+    await generatePopulation({ patients: 40, seed: 'killed-import', out: population });
+    // What the import gives when it runs to the end.
+    const clean = await importPaths({ resources: store.resources, tenant: 't', paths: [population], maxGroupMembers: 10 });
+    expect(clean.rejectedCount).toBe(0);
+    const db = join(dir, 'data', 'flatfhir.sqlite');
+    const p = runFlatfhir(['import', '--tenant', 't', '--data', join(dir, 'data'), '--batch-size', '100', population]);
+    // Killed once a thousand resources or more are committed (or, on a fast machine, when it is done).
+    let seen = 0;
+    while (p.child.exitCode === null && seen < 1000) {
+      await new Promise((r) => setTimeout(r, 20));
+      if (!existsSync(db)) continue;
+      try {
+        const reader = new Database(db, { readonly: true, fileMustExist: true });
+        seen = (reader.prepare("SELECT count(*) FROM resources WHERE tenant = 't'").pluck().get() as number | undefined) ?? 0;
+        reader.close();
+      } catch {
+        // Not created yet.
+      }
+    }
+    p.child.kill('SIGKILL');
+    await p.exited;
+
+    const rows = (file: string): { resources: Set<string>; side: Set<string>; resourceOf: Map<string, string> } => {
+      const d = new Database(file, { readonly: true });
+      const resources = new Set(
+        (d.prepare("SELECT type, id, version, hash FROM resources WHERE tenant = 't'").raw().all() as string[][]).map((r) => r.join('|')),
+      );
+      const side = new Set<string>();
+      const resourceOf = new Map<string, string>();
+      for (const r of d.prepare("SELECT type, id, patient_id, n FROM compartment WHERE tenant = 't'").raw().all() as string[][]) {
+        side.add(`c|${r.join('|')}`);
+        resourceOf.set(`c|${r.join('|')}`, `${r[0]}|${r[1]}`);
+      }
+      for (const r of d.prepare("SELECT src_type, src_id, tgt_type, tgt_id, at FROM refs WHERE tenant = 't'").raw().all() as string[][]) {
+        side.add(`r|${r.join('|')}`);
+        resourceOf.set(`r|${r.join('|')}`, `${r[0]}|${r[1]}`);
+      }
+      d.close();
+      return { resources, side, resourceOf };
+    };
+    const expected = rows(join(dir, 'db.sqlite'));
+    const killed = rows(db);
+    const present = new Set([...killed.resources].map((r) => r.split('|').slice(0, 2).join('|')));
+    expect(killed.resources.size).toBeGreaterThan(0);
+    // Every resource written is written whole: its content, its compartment and its references; nothing else is.
+    for (const r of killed.resources) expect(expected.resources.has(r), r).toBe(true);
+    const expectedSide = [...expected.side].filter((x) => present.has(expected.resourceOf.get(x) as string)).sort();
+    expect([...killed.side].sort()).toEqual(expectedSide);
+    // Files are imported in name order, in writes of 100 resources that also end with each file, each write one
+    // transaction per type (a DiagnosticReport's inline attachments become Binary resources): what is there is the
+    // first of these transactions, each whole.
+    const files = (await readdir(population))
+      .filter((f) => f.endsWith('.ndjson'))
+      .sort()
+      .map((f) => join(population, f));
+    const transactions: string[][] = [];
+    let write = new Map<string, string[]>();
+    let inWrite = 0;
+    const endWrite = (): void => {
+      transactions.push(...write.values());
+      write = new Map();
+      inWrite = 0;
+    };
+    for await (const event of parseFiles(files, { maxGroupMembers: 10, batchSize: 100 })) {
+      if (event.kind === 'resources') {
+        for (const item of event.items) {
+          write.set(item.type, [...(write.get(item.type) ?? []), `${item.type}|${item.id}`]);
+          if (++inWrite === 100) endWrite();
+        }
+      } else if (event.kind === 'progress' && event.fileDone) {
+        endWrite();
+      }
+    }
+    let whole = 0;
+    while (whole < transactions.length && (transactions[whole] as string[]).every((key) => present.has(key))) whole++;
+    expect(transactions.slice(0, whole).reduce((n, t) => n + t.length, 0), 'the first transactions, each whole').toBe(present.size);
+
+    // Run again: what was written is unchanged, the rest is created, and the store ends as a clean import leaves it.
+    const again = openSqliteStore(db);
+    const second = await importPaths({ resources: again.resources, tenant: 't', paths: [population], maxGroupMembers: 10 });
+    await again.close();
+    const totals = Object.values(second.counts).reduce((a, c) => ({ created: a.created + c.created, unchanged: a.unchanged + c.unchanged, updated: a.updated + c.updated }), {
+      created: 0,
+      unchanged: 0,
+      updated: 0,
+    });
+    expect(totals).toEqual({ created: clean.accepted - killed.resources.size, unchanged: killed.resources.size, updated: 0 });
+    const final = rows(db);
+    expect([...final.resources].sort()).toEqual([...expected.resources].sort());
+    expect([...final.side].sort()).toEqual([...expected.side].sort());
+  }, 120_000);
 });
 
 describe('flatfhir import (command)', () => {

@@ -1,14 +1,31 @@
 import { Command } from 'commander';
 import cliProgress from 'cli-progress';
+import { EXPORT_TYPES } from '../fhir/resource-types.js';
 import { importPaths } from '../import/importer.js';
 import { commandConfig, openStoreFor, storeOptions } from './shared.js';
+
+const number = new Intl.NumberFormat('en-US');
+
+/**
+ * The line naming the imported types no export ever writes ("stored, not exported: Claim 6,083, …"), or '' when
+ * there are none. Group (which defines cohorts) and Binary (served behind attachment URLs) are used, not exported.
+ */
+export function notExportedLine(counts: Record<string, { created: number; updated: number; unchanged: number }>): string {
+  const kept = Object.entries(counts)
+    .filter(([type]) => !EXPORT_TYPES.includes(type) && type !== 'Group' && type !== 'Binary')
+    .map(([type, c]) => [type, c.created + c.updated + c.unchanged] as const)
+    .filter(([, n]) => n > 0)
+    .sort(([a], [b]) => a.localeCompare(b));
+  if (kept.length === 0) return '';
+  return `stored, not exported: ${kept.map(([type, n]) => `${type} ${number.format(n)}`).join(', ')} (flatfhir exports ${EXPORT_TYPES.length} types: see the README)\n`;
+}
 
 /** `flatfhir import --tenant T PATH…` */
 export function importCommand(): Command {
   const cmd = new Command('import')
     .description('Import NDJSON files (.ndjson, .ndjson.gz), FHIR Bundles (.json) and directories of them into a tenant')
-    .requiredOption('-t, --tenant <tenant>', 'tenant id')
-    .option('--batch-size <n>', 'resources per atomic batch', '2000')
+    .requiredOption('-t, --tenant <tenant>', 'the tenant to import into, created when new (1 to 64 letters, digits, "-" and ".")')
+    .option('--batch-size <n>', 'resources per atomic batch (a batch also ends with each file)', '5000')
     .argument('<paths...>', 'files or directories')
     .addHelpText('after', '\nExample:\n  npx flatfhir import --tenant my-tenant test/fixtures/synthea-100/')
     .action(async (paths: string[], opts: { tenant: string; batchSize: string }) => {
@@ -50,6 +67,8 @@ export function importCommand(): Command {
           out.write(`${type.padEnd(24)}${String(c.created).padStart(10)}${String(c.updated).padStart(10)}${String(c.unchanged).padStart(11)}${String(c.deleted).padStart(9)}\n`);
         }
         out.write(`${result.accepted} resources from ${result.files} files in ${seconds.toFixed(1)} s; ${result.rejectedCount} rejected\n`);
+        const notExported = notExportedLine(result.counts);
+        if (notExported) out.write(notExported);
         for (const r of result.rejected) process.stderr.write(`rejected ${r.file}:${r.line}: ${r.message}\n`);
         if (result.rejectedCount > result.rejected.length) {
           process.stderr.write(`… and ${result.rejectedCount - result.rejected.length} more rejected\n`);

@@ -12,7 +12,7 @@ import { isClinicalType, isReferenceType } from '../fhir/resource-types.js';
 import type { ExportChunk, ExportJob, StoredResource } from '../store/ports.js';
 import type { ExportParams } from './kickoff.js';
 import type { Slice } from './planner.js';
-import { type ChunkFile, objectPrefix, outcomeLine, provenanceOfFiltered, type RunChunkDeps } from './runner.js';
+import { type ChunkFile, objectPrefix, outcomeLine, provenanceOfFiltered, type RunChunkDeps, lineName, withinFileSize } from './runner.js';
 import { transformFor } from './transform.js';
 
 /** The header line of a patient's block. */
@@ -29,7 +29,15 @@ interface BlockLine {
 }
 
 /** Every line of the blocks of `patients`, in order, in batches (a block with no resource is left out). */
-async function* blockLines(deps: RunChunkDeps, job: ExportJob, params: ExportParams, patients: string[], until: number, errors: string[]): AsyncIterable<BlockLine[]> {
+async function* blockLines(
+  deps: RunChunkDeps,
+  job: ExportJob,
+  params: ExportParams,
+  slice: Extract<Slice, { mode: 'blocks' }>,
+  until: number,
+  errors: string[],
+): AsyncIterable<BlockLine[]> {
+  const patients = slice.patients;
   const since = params.since !== undefined ? { since: params.since } : {};
   const transforms = new Map<string, ((json: string) => string | null) | null>();
   const transform = async (type: string): Promise<((json: string) => string | null) | null> => {
@@ -59,7 +67,9 @@ async function* blockLines(deps: RunChunkDeps, job: ExportJob, params: ExportPar
     }
     return out;
   };
-  const clinical = params.types.filter(isClinicalType).sort((a, b) => (a === 'Patient' ? -1 : b === 'Patient' ? 1 : 0));
+  // Provenance may target any exported clinical type; only those with rows in the job's compartments are scanned.
+  const sourceTypes = params.types.filter(isClinicalType);
+  const clinical = (slice.types ?? sourceTypes).filter((t) => sourceTypes.includes(t)).sort((a, b) => (a === 'Patient' ? -1 : b === 'Patient' ? 1 : 0));
   const referenceTypes = params.types.filter(isReferenceType);
   const patterns = new Map(referenceTypes.map((t) => [t, new RegExp(`"reference":"(?:[^"]*/)?${t}/([A-Za-z0-9\\-.]{1,64})(?:/_history/[^"]*)?"`, 'g')]));
   const filtered = Object.keys(params.typeFilters).length > 0;
@@ -102,7 +112,7 @@ async function* blockLines(deps: RunChunkDeps, job: ExportJob, params: ExportPar
         type: 'Provenance',
         until,
         ...since,
-        sourceTypes: clinical,
+        sourceTypes,
         jobId: job.id,
         patients: { from: patient, to: patient },
         ...(params.provenance === 'latest' ? { latestOnly: true } : {}),
@@ -127,7 +137,15 @@ export async function runBlocksChunk(deps: RunChunkDeps, job: ExportJob, chunk: 
   const files: ChunkFile[] = [];
   const seq = String(chunk.seq).padStart(4, '0');
   const fileBase = `${job.id}-${chunk.type}-${seq}`;
-  const source = blockLines(deps, job, params, slice.patients, until, errors)[Symbol.asyncIterator]();
+  let lines: AsyncIterable<BlockLine[]> = blockLines(deps, job, params, slice, until, errors);
+  if (params.maxFileSize !== undefined) {
+    // A part holds the header and at least one resource: both must fit.
+    lines = withinFileSize(lines, deps.limits.maxFileBytes, errors, (item: BlockLine) => ({
+      bytes: Buffer.byteLength(item.line) + Buffer.byteLength(blockHeader(item.patient)) + 2,
+      what: lineName(item.line),
+    }));
+  }
+  const source = lines[Symbol.asyncIterator]();
   let pending: BlockLine[] = [];
   let exhausted = false;
   const peek = async (): Promise<BlockLine | undefined> => {
@@ -168,21 +186,22 @@ export async function runBlocksChunk(deps: RunChunkDeps, job: ExportJob, chunk: 
           bytes += add;
           content++;
           if (out.length >= 500) {
-            deps.onProgress?.(out.length);
+            deps.onProgress?.(out.filter((l) => !l.startsWith('{"resourceType":"Parameters"')).length);
             yield Buffer.from(`${out.join('\n')}\n`);
             out = [];
           }
         }
         if (out.length > 0) {
-          deps.onProgress?.(out.length);
+          deps.onProgress?.(out.filter((l) => !l.startsWith('{"resourceType":"Parameters"')).length);
           yield Buffer.from(`${out.join('\n')}\n`);
         }
       };
       const key = `${objectPrefix(job.id)}${seq}-${part}.blocks.ndjson`;
       const written = await deps.storage.put(key, body());
       const id = `${fileBase}-${part}${continues ? CONTINUES : ''}`;
-      files.push({ id, kind: 'output', type: chunk.type, part, objectKey: key, count: lines, bytes: written.bytes });
-      total += lines;
+      // `count` is of resources, headers left out (as the SMART reference client counts them).
+      files.push({ id, kind: 'output', type: chunk.type, part, objectKey: key, count: content, bytes: written.bytes });
+      total += content;
       part++;
     }
   } finally {

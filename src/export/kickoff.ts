@@ -32,6 +32,10 @@ export interface ExportParams {
   separateStatus?: boolean;
   /** `allowPartialManifests=true`: manifest pages while the job runs, and the file list split over pages. */
   allowPartialManifests?: boolean;
+  /** `_maximumFileSize` (STU4), within the server's bounds: no output or deleted file is larger. */
+  maxFileSize?: number;
+  /** `_minimumFileSize` (STU4), as accepted (a hint: files are filled to the maximum before the next begins). */
+  minFileSize?: number;
   /** An $sql-export job: the ViewDefinitions its chunks evaluate (shape owned by src/views/export-job.ts). */
   views?: unknown;
   /** The group as the export reads it (version at the snapshot, active members), for the manifest's extension. */
@@ -50,7 +54,12 @@ export interface KickoffInput {
   caller: Caller;
   now: number;
   maxPatients: number;
+  /** The server's largest output file, the upper bound of `_maximumFileSize`. */
+  maxFileBytes: number;
 }
+
+/** The smallest `_maximumFileSize` accepted: room for any resource line and a Bundle of deletions. */
+export const MIN_MAXIMUM_FILE_SIZE = 64 * 1024;
 
 const asList = (v: string | string[] | undefined): string[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
 
@@ -66,12 +75,12 @@ export function parsePrefer(prefer: string | undefined): { async: boolean; lenie
   };
 }
 
-function acceptable(accept: string | undefined): boolean {
-  if (!accept || accept.trim() === '') return true;
+function acceptable(accept: string): boolean {
   return accept
     .split(',')
     .map((a) => a.split(';')[0]?.trim().toLowerCase() ?? '')
-    .some((a) => a === 'application/fhir+json' || a === 'application/json' || a === '*/*' || a === 'application/*');
+    // The IG: "currently, only application/fhir+json is supported"; plain application/json is refused.
+    .some((a) => a === 'application/fhir+json' || a === '*/*' || a === 'application/*');
 }
 
 /** An integer64 is a JSON string of digits. */
@@ -125,6 +134,8 @@ function instantParam(name: string, value: string): number {
 
 /** Validates a kick-off request as conformance.md says; throws a FhirError for anything refused. */
 export function parseKickoff(input: KickoffInput): ExportParams {
+  // The IG lets a server refuse a kick-off without Accept; conformance suites expect it to.
+  if (input.headers.accept === undefined || input.headers.accept.trim() === '') throw invalid('The Accept header is required: send Accept: application/fhir+json.');
   if (!acceptable(input.headers.accept)) throw notAcceptable(`Accept "${input.headers.accept}" is not supported: use application/fhir+json.`);
   const prefer = parsePrefer(input.headers.prefer);
   if (!prefer.async) throw invalid('The Prefer header must include respond-async.');
@@ -150,7 +161,7 @@ export function parseKickoff(input: KickoffInput): ExportParams {
     for (const [k, v] of Object.entries(input.query)) if (v !== undefined) params.set(k, asList(v));
   }
 
-  const known = new Set(['_outputFormat', '_type', '_since', '_until', '_typeFilter', '_elements', 'includeAssociatedData', 'allowPartialManifests', 'organizeOutputBy']);
+  const known = new Set(['_outputFormat', '_type', '_since', '_until', '_typeFilter', '_elements', 'includeAssociatedData', 'allowPartialManifests', 'organizeOutputBy', '_maximumFileSize', '_minimumFileSize']);
   for (const name of params.keys()) {
     if (name === 'patient') {
       reject('The patient parameter is only accepted in a POST Parameters body.');
@@ -294,8 +305,32 @@ export function parseKickoff(input: KickoffInput): ExportParams {
     else reject(`organizeOutputBy "${organizeValue}" is not supported: output can be organized by Patient only.`);
   }
 
+  const bytesParam = (name: string): number | undefined => {
+    const value = single(name);
+    if (value === undefined) return undefined;
+    if (!/^\d{1,15}$/.test(value.trim())) {
+      reject(`${name} "${value}" is not a whole number of bytes.`);
+      return undefined;
+    }
+    return Number(value.trim());
+  };
+  let maxFileSize = bytesParam('_maximumFileSize');
+  if (maxFileSize !== undefined && maxFileSize < MIN_MAXIMUM_FILE_SIZE) {
+    reject(`_maximumFileSize ${maxFileSize} is below the smallest accepted, ${MIN_MAXIMUM_FILE_SIZE} bytes.`);
+    maxFileSize = undefined;
+  }
+  // Above the server's own bound: files stay within the server's bound, so within the client's too.
+  if (maxFileSize !== undefined) maxFileSize = Math.min(maxFileSize, input.maxFileBytes);
+  let minFileSize = bytesParam('_minimumFileSize');
+  if (minFileSize !== undefined && minFileSize > (maxFileSize ?? input.maxFileBytes)) {
+    reject(`_minimumFileSize ${minFileSize} is above the largest file size, ${maxFileSize ?? input.maxFileBytes} bytes.`);
+    minFileSize = undefined;
+  }
+
   const result: ExportParams = { kind: input.kind, types, outputFormat, typeFilters, provenance, warnings };
   if (allowPartialManifests) result.allowPartialManifests = true;
+  if (maxFileSize !== undefined) result.maxFileSize = maxFileSize;
+  if (minFileSize !== undefined) result.minFileSize = minFileSize;
   if (organizeOutputBy) result.organizeOutputBy = organizeOutputBy;
   if (input.groupId) result.groupId = input.groupId;
   if (since !== undefined) result.since = since;

@@ -22,6 +22,8 @@ export interface ManifestItem {
   type?: string;
   url: string;
   count?: number;
+  /** STU4 (ballot): the file's size in bytes, on every item. */
+  fileSize?: number;
   continuesInFile?: string;
 }
 
@@ -50,11 +52,11 @@ function items(files: ExportFile[], params: ExportParams, urls: ManifestUrls, ki
   return files
     .filter((f) => f.kind === kind && isListed(f))
     .map((f) => {
-      if (kind === 'error') return { type: 'OperationOutcome', url: urls.file(f) };
-      if (kind === 'deleted') return { type: 'Bundle', url: urls.file(f) };
-      if (!parts) return { type: f.type, url: urls.file(f), count: f.count };
+      if (kind === 'error') return { type: 'OperationOutcome', url: urls.file(f), fileSize: f.bytes };
+      if (kind === 'deleted') return { type: 'Bundle', url: urls.file(f), count: f.count, fileSize: f.bytes };
+      if (!parts) return { type: f.type, url: urls.file(f), count: f.count, fileSize: f.bytes };
       // Organized output: no type (a file holds blocks of many types); where the last block goes on.
-      const item: ManifestItem = { url: urls.file(f), count: f.count };
+      const item: ManifestItem = { url: urls.file(f), count: f.count, fileSize: f.bytes };
       const next = continuesInNextPart(f) ? parts.get(`${f.chunkSeq}:${f.part + 1}`) : undefined;
       if (next) item.continuesInFile = urls.file(next);
       return item;

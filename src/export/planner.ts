@@ -11,8 +11,11 @@ export type Slice =
   | { mode: 'referenced' }
   | { mode: 'deleted' }
   | { mode: 'warnings' }
-  /** Patient blocks (`organizeOutputBy=Patient`) of these job patients, in order. */
-  | { mode: 'blocks'; patients: string[] }
+  /**
+   * Patient blocks (`organizeOutputBy=Patient`) of these job patients, in order; `types`: the clinical types with
+   * rows in the job's compartments (the others are not scanned per patient).
+   */
+  | { mode: 'blocks'; patients: string[]; types?: string[] }
   /** The first chunk of every job: plans the others (so a kick-off answers without planning). */
   | { mode: 'plan' };
 
@@ -123,11 +126,16 @@ async function planBlocks(input: PlanInput, base: { tenant: string; until: numbe
   if (params.warnings.length > 0) chunks.push({ type: 'OperationOutcome', slice: { mode: 'warnings' }, estimate: 0 });
   if (patients.length > 0) {
     let estimate = 0;
-    for (const type of clinical) estimate += await resources.count({ ...base, type, patients: { jobId: job.id } });
+    const present: string[] = [];
+    for (const type of clinical) {
+      const n = await resources.count({ ...base, type, patients: { jobId: job.id } });
+      estimate += n;
+      if (n > 0) present.push(type);
+    }
     const parts = Math.max(1, Math.min(patients.length, Math.ceil(estimate / input.chunkResources)));
     const size = Math.ceil(patients.length / parts);
-    for (let i = 0; i < patients.length; i += size) {
-      chunks.push({ type: 'Patient', slice: { mode: 'blocks', patients: patients.slice(i, i + size) }, estimate: Math.round(estimate / parts) });
+    for (let i = 0; present.length > 0 && i < patients.length; i += size) {
+      chunks.push({ type: 'Patient', slice: { mode: 'blocks', patients: patients.slice(i, i + size), types: present }, estimate: Math.round(estimate / parts) });
     }
   }
   if (params.since !== undefined) for (const type of clinical) chunks.push({ type, slice: { mode: 'deleted' }, estimate: 0 });
@@ -165,7 +173,11 @@ export async function planExport(input: PlanInput): Promise<PlannedChunk[]> {
       const patients = input.patients as string[];
       if (patients.length === 0) continue;
       const estimate = await resources.count({ ...base, type, patients: { jobId: job.id } });
-      if (estimate === 0) continue;
+      if (estimate === 0) {
+        // Nothing live changed, but some may have been deleted since.
+        if (params.since !== undefined) chunks.push({ type, slice: { mode: 'deleted' }, estimate: 0 });
+        continue;
+      }
       const parts = Math.min(patients.length, Math.ceil(estimate / input.chunkResources));
       if (parts <= 1) {
         chunks.push({ type, slice: { mode: 'compartment' }, estimate });
@@ -176,7 +188,11 @@ export async function planExport(input: PlanInput): Promise<PlannedChunk[]> {
       }
     } else {
       const estimate = await resources.count({ ...base, type });
-      if (estimate === 0) continue;
+      if (estimate === 0) {
+        // Nothing live changed, but some may have been deleted since.
+        if (params.since !== undefined) chunks.push({ type, slice: { mode: 'deleted' }, estimate: 0 });
+        continue;
+      }
       if (estimate <= input.chunkResources) {
         chunks.push({ type, slice: { mode: 'ids' }, estimate });
       } else {

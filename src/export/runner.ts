@@ -208,6 +208,33 @@ async function* linesFor(
   }
 }
 
+/**
+ * With a client's `_maximumFileSize`, a resource whose line alone is larger than a file may be is not exported
+ * (an error says so) rather than written to an oversized file.
+ */
+export async function* withinFileSize<T>(
+  batches: AsyncIterable<T[]>,
+  maxBytes: number,
+  errors: string[],
+  size: (item: T) => { bytes: number; what: string },
+): AsyncIterable<T[]> {
+  for await (const batch of batches) {
+    const kept = batch.filter((item) => {
+      const { bytes, what } = size(item);
+      if (bytes <= maxBytes) return true;
+      errors.push(`${what} is larger (${bytes} bytes) than _maximumFileSize (${maxBytes} bytes) allows a file to be; it is not exported.`);
+      return false;
+    });
+    if (kept.length > 0) yield kept;
+  }
+}
+
+/** Names a resource line in an error (its type and id, when near the start). */
+export const lineName = (line: string): string => {
+  const m = /"resourceType":"([A-Za-z]+)"(?:.*?)"id":"([^"]+)"/.exec(line.slice(0, 300));
+  return m ? `${m[1]}/${m[2]}` : 'A resource';
+};
+
 export const outcomeLine = (severity: 'error' | 'warning', code: string, diagnostics: string): string =>
   JSON.stringify({ resourceType: 'OperationOutcome', issue: [{ severity, code, diagnostics }] });
 
@@ -229,6 +256,7 @@ export async function runChunk(deps: RunChunkDeps, job: ExportJob, chunk: Export
   const params = job.params as ExportParams;
   const slice = chunk.slice as Slice;
   const until = params.until !== undefined ? Math.min(params.until, job.transactionTime) : job.transactionTime;
+  if (params.maxFileSize !== undefined) deps = { ...deps, limits: { ...deps.limits, maxFileBytes: Math.min(deps.limits.maxFileBytes, params.maxFileSize) } };
   if (params.views !== undefined && slice.mode !== 'warnings') {
     // An $sql-export job (src/views): the same slices at the same snapshot, evaluated through its ViewDefinitions.
     const { runViewChunk } = await import('../views/export-job.js');
@@ -260,7 +288,8 @@ export async function runChunk(deps: RunChunkDeps, job: ExportJob, chunk: Export
     if (chunk.type === 'Provenance' && Object.keys(params.typeFilters).length > 0) {
       rows = provenanceOfFiltered(deps.resources, job.tenant, until, params.typeFilters, rows);
     }
-    source = linesFor(rows, chunk, transform, errors)[Symbol.asyncIterator]();
+    const lines = linesFor(rows, chunk, transform, errors);
+    source = (params.maxFileSize !== undefined ? withinFileSize(lines, deps.limits.maxFileBytes, errors, (line) => ({ bytes: Buffer.byteLength(line) + 1, what: lineName(line) })) : lines)[Symbol.asyncIterator]();
   }
 
   let pending: string[] = [];

@@ -21,6 +21,8 @@ export interface ExportSettings {
   rejectDuplicates: boolean;
   /** Output and deleted files per manifest page when the client allows partial manifests. */
   manifestPageFiles: number;
+  /** The largest output file (the bound of `_maximumFileSize`). */
+  maxFileBytes: number;
 }
 
 export interface ExportServiceDeps {
@@ -35,7 +37,7 @@ export interface ExportServiceDeps {
   now?: () => number;
 }
 
-export interface KickoffRequest extends Omit<KickoffInput, 'now' | 'maxPatients'> {
+export interface KickoffRequest extends Omit<KickoffInput, 'now' | 'maxPatients' | 'maxFileBytes'> {
   tenant: string;
   /** The absolute kick-off URL, for the manifest's `request`. */
   requestUrl: string;
@@ -82,7 +84,7 @@ export function createExportService(deps: ExportServiceDeps): ExportService {
   return {
     async kickoff(req) {
       const at = now();
-      const params = parseKickoff({ ...req, now: at, maxPatients: settings.maxPatients });
+      const params = parseKickoff({ ...req, now: at, maxPatients: settings.maxPatients, maxFileBytes: settings.maxFileBytes });
       params.fhirBase = req.fhirBase;
       const transactionTime = await resources.snapshotTime(req.tenant);
       const until = params.until !== undefined ? Math.min(params.until, transactionTime) : transactionTime;

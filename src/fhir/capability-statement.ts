@@ -64,21 +64,23 @@ export function capabilityStatement(base: string, tokenUrl: string, version: str
           ],
           description: 'SMART Backend Services: OAuth 2.0 client credentials with a signed JWT assertion (RS384 or ES384).',
         },
+        // The exported types first, Patient leading: clients (and test suites) that take the first types listed
+        // here for a `_type` then ask for types that can be exported.
         resource: [
+          {
+            type: 'Patient',
+            operation: [exportOp('patient-export', 'export', patientDoc), exportOp('patient-export', 'patient-export', patientDoc)],
+          },
+          ...EXPORT_TYPES.filter((t) => t !== 'Patient').map((type) => ({ type })),
           {
             type: 'Group',
             extension: notExported(),
             interaction: [{ code: 'read' }],
             operation: [exportOp('group-export', 'export', groupDoc), exportOp('group-export', 'group-export', groupDoc)],
           },
-          {
-            type: 'Patient',
-            operation: [exportOp('patient-export', 'export', patientDoc), exportOp('patient-export', 'patient-export', patientDoc)],
-          },
           // Binary is the target of attachment URLs; neither it nor Group or OperationDefinition is ever exported.
           { type: 'Binary', extension: notExported(), interaction: [{ code: 'read' }] },
           { type: 'OperationDefinition', extension: notExported(), interaction: [{ code: 'read' }] },
-          ...EXPORT_TYPES.filter((t) => t !== 'Patient').map((type) => ({ type })),
         ],
         operation: [exportOp('export', 'export', `Exports the data of the whole tenant. ${SINCE_DOC}`)],
       },

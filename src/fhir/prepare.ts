@@ -92,11 +92,18 @@ export function prepareResource(input: FhirResource): PreparedResource {
   return { type: resource.resourceType, id: resource.id, contentHash, patients, refs, recordedAt, template: [head, tail], ...(searchValues.length > 0 ? { searchValues } : {}) };
 }
 
+/** The last instant formatted (a batch write stamps all its rows with the same one). */
+let lastStamp = { ms: Number.NaN, iso: '' };
+const isoInstant = (ms: number): string => {
+  if (lastStamp.ms !== ms) lastStamp = { ms, iso: new Date(ms).toISOString() };
+  return lastStamp.iso;
+};
+
 /** The exact JSON text stored and exported: the resource with `meta.versionId` and `meta.lastUpdated` set. */
 export function storedJson(resource: FhirResource | PreparedResource, versionId: number, lastUpdated: number): string {
   if ('template' in resource && Array.isArray(resource.template)) {
     const [head, tail] = resource.template;
-    return `${head}"versionId":"${versionId}","lastUpdated":"${new Date(lastUpdated).toISOString()}"${tail}`;
+    return `${head}"versionId":"${versionId}","lastUpdated":"${isoInstant(lastUpdated)}"${tail}`;
   }
   return storedJson(prepareResource(resource as FhirResource), versionId, lastUpdated);
 }

@@ -52,9 +52,20 @@ export function answerClientError(error: Error & { code?: string; rawPacket?: un
   socket.destroy();
 }
 
+/**
+ * The media type of an OperationOutcome for a request's Accept: application/fhir+json, unless the client accepts
+ * application/json and not that (nor a wildcard), as status and delete requests may (`Accept: application/json`).
+ */
+export function outcomeType(accept: string | undefined): string {
+  if (!accept) return FHIR_JSON;
+  const types = accept.split(',').map((a) => a.split(';')[0]?.trim().toLowerCase() ?? '');
+  const fhir = types.some((t) => t === 'application/fhir+json' || t === '*/*' || t === 'application/*');
+  return !fhir && types.includes('application/json') ? 'application/json; charset=utf-8' : FHIR_JSON;
+}
+
 export function sendOutcome(reply: FastifyReply, error: FhirError): FastifyReply {
   for (const [k, v] of Object.entries(error.headers)) reply.header(k, v);
-  return reply.code(error.status).type(FHIR_JSON).send(error.toOperationOutcome());
+  return reply.code(error.status).type(outcomeType(reply.request.headers.accept)).send(error.toOperationOutcome());
 }
 
 /** The single error handler: every failure becomes an OperationOutcome with the right status. */

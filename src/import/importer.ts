@@ -1,10 +1,12 @@
+import { availableParallelism } from 'node:os';
 import { readdir, stat } from 'node:fs/promises';
+import type { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
 import { isValidTenantId, TENANT_ID_RULE } from '../fhir/ids.js';
 import type { ResourceStore } from '../store/ports.js';
 import type { PreparedResource } from '../fhir/resource.js';
 import { startThread } from '../threads/start-thread.js';
-import { type ParseEvent, parseFiles } from './parse.js';
+import { type ParseEvent, parseFiles, planTasks, TaskAssembler, type TaskEvent } from './parse.js';
 
 export interface Rejection {
   file: string;
@@ -27,11 +29,16 @@ export interface ImportOptions {
   resources: ResourceStore;
   tenant: string;
   paths: string[];
+  /** Resources per atomic write (default 5,000); a write also ends at a file's end, at a delete and at 16 MB. */
   batchSize?: number;
   maxGroupMembers: number;
   maxReported?: number;
-  /** Parse on a worker thread while this thread writes (default), or here. */
+  /** Parse on worker threads while this thread writes (default), or here. */
   thread?: boolean;
+  /** Parsing threads (default: one less than the machine runs in parallel, at least 1, at most 3). */
+  parseThreads?: number;
+  /** Plain NDJSON files are parsed in line-aligned ranges of about this many bytes, spread over the threads (default 8 MB). */
+  rangeBytes?: number;
   onProgress?: (progress: { file: string; resources: number; bytes: number; totalBytes: number }) => void;
 }
 
@@ -40,6 +47,11 @@ export interface ImportOptions {
  * file is parsed whole, so the bound is generous, and reaching it is reported as an error.
  */
 const PARSE_THREAD_HEAP_MB = 1024;
+const MAX_PARSE_THREADS = 3;
+/** Resources per message of the parser: small, so that few are in flight however large a write is. */
+const PARSE_BATCH = 1000;
+/** A write ends when the JSON of its resources reaches this many characters, whatever the batch size. */
+const MAX_BATCH_CHARS = 16 * 1024 * 1024;
 
 async function listFiles(paths: string[]): Promise<string[]> {
   const out: string[] = [];
@@ -55,39 +67,84 @@ async function listFiles(paths: string[]): Promise<string[]> {
   return out;
 }
 
-/** Parse events from a worker thread, acknowledged one message at a time (the thread keeps a few in flight). */
-async function* parseInThread(files: string[], options: { maxGroupMembers: number; batchSize: number }): AsyncIterable<ParseEvent> {
-  const worker = startThread(new URL('./parse-thread.js', import.meta.url), {
-    workerData: { files, ...options },
-    resourceLimits: { maxOldGenerationSizeMb: PARSE_THREAD_HEAP_MB },
-  });
-  const queue: ({ events: ParseEvent[] } | { done: true } | { error: Error })[] = [];
-  let wake: (() => void) | undefined;
-  const push = (m: (typeof queue)[number]): void => {
-    queue.push(m);
-    wake?.();
-  };
-  worker.on('message', (m: { events: ParseEvent[] } | { done: true }) => push(m));
-  worker.on('error', (e: Error & { code?: string }) =>
-    push({
-      error:
-        e.code === 'ERR_WORKER_OUT_OF_MEMORY'
-          ? new Error(`the import parser ran out of memory (${PARSE_THREAD_HEAP_MB} MB): split very large Bundle files, or import NDJSON`)
-          : e,
-    }),
+/** Messages of one parsing thread, in the order it sent them. */
+class ParseThread {
+  private readonly queue: ({ index: number; events: TaskEvent[] } | { done: true } | { error: Error })[] = [];
+  private wake: (() => void) | undefined;
+  private readonly worker: Worker;
+
+  constructor(workerData: object) {
+    this.worker = startThread(new URL('./parse-thread.js', import.meta.url), {
+      workerData,
+      resourceLimits: { maxOldGenerationSizeMb: PARSE_THREAD_HEAP_MB },
+    });
+    this.worker.on('message', (m: { index: number; events: TaskEvent[] } | { done: true }) => this.push(m));
+    this.worker.on('error', (e: Error & { code?: string }) =>
+      this.push({
+        error:
+          e.code === 'ERR_WORKER_OUT_OF_MEMORY'
+            ? new Error(`the import parser ran out of memory (${PARSE_THREAD_HEAP_MB} MB): split very large Bundle files, or import NDJSON`)
+            : e,
+      }),
+    );
+    this.worker.on('exit', (code) => this.push(code === 0 ? { done: true } : { error: new Error(`the import parser stopped (exit code ${code})`) }));
+  }
+
+  private push(m: (typeof this.queue)[number]): void {
+    this.queue.push(m);
+    this.wake?.();
+  }
+
+  /** The events of the next message (acknowledged at once, so the thread parses on), or undefined when it is done. */
+  async next(): Promise<{ index: number; events: TaskEvent[] } | undefined> {
+    while (this.queue.length === 0) await new Promise<void>((r) => (this.wake = r));
+    const m = this.queue.shift() as (typeof this.queue)[number];
+    if ('error' in m) throw m.error;
+    if ('done' in m) return undefined;
+    this.worker.postMessage('ack');
+    return m;
+  }
+
+  async stop(): Promise<void> {
+    await this.worker.terminate();
+  }
+}
+
+/**
+ * Parse events from worker threads. Task i goes to thread i mod n; the tasks' events are taken back in plan
+ * order, each thread parsing ahead (up to `maxInFlight` unread messages) while this thread writes.
+ */
+async function* parseInThreads(
+  files: string[],
+  options: { maxGroupMembers: number; batchSize: number; maxInFlight: number; threads: number; rangeBytes?: number },
+): AsyncIterable<ParseEvent> {
+  const tasks = await planTasks(files, options.rangeBytes);
+  const n = Math.max(1, Math.min(options.threads, tasks.length));
+  const threads = Array.from(
+    { length: n },
+    (_, t) =>
+      new ParseThread({
+        tasks: tasks.flatMap((task, index) => (index % n === t ? [{ index, task }] : [])),
+        maxGroupMembers: options.maxGroupMembers,
+        batchSize: options.batchSize,
+        maxInFlight: options.maxInFlight,
+      }),
   );
-  worker.on('exit', (code) => push(code === 0 ? { done: true } : { error: new Error(`the import parser stopped (exit code ${code})`) }));
+  const assembler = new TaskAssembler(tasks);
   try {
-    for (;;) {
-      while (queue.length === 0) await new Promise<void>((r) => (wake = r));
-      const m = queue.shift() as (typeof queue)[number];
-      if ('error' in m) throw m.error;
-      if ('done' in m) return;
-      yield* m.events;
-      worker.postMessage('ack');
+    for (let index = 0; index < tasks.length; index++) {
+      const thread = threads[index % n] as ParseThread;
+      for (let done = false; !done; ) {
+        const m = await thread.next();
+        if (!m || m.index !== index) throw new Error('the import parser lost its place');
+        for (const event of m.events) {
+          if (event.kind === 'done') done = true;
+          yield* assembler.accept(index, event);
+        }
+      }
     }
   } finally {
-    await worker.terminate();
+    await Promise.all(threads.map((t) => t.stop()));
   }
 }
 
@@ -97,7 +154,7 @@ async function* parseInThread(files: string[], options: { maxGroupMembers: numbe
  * malformed, with file and line.
  */
 export async function importPaths(options: ImportOptions): Promise<ImportResult> {
-  const batchSize = options.batchSize ?? 2000;
+  const batchSize = options.batchSize ?? 5000;
   const maxReported = options.maxReported ?? 1000;
   const result: ImportResult = { counts: {}, accepted: 0, rejected: [], rejectedCount: 0, files: 0 };
   if (!isValidTenantId(options.tenant)) throw new Error(`${JSON.stringify(options.tenant)} is not a valid tenant id: ${TENANT_ID_RULE}.`);
@@ -122,27 +179,53 @@ export async function importPaths(options: ImportOptions): Promise<ImportResult>
     }
   };
 
+  // Parsed resources wait here until a write is full (fewer, larger transactions: each commit and each rewrite of
+  // an index's hot pages is paid once per write, not once per parser message).
+  let pending: PreparedResource[] = [];
+  let pendingChars = 0;
+  const flush = async (): Promise<void> => {
+    if (pending.length === 0) return;
+    const items = pending;
+    pending = [];
+    pendingChars = 0;
+    await write(items);
+  };
+
   const files = await listFiles(options.paths);
   result.files = files.length;
-  const parse = { maxGroupMembers: options.maxGroupMembers, batchSize };
-  const events = options.thread === false ? parseFiles(files, parse) : parseInThread(files, parse);
+  const parse = { maxGroupMembers: options.maxGroupMembers, batchSize: Math.min(batchSize, PARSE_BATCH) };
+  // Enough messages ahead to fill the next write while this one runs.
+  const maxInFlight = Math.ceil(batchSize / parse.batchSize) + 1;
+  // One core stays for this thread's writes: on two cores a second parser only competes with the writer.
+  const threads = options.parseThreads ?? Math.max(1, Math.min(MAX_PARSE_THREADS, availableParallelism() - 1));
+  const events =
+    options.thread === false
+      ? parseFiles(files, { ...parse, rangeBytes: options.rangeBytes })
+      : parseInThreads(files, { ...parse, maxInFlight, threads, rangeBytes: options.rangeBytes });
   for await (const event of events) {
     switch (event.kind) {
       case 'resources':
-        await write(event.items);
+        for (const item of event.items) {
+          pending.push(item);
+          pendingChars += item.template[0].length + item.template[1].length;
+          if (pending.length >= batchSize || pendingChars >= MAX_BATCH_CHARS) await flush();
+        }
         break;
       case 'reject':
         result.rejectedCount++;
         if (result.rejected.length < maxReported) result.rejected.push({ file: event.file, line: event.line, message: event.message });
         break;
       case 'delete':
+        await flush();
         if (await options.resources.deleteResource(options.tenant, event.type, event.id)) countsFor(event.type).deleted++;
         break;
       case 'progress':
+        if (event.fileDone) await flush();
         options.onProgress?.({ file: event.file, resources: result.accepted, bytes: event.bytes, totalBytes: event.totalBytes });
         break;
     }
   }
+  await flush();
   // The planner's statistics would otherwise still describe the tables as they were before the import.
   await options.resources.refreshStatistics();
   return result;

@@ -1,13 +1,18 @@
 /**
- * Worker-thread entry for import: parses and prepares the files it is given and posts the events to the main
- * thread, which writes them. At most a few messages are in flight (the main thread acknowledges each), so
- * memory stays flat however large the input.
+ * Worker-thread entry for import: parses the tasks it is given (whole files or ranges of one) and posts their
+ * events to the main thread, which puts the tasks back in order and writes them. Each message holds events of one
+ * task; at most `maxInFlight` messages are unread (the main thread acknowledges each as it takes it), so memory
+ * stays flat however large the input, and parsing goes on while the main thread writes.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { type ParseEvent, parseFiles } from './parse.js';
+import { type ParseTask, parseTask, type TaskEvent } from './parse.js';
 
-const { files, maxGroupMembers, batchSize } = workerData as { files: string[]; maxGroupMembers: number; batchSize: number };
-const MAX_IN_FLIGHT = 3;
+const { tasks, maxGroupMembers, batchSize, maxInFlight } = workerData as {
+  tasks: { index: number; task: ParseTask }[];
+  maxGroupMembers: number;
+  batchSize: number;
+  maxInFlight: number;
+};
 let inFlight = 0;
 let wakeUp: (() => void) | undefined;
 parentPort?.on('message', () => {
@@ -15,19 +20,20 @@ parentPort?.on('message', () => {
   wakeUp?.();
 });
 
-async function send(events: ParseEvent[]): Promise<void> {
-  while (inFlight >= MAX_IN_FLIGHT) await new Promise<void>((r) => (wakeUp = r));
+async function send(index: number, events: TaskEvent[]): Promise<void> {
+  while (inFlight >= maxInFlight) await new Promise<void>((r) => (wakeUp = r));
   inFlight++;
-  parentPort?.postMessage({ events });
+  parentPort?.postMessage({ index, events });
 }
 
-let pending: ParseEvent[] = [];
-for await (const event of parseFiles(files, { maxGroupMembers, batchSize })) {
-  pending.push(event);
-  if (event.kind === 'resources' || pending.length >= 100) {
-    await send(pending);
-    pending = [];
+for (const { index, task } of tasks) {
+  let pending: TaskEvent[] = [];
+  for await (const event of parseTask(task, { maxGroupMembers, batchSize })) {
+    pending.push(event);
+    if (event.kind === 'resources' || event.kind === 'done' || pending.length >= 100) {
+      await send(index, pending);
+      pending = [];
+    }
   }
 }
-if (pending.length > 0) await send(pending);
 parentPort?.postMessage({ done: true });

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream';
-import { readFile, stat } from 'node:fs/promises';
+import { open, readFile, stat } from 'node:fs/promises';
 import { StringDecoder } from 'node:string_decoder';
 import { createGunzip, gunzipSync } from 'node:zlib';
 import { memberCount } from '../fhir/group.js';
@@ -116,86 +116,246 @@ const duplicateMessage = (r: { resourceType: string; id: string }, first: number
   `${r.resourceType}/${r.id} appears again in this file (first at ${typeof first === 'number' ? `line ${first}` : first}); this occurrence is skipped`;
 
 /**
- * Parses NDJSON files (`.ndjson`, `.ndjson.gz`) and FHIR Bundles (`.json`, `.json.gz`) into prepared resources
- * (in batches of about `batchSize`), rejections with file and line, and Bundle DELETE entries.
+ * A unit of parsing: a whole file, or a line-aligned byte range `[start, end)` of a plain NDJSON file (so that
+ * several threads can parse one large file). Tasks are planned in file order; their events are put back in that
+ * order by a `TaskAssembler`.
  */
-export async function* parseFiles(files: string[], options: { maxGroupMembers: number; batchSize: number }): AsyncIterable<ParseEvent> {
-  const sizes = await Promise.all(files.map(async (f) => (await stat(f)).size));
-  const totalBytes = sizes.reduce((a, b) => a + b, 0);
-  let bytesDone = 0;
+export interface ParseTask {
+  file: string;
+  /** Byte range of a plain NDJSON file; `end` is -1 for a whole file. */
+  start: number;
+  end: number;
+  /** Bytes the task covers. */
+  size: number;
+}
+
+/** What parsing one task yields, in order. Lines are counted from the start of the task. */
+export type TaskEvent =
+  /** `lines[i]`: the line of `items[i]` (NDJSON; an extracted Binary shares the line of the resource it came from, which follows it). */
+  | { kind: 'resources'; items: PreparedResource[]; lines?: number[] }
+  /** `stopped`: reading the file stopped at this line (the assembler says so in the message, with the file's line). */
+  | { kind: 'reject'; line: number | string; message: string; stopped?: boolean }
+  | { kind: 'delete'; type: string; id: string }
+  | { kind: 'progress'; bytes: number }
+  | { kind: 'done'; lines: number };
+
+/** Plain NDJSON files above this size are split into ranges of about this size. */
+const RANGE_BYTES = 8 * 1024 * 1024;
+
+/** The offset just after the first newline at or after `from` (the file's size if there is none). */
+async function lineStartAfter(file: string, from: number, size: number): Promise<number> {
+  const handle = await open(file, 'r');
+  try {
+    const buffer = Buffer.alloc(64 * 1024);
+    for (let at = from; at < size; at += buffer.length) {
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, at);
+      const nl = buffer.subarray(0, bytesRead).indexOf(10);
+      if (nl >= 0) return at + nl + 1;
+      if (bytesRead === 0) break;
+    }
+    return size;
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Splits the files into tasks: large plain `.ndjson` files into line-aligned ranges, every other file whole. */
+export async function planTasks(files: string[], rangeBytes: number = RANGE_BYTES): Promise<ParseTask[]> {
+  const tasks: ParseTask[] = [];
+  for (const file of files) {
+    const size = (await stat(file)).size;
+    if (!file.endsWith('.ndjson') || size <= rangeBytes) {
+      tasks.push({ file, start: 0, end: -1, size });
+      continue;
+    }
+    let start = 0;
+    while (start < size) {
+      const end = start + rangeBytes >= size ? size : await lineStartAfter(file, start + rangeBytes - 1, size);
+      tasks.push({ file, start, end, size: end - start });
+      start = end;
+    }
+  }
+  return tasks;
+}
+
+/**
+ * Parses one task into prepared resources (in batches of about `batchSize`), rejections with the line (counted
+ * from the task's start) or Bundle entry, and Bundle DELETE entries. A Bundle's repeated resources are found
+ * here; an NDJSON file's by the assembler, which sees the whole file.
+ */
+export async function* parseTask(task: ParseTask, options: { maxGroupMembers: number; batchSize: number }): AsyncIterable<TaskEvent> {
+  const { file } = task;
+  const gz = file.endsWith('.gz');
+  const name = gz ? file.slice(0, -3) : file;
   let items: PreparedResource[] = [];
-  const add = (resource: FhirResource): void => {
-    for (const binary of extractAttachments(resource)) items.push(prepareResource(binary));
+  let lines: number[] = [];
+  const add = (resource: FhirResource, line: number): void => {
+    for (const binary of extractAttachments(resource)) {
+      items.push(prepareResource(binary));
+      lines.push(line);
+    }
     items.push(prepareResource(resource));
+    lines.push(line);
   };
-  for (const [index, file] of files.entries()) {
-    const gz = file.endsWith('.gz');
-    const name = gz ? file.slice(0, -3) : file;
+  if (name.endsWith('.json')) {
     const seen = new SeenInFile();
-    if (name.endsWith('.json')) {
-      for await (const event of parseBundle(file, gz, options.maxGroupMembers)) {
-        if (event.kind === 'resource') {
-          const first = seen.check(event.resource, event.where);
-          if (first !== undefined) yield { kind: 'reject', file, line: event.where, message: duplicateMessage(event.resource, first) };
-          else add(event.resource);
-          continue;
-        }
-        if (event.kind === 'delete' && items.length > 0) {
-          yield { kind: 'resources', items };
-          items = [];
-        }
-        yield event;
+    for await (const event of parseBundle(file, gz, options.maxGroupMembers)) {
+      if (event.kind === 'resource') {
+        const first = seen.check(event.resource, event.where);
+        if (first !== undefined) yield { kind: 'reject', line: event.where, message: duplicateMessage(event.resource, first) };
+        else add(event.resource, 0);
+        continue;
       }
-    } else {
-      const raw = createReadStream(file);
-      let read = 0;
-      raw.on('data', (chunk) => {
-        read += chunk.length;
-      });
-      // pipeline: a read error or corrupt gzip data ends the iteration with that error (pipe() would hang).
-      const source = gz ? pipeline(raw, createGunzip(), () => undefined) : raw;
-      let lineNo = 0;
+      if (event.kind === 'delete' && items.length > 0) {
+        yield { kind: 'resources', items };
+        items = [];
+        lines = [];
+      }
+      yield event.kind === 'reject' ? { kind: 'reject', line: event.line, message: event.message } : event;
+    }
+    if (items.length > 0) yield { kind: 'resources', items };
+    yield { kind: 'progress', bytes: task.size };
+    yield { kind: 'done', lines: 0 };
+    return;
+  }
+  const raw = createReadStream(file, task.end < 0 ? {} : { start: task.start, end: task.end - 1 });
+  let read = 0;
+  raw.on('data', (chunk) => {
+    read += chunk.length;
+  });
+  // pipeline: a read error or corrupt gzip data ends the iteration with that error (pipe() would hang).
+  const source = gz ? pipeline(raw, createGunzip(), () => undefined) : raw;
+  let lineNo = 0;
+  // Rejections go out in line order with the resources around them: the batch before a rejection is sent first.
+  const flush = function* (): Iterable<TaskEvent> {
+    if (items.length === 0) return;
+    yield { kind: 'resources', items, lines };
+    items = [];
+    lines = [];
+  };
+  try {
+    for await (const line of readLines(source)) {
+      lineNo++;
+      if (line.trim() === '') continue;
+      let value: unknown;
       try {
-        for await (const line of readLines(source)) {
-          lineNo++;
-          if (line.trim() === '') continue;
-          let value: unknown;
-          try {
-            value = JSON.parse(line);
-          } catch (e) {
-            yield { kind: 'reject', file, line: lineNo, message: `malformed JSON: ${(e as Error).message.slice(0, 120)}` };
-            continue;
-          }
-          const problem = validateResource(value, options.maxGroupMembers);
-          if (problem) {
-            yield { kind: 'reject', file, line: lineNo, message: problem };
-            continue;
-          }
-          const first = seen.check(value as FhirResource, lineNo);
-          if (first !== undefined) {
-            yield { kind: 'reject', file, line: lineNo, message: duplicateMessage(value as FhirResource, first) };
-            continue;
-          }
-          add(value as FhirResource);
-          if (items.length >= options.batchSize) {
-            yield { kind: 'resources', items };
-            items = [];
-            yield { kind: 'progress', file, bytes: bytesDone + read, totalBytes, fileDone: false };
-          }
-        }
+        value = JSON.parse(line);
       } catch (e) {
-        // What was read whole stays imported; the rest of the file cannot be read.
-        const err = e as NodeJS.ErrnoException;
-        const why = gz && err.code?.startsWith('Z_') ? `the gzip data is truncated or corrupt (${err.message})` : `the file could not be read (${err.code ?? err.message})`;
-        yield { kind: 'reject', file, line: lineNo + 1, message: `${why}; reading stopped at line ${lineNo + 1}, lines before it were read` };
+        yield* flush();
+        yield { kind: 'reject', line: lineNo, message: `malformed JSON: ${(e as Error).message.slice(0, 120)}` };
+        continue;
+      }
+      const problem = validateResource(value, options.maxGroupMembers);
+      if (problem) {
+        yield* flush();
+        yield { kind: 'reject', line: lineNo, message: problem };
+        continue;
+      }
+      add(value as FhirResource, lineNo);
+      if (items.length >= options.batchSize) {
+        yield* flush();
+        yield { kind: 'progress', bytes: task.end < 0 ? read : Math.min(read, task.size) };
       }
     }
-    bytesDone += sizes[index] as number;
-    if (items.length > 0) {
-      yield { kind: 'resources', items };
-      items = [];
+  } catch (e) {
+    // What was read whole stays imported; the rest of the file cannot be read.
+    yield* flush();
+    const err = e as NodeJS.ErrnoException;
+    const why = gz && err.code?.startsWith('Z_') ? `the gzip data is truncated or corrupt (${err.message})` : `the file could not be read (${err.code ?? err.message})`;
+    yield { kind: 'reject', line: lineNo + 1, message: why, stopped: true };
+  }
+  yield* flush();
+  yield { kind: 'progress', bytes: task.size };
+  yield { kind: 'done', lines: lineNo };
+}
+
+/**
+ * Puts the events of tasks, taken in plan order, back together as the events of whole files: lines counted from
+ * the start of the file, an NDJSON file's repeated resources reported (the first occurrence is kept), progress
+ * over all files.
+ */
+export class TaskAssembler {
+  private file = '';
+  private lineOffset = 0;
+  private seen = new SeenInFile();
+  private bytesDone = 0;
+  private readonly totalBytes: number;
+
+  constructor(private readonly tasks: readonly ParseTask[]) {
+    this.totalBytes = tasks.reduce((n, t) => n + t.size, 0);
+  }
+
+  *accept(index: number, event: TaskEvent): Iterable<ParseEvent> {
+    const task = this.tasks[index] as ParseTask;
+    if (task.file !== this.file) {
+      this.file = task.file;
+      this.lineOffset = 0;
+      this.seen = new SeenInFile();
     }
-    yield { kind: 'progress', file, bytes: bytesDone, totalBytes, fileDone: true };
+    const file = task.file;
+    switch (event.kind) {
+      case 'resources': {
+        const lines = event.lines;
+        if (!lines) {
+          yield { kind: 'resources', items: event.items };
+          return;
+        }
+        // Items of one line are consecutive, the resource last (after the Binary resources taken out of it).
+        let kept: PreparedResource[] = [];
+        for (let from = 0; from < event.items.length; ) {
+          const line = lines[from] as number;
+          let to = from + 1;
+          while (to < event.items.length && lines[to] === line) to++;
+          const resource = event.items[to - 1] as PreparedResource;
+          const where = this.lineOffset + line;
+          const first = this.seen.check({ resourceType: resource.type, id: resource.id }, where);
+          if (first === undefined) {
+            for (let i = from; i < to; i++) kept.push(event.items[i] as PreparedResource);
+          } else {
+            if (kept.length > 0) yield { kind: 'resources', items: kept };
+            kept = [];
+            yield { kind: 'reject', file, line: where, message: duplicateMessage({ resourceType: resource.type, id: resource.id }, first) };
+          }
+          from = to;
+        }
+        if (kept.length > 0) yield { kind: 'resources', items: kept };
+        return;
+      }
+      case 'reject': {
+        const line = typeof event.line === 'number' ? this.lineOffset + event.line : event.line;
+        const message = event.stopped ? `${event.message}; reading stopped at line ${line}, lines before it were read` : event.message;
+        yield { kind: 'reject', file, line, message };
+        return;
+      }
+      case 'delete':
+        yield event;
+        return;
+      case 'progress':
+        yield { kind: 'progress', file, bytes: this.bytesDone + event.bytes, totalBytes: this.totalBytes, fileDone: false };
+        return;
+      case 'done': {
+        this.lineOffset += event.lines;
+        this.bytesDone += task.size;
+        const next = this.tasks[index + 1];
+        if (!next || next.file !== file) yield { kind: 'progress', file, bytes: this.bytesDone, totalBytes: this.totalBytes, fileDone: true };
+        return;
+      }
+    }
+  }
+}
+
+/**
+ * Parses NDJSON files (`.ndjson`, `.ndjson.gz`) and FHIR Bundles (`.json`, `.json.gz`) into prepared resources
+ * (in batches of about `batchSize`), rejections with file and line, and Bundle DELETE entries, on this thread.
+ */
+export async function* parseFiles(
+  files: string[],
+  options: { maxGroupMembers: number; batchSize: number; rangeBytes?: number },
+): AsyncIterable<ParseEvent> {
+  const tasks = await planTasks(files, options.rangeBytes);
+  const assembler = new TaskAssembler(tasks);
+  for (const [index, task] of tasks.entries()) {
+    for await (const event of parseTask(task, options)) yield* assembler.accept(index, event);
   }
 }
 
