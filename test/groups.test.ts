@@ -108,6 +108,21 @@ describe('static groups', () => {
     expect((await cli(['set-inactive', 'cardio', '--patient', 'p3', '--active'])).version).toBe(5);
     const list = await cli<GroupView[]>(['list'], true);
     expect(list.map((g) => g.id)).toContain('cardio');
+    // Every change is in the audit trail, made on the store (source cli) or through the admin API (its address).
+    const audit = (await (await admin(`/admin/audit?tenant=${T}&action=admin.group`)).json()) as {
+      events: { action: string; outcome: string; source: string; request: string; detail: string | null }[];
+    };
+    const changes = audit.events
+      .filter((e) => e.request.includes('/groups/cardio') || (e.detail ?? '').includes('cardio'))
+      .map((e) => [e.action, e.source === 'cli' ? 'cli' : 'api', e.outcome])
+      .reverse();
+    expect(changes).toEqual([
+      ['admin.group.create', 'cli', 'success'],
+      ['admin.group.add-members', 'api', 'success'],
+      ['admin.group.remove-members', 'cli', 'success'],
+      ['admin.group.set-inactive', 'api', 'success'],
+      ['admin.group.set-inactive', 'cli', 'success'],
+    ]);
   });
 
   it('refuses unknown patients, too many members, and a dynamic change of members', async () => {

@@ -1,4 +1,7 @@
+import { pino } from 'pino';
 import { loadConfig } from '../config/index.js';
+import { createAuditTrail } from '../manage/audit-trail.js';
+import { auditChanges } from '../manage/audited.js';
 import { createManagement } from '../manage/index.js';
 import { remoteManagement } from '../manage/remote.js';
 import type { OpenManagement } from './manage-shared.js';
@@ -23,9 +26,14 @@ export const openManagement: OpenManagement = async (target) => {
   try {
     const { openStorage } = await import('../storage/open.js');
     const storage = await openStorage(config, store.keys);
+    // Changes made here are recorded as the admin API records its own (source `cli`).
+    const audit = createAuditTrail({ store: store.audit, log: pino({ level: 'silent' }) });
+    const record = (e: Parameters<typeof audit.record>[0]): void => audit.record(e);
+    const manage = createManagement({ config, store, storage, audit });
     return {
-      manage: createManagement({ config, store, storage }),
+      manage: { ...manage, tenants: auditChanges('tenant', manage.tenants, record, 'cli'), groups: auditChanges('group', manage.groups, record, 'cli') },
       async close() {
+        await audit.flush();
         await storage.close();
         await store.close();
       },

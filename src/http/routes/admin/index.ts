@@ -2,6 +2,7 @@ import swagger from '@fastify/swagger';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { createManagement } from '../../../manage/index.js';
 import { adminAuth } from '../../admin-auth.js';
+import { auditRequest } from '../../audit.js';
 import { consoleSessionCredential } from '../../console-session.js';
 import type { AppContext } from '../../context.js';
 import { clientsAdmin } from './clients.js';
@@ -16,6 +17,19 @@ import { viewsAdmin } from './views.js';
  * routes, each with a JSON schema (validation and the OpenAPI description) and a tag.
  */
 export const ADMIN_MODULES: AdminModule[] = [tenantsAdmin, groupsAdmin, clientsAdmin, operationsAdmin, viewsAdmin];
+
+/** The audit action of each changing route that leaves the recording to the admin plugin. */
+const RECORDED_CHANGES: Record<string, string> = {
+  'POST /admin/tenants': 'admin.tenant.create',
+  'DELETE /admin/tenants/:id': 'admin.tenant.remove',
+  'POST /admin/tenants/:tenant/groups': 'admin.group.create',
+  'DELETE /admin/tenants/:tenant/groups/:id': 'admin.group.remove',
+  'POST /admin/tenants/:tenant/groups/:id/members': 'admin.group.add-members',
+  'POST /admin/tenants/:tenant/groups/:id/members/remove': 'admin.group.remove-members',
+  'POST /admin/tenants/:tenant/groups/:id/members/inactive': 'admin.group.set-inactive',
+  'PUT /admin/tenants/:tenant/views/:name': 'admin.view.put',
+  'DELETE /admin/tenants/:tenant/views/:name': 'admin.view.remove',
+};
 
 /**
  * The admin API under /admin; off unless an admin token is configured (then no /admin route exists and every
@@ -47,6 +61,15 @@ export function adminRoutes(deps: AppContext): FastifyPluginAsync {
     app.addHook('onRequest', async (request, reply) => {
       reply.header('cache-control', 'no-store');
       await check.check(request.headers.authorization, request);
+    });
+
+    // Changes whose routes do not record themselves (clients and jobs do), recorded once answered, refused ones too.
+    app.addHook('onResponse', async (request, reply) => {
+      const action = RECORDED_CHANGES[`${request.method} ${request.routeOptions.url ?? ''}`];
+      if (!action) return;
+      const params = request.params as Record<string, string | undefined>;
+      const tenant = params['tenant'] ?? params['id'] ?? (request.body as { id?: unknown } | undefined)?.id;
+      auditRequest(deps, request, { action, outcome: reply.statusCode < 400 ? 'success' : 'failure', status: reply.statusCode, tenant: typeof tenant === 'string' ? tenant : null });
     });
 
     for (const mod of ADMIN_MODULES) await mod(app, ctx);
