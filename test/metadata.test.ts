@@ -43,6 +43,10 @@ describe('discovery', () => {
     expect(cs.rest[0]?.operation.map((o) => o.name)).toEqual(['export']);
     // the _since rule for groups is documented
     expect(JSON.stringify(group)).toMatch(/joined the group after _since/);
+    // and clients can find their groups by search
+    const groupSearch = group as { interaction?: { code: string }[]; searchParam?: { name: string }[] } | undefined;
+    expect(groupSearch?.interaction?.map((i) => i.code)).toEqual(['read', 'search-type']);
+    expect(groupSearch?.searchParam?.map((p) => p.name)).toEqual(['_id', 'identifier', 'name']);
   });
 
   it('marks what is readable over REST but never exported with the operation-not-supported extension (Bulk Data v3)', async () => {

@@ -75,7 +75,13 @@ export function capabilityStatement(base: string, tokenUrl: string, version: str
           {
             type: 'Group',
             extension: notExported(),
-            interaction: [{ code: 'read' }],
+            // A client finds the groups it was given (fhir-read.ts): `_summary=count`, `_count` and `_offset` too.
+            interaction: [{ code: 'read' }, { code: 'search-type' }],
+            searchParam: [
+              { name: '_id', type: 'token' },
+              { name: 'identifier', type: 'token' },
+              { name: 'name', type: 'string', documentation: 'Starts with (case and accents ignored); `name:exact` and `name:contains` too.' },
+            ],
             operation: [exportOp('group-export', 'export', groupDoc), exportOp('group-export', 'group-export', groupDoc)],
           },
           // Binary is the target of attachment URLs; neither it nor Group or OperationDefinition is ever exported.
