@@ -3,51 +3,14 @@
  * token revocation list of the ClientStore and the filters of JobStore.listJobs. Same assertions for SQLite and
  * PostgreSQL; each test uses its own tenants and clients.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { storeAdapters } from './helpers/store-adapters.js';
 import type { ExportJob, NewAuditEvent, NewJob, RegisteredClient, Store } from '../src/store/ports.js';
-import { openPostgresStore } from '../src/store/postgres/index.js';
-import { openSqliteStore } from '../src/store/sqlite/index.js';
-import { freshSchema, TEST_DATABASE_URL } from './helpers/postgres.js';
 
 const clock = { now: 1_800_000_000_000 };
 const now = (): number => clock.now;
 
-const adapters: { name: string; open(): Promise<{ store: Store; reopen(): Promise<Store>; cleanup(): Promise<void> }> }[] = [
-  {
-    name: 'sqlite',
-    async open() {
-      const dir = mkdtempSync(join(tmpdir(), 'flatfhir-audit-contract-'));
-      const file = join(dir, 'flatfhir.sqlite');
-      const store = openSqliteStore(file, { now });
-      return {
-        store,
-        reopen: async () => openSqliteStore(file, { now }),
-        async cleanup() {
-          await store.close();
-          rmSync(dir, { recursive: true, force: true });
-        },
-      };
-    },
-  },
-  {
-    name: 'postgres',
-    async open() {
-      const schema = freshSchema('audit');
-      const store = await openPostgresStore(TEST_DATABASE_URL, { schema: schema.name, now, poolSize: 4 });
-      return {
-        store,
-        reopen: () => openPostgresStore(TEST_DATABASE_URL, { schema: schema.name, now, poolSize: 2 }),
-        async cleanup() {
-          await store.close();
-          await schema.drop();
-        },
-      };
-    },
-  },
-];
+const adapters = storeAdapters('audit', now);
 
 let counter = 0;
 const uniq = (prefix: string): string => `${prefix}${++counter}`;

@@ -1,13 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type OpenedStore, storeAdapters } from './helpers/store-adapters.js';
 import { prepareResource } from '../src/fhir/prepare.js';
 import type { ExportJob, NewJob, RegisteredClient, ResourceStore, Store, StoredResource } from '../src/store/ports.js';
 import type { FhirResource, PreparedResource } from '../src/fhir/resource.js';
-import { openPostgresStore } from '../src/store/postgres/index.js';
-import { openSqliteStore } from '../src/store/sqlite/index.js';
-import { freshSchema, TEST_DATABASE_URL } from './helpers/postgres.js';
 
 /**
  * One contract for every store adapter: the same assertions run against SQLite and PostgreSQL. Each test
@@ -18,47 +13,7 @@ import { freshSchema, TEST_DATABASE_URL } from './helpers/postgres.js';
 const clock = { now: 1_700_000_000_000 };
 const now = (): number => clock.now;
 
-interface Opened {
-  store: Store;
-  /** Opens the same database again (runs the migrator again). */
-  reopen(): Promise<Store>;
-  cleanup(): Promise<void>;
-}
-
-const adapters: { name: string; open(): Promise<Opened> }[] = [
-  {
-    name: 'sqlite',
-    async open() {
-      const dir = mkdtempSync(path.join(tmpdir(), 'flatfhir-contract-'));
-      const file = path.join(dir, 'db.sqlite');
-      const store = openSqliteStore(file, { now });
-      return {
-        store,
-        reopen: async () => openSqliteStore(file, { now }),
-        async cleanup() {
-          await store.close();
-          rmSync(dir, { recursive: true, force: true });
-        },
-      };
-    },
-  },
-  {
-    name: 'postgres',
-    async open() {
-      const schema = freshSchema('contract');
-      // A small pool, so a scan that leaks its connection makes the suite hang (and fail) quickly.
-      const store = await openPostgresStore(TEST_DATABASE_URL, { schema: schema.name, now, poolSize: 4 });
-      return {
-        store,
-        reopen: () => openPostgresStore(TEST_DATABASE_URL, { schema: schema.name, now, poolSize: 2 }),
-        async cleanup() {
-          await store.close();
-          await schema.drop();
-        },
-      };
-    },
-  },
-];
+const adapters = storeAdapters('contract', now);
 
 let counter = 0;
 const uniq = (prefix: string): string => `${prefix}${++counter}`;
@@ -127,7 +82,7 @@ function created(result: { job: ExportJob } | { conflict: ExportJob }): ExportJo
 }
 
 describe.each(adapters)('store contract: $name', (adapter) => {
-  let opened: Opened;
+  let opened: OpenedStore;
   let store: Store;
   let r: ResourceStore;
 
