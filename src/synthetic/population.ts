@@ -4,7 +4,7 @@ import type { FhirResource } from '../fhir/resource.js';
 import { NdjsonWriter } from './ndjson-writer.js';
 import { type Emit, generatePatientResources, type PopulationContext } from './patient.js';
 import { hashSeed, Rng } from './random.js';
-import { createPool } from './shared.js';
+import { createPool } from './common.js';
 
 /** Every resource type a population contains (each exported type, and Binary behind the attachments), in the order their files are listed. */
 export const SYNTHETIC_TYPES: readonly string[] = [...EXPORT_TYPES, 'Binary'].sort();

@@ -1,6 +1,6 @@
 /** The Patient and the people related to them (RelatedPerson). */
 import type { FhirResource } from '../../fhir/resource.js';
-import { address, phone } from '../shared.js';
+import { address, phone } from '../common.js';
 import { type CodeableConcept, IDENTIFIER_TYPE } from '../vocabulary/codes.js';
 import { BIRTH_SEX, CITIES, ETHNICITY_HISPANIC, ETHNICITY_NOT_HISPANIC, FAMILY_NAMES, FEMALE_NAMES, LANGUAGES, MALE_NAMES, MARITAL_STATUS, RACES, RELATIONSHIP } from '../vocabulary/demographics.js';
 import { META } from '../vocabulary/profiles.js';

@@ -5,7 +5,7 @@
  */
 import type { FhirResource } from '../../fhir/resource.js';
 import type { Rng } from '../random.js';
-import type { Facility, Pool, PractitionerInfo } from '../shared.js';
+import type { Facility, Pool, PractitionerInfo } from '../common.js';
 import type { CodeableConcept } from '../vocabulary/codes.js';
 import type { ChronicCondition } from '../vocabulary/conditions.js';
 import type { EncounterKind } from '../vocabulary/encounters.js';
