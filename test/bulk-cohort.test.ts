@@ -3,12 +3,14 @@
  * interaction pattern and synchronously, the refusals, deletion, cancellation and the CapabilityStatement. The
  * members an export returns are checked against patient sets computed here from the fixture files themselves.
  */
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prepareResource } from '../src/fhir/prepare.js';
+import { checkCohortGroup } from '../src/manage/bulk-cohort.js';
 import { importPaths } from '../src/import/importer.js';
 import { createTestClient, getAccessToken } from './helpers/auth.js';
 import { auth, parseNdjson, runExport, startServer, type TestServer } from './helpers/server.js';
@@ -195,6 +197,21 @@ describe('asynchronous create (Prefer: respond-async)', () => {
   });
 });
 
+describe('a request no process is working on', () => {
+  it('is carried out by the next status poll (a restart loses no request)', async () => {
+    const group = checkCohortGroup(cohort('Left pending', 'Patient?gender=female'));
+    const at = Date.now() - 5000;
+    const id = randomUUID();
+    // As a process that stopped after accepting it leaves it: stored, pending, no timer anywhere.
+    await server.runtime.store.asyncRequests.createRequest({ id, tenant: TENANT, clientId: writer.clientId, request: 'POST Group', payload: JSON.stringify({ group }), createdAt: at, expiresAt: at + 3_600_000 });
+    const r = await fetch(`${base}/async-requests/${id}`, { headers: auth(writer.token) });
+    expect(r.status).toBe(200);
+    const bundle = (await r.json()) as BatchResponse;
+    expect(bundle.entry[0]?.response.location).toBe(`${base}/Group/${group.id}/_history/1`);
+    expect((await fetch(`${base}/Group/${group.id}`, { headers: auth(reader.token) })).status).toBe(200);
+  });
+});
+
 describe('synchronous create', () => {
   it('answers 201 with Location, ETag and the stored Group', async () => {
     const r = await post(cohort('Men', 'Patient?gender=male'), writer.token);
@@ -233,6 +250,7 @@ describe('refusals', () => {
     ['a practitioner group', { ...cohort('x', 'Patient?gender=male'), type: 'practitioner' }, 422, 'person'],
     ['another resource', { resourceType: 'Patient' }, 400, 'Group'],
     ['text that is not JSON', '{"resourceType": "Group", ', 400, ''],
+    ['a JSON array', '[]', 400, 'Group'],
   ])('refuses %s, naming it, and stores nothing', async (_label, body, status, named) => {
     const before = await groupCount();
     for (const send of [() => post(body, writer.token), () => postAsync(body)]) {
@@ -243,6 +261,12 @@ describe('refusals', () => {
       expect(issue.diagnostics).toContain(named);
     }
     expect(await groupCount()).toBe(before);
+  });
+
+  it('refuses a body that is not JSON with 415', async () => {
+    const r = await post('name=x', writer.token, { 'content-type': 'application/x-www-form-urlencoded' });
+    expect(r.status).toBe(415);
+    expect((await r.json()) as { resourceType: string }).toMatchObject({ resourceType: 'OperationOutcome' });
   });
 
   it('refuses a token without Group create or delete with 403', async () => {

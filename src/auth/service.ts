@@ -141,7 +141,8 @@ export async function createAuthService(deps: AuthDeps): Promise<AuthService> {
       grant_types_supported: ['client_credentials'],
       token_endpoint_auth_methods_supported: ['private_key_jwt'],
       token_endpoint_auth_signing_alg_values_supported: [...ASSERTION_ALGS],
-      scopes_supported: ['system/*.read', 'system/*.rs', 'system/*.r'],
+      // Group create and delete: the Bulk Cohort API.
+      scopes_supported: ['system/*.read', 'system/*.rs', 'system/*.r', 'system/Group.cd'],
       response_types_supported: ['token'],
       capabilities: ['client-confidential-asymmetric', 'permission-v1', 'permission-v2'],
     };
