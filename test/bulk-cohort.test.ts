@@ -247,6 +247,7 @@ describe('refusals', () => {
     ['no name', { ...cohort('x', 'Patient?gender=male'), name: undefined }, 422, 'name'],
     ['actual true', { ...cohort('x', 'Patient?gender=male'), actual: true }, 422, 'actual'],
     ['listed members', { ...cohort('x', 'Patient?gender=male'), member: [{ entity: { reference: 'Patient/x' } }] }, 422, 'member'],
+    ['implicit rules', { ...cohort('x', 'Patient?gender=male'), implicitRules: 'http://example.org/rules' }, 422, 'implicitRules'],
     ['a practitioner group', { ...cohort('x', 'Patient?gender=male'), type: 'practitioner' }, 422, 'person'],
     ['another resource', { resourceType: 'Patient' }, 400, 'Group'],
     ['text that is not JSON', '{"resourceType": "Group", ', 400, ''],

@@ -64,7 +64,7 @@ export interface BulkCohortService {
   /** Checks a POSTed body against the Bulk Cohort profile and the criteria the server evaluates; the Group to store. */
   check(body: unknown): CohortGroup;
   /** Creates the group now (synchronous create). */
-  create(tenant: string, clientId: string, body: unknown): Promise<CreatedGroup>;
+  create(tenant: string, body: unknown): Promise<CreatedGroup>;
   /** Checks the body and stores the request (asynchronous create); the work follows. */
   accept(tenant: string, clientId: string, body: unknown): Promise<AsyncRequest>;
   status(tenant: string, clientId: string, requestId: string): Promise<AsyncCohortStatus>;
@@ -109,6 +109,7 @@ export function checkCohortGroup(body: unknown): CohortGroup {
   }
   if (body['actual'] !== false) throw unprocessable(`Group.actual must be false: a cohort's members are defined by its member-filter criteria, not listed (${profile}).`);
   if (body['member'] !== undefined) throw unprocessable('Group.member is not supported: the criteria apply to every patient of the tenant.', 'not-supported');
+  if (body['implicitRules'] !== undefined) throw unprocessable('Group.implicitRules is not supported (a modifier element the server cannot honour).', 'not-supported');
   if (body['characteristic'] !== undefined) throw unprocessable(`Group.characteristic is not used by ${profile}; give member-filter modifier extensions.`);
   const name = body['name'];
   if (typeof name !== 'string' || name.trim() === '' || name.length > 200) throw unprocessable(`Group.name is required (at most 200 characters) by ${profile}.`, 'required');
@@ -233,7 +234,7 @@ export function createBulkCohortService(deps: BulkCohortDeps): BulkCohortService
   return {
     check: checkCohortGroup,
 
-    async create(tenant, _clientId, body) {
+    async create(tenant, body) {
       return write(tenant, checkCohortGroup(body));
     },
 

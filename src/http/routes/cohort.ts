@@ -54,7 +54,7 @@ export function cohortRoutes(deps: AppContext): FastifyPluginAsync {
           auditRequest(deps, request, { action: 'group.create', outcome: 'success', status: 202, tenant, clientId: caller.clientId, detail: `async request ${accepted.id}` });
           return reply.code(202).header('content-location', statusUrl(tenant, accepted.id)).send();
         }
-        const created = await cohorts.create(tenant, caller.clientId, request.body);
+        const created = await cohorts.create(tenant, request.body);
         auditRequest(deps, request, { action: 'group.create', outcome: 'success', status: 201, tenant, clientId: caller.clientId, detail: `Group/${created.id}` });
         return reply
           .code(201)
