@@ -13,6 +13,7 @@ import { prepareResource } from '../src/fhir/prepare.js';
 import { checkCohortGroup } from '../src/manage/bulk-cohort.js';
 import { importPaths } from '../src/import/importer.js';
 import { createTestClient, getAccessToken } from './helpers/auth.js';
+import { freshSchema, TEST_DATABASE_URL } from './helpers/postgres.js';
 import { auth, parseNdjson, runExport, startServer, type TestServer } from './helpers/server.js';
 
 const TENANT = 'cohort-tenant';
@@ -336,4 +337,53 @@ describe('CapabilityStatement', () => {
     expect(group?.documentation).toMatch(/^- Condition: code, clinical-status/m);
     expect(group?.documentation).toMatch(/^- Patient: gender, birthdate/m);
   });
+});
+
+describe('on PostgreSQL', () => {
+  const schema = freshSchema('cohort');
+  let pgServer: TestServer;
+  let pgBase: string;
+  let pgToken: string;
+
+  beforeAll(async () => {
+    pgServer = await startServer({ databaseUrl: `${TEST_DATABASE_URL}?schema=${schema.name}`, export: { maxGroupMembers: MAX_MEMBERS } });
+    await importPaths({ resources: pgServer.runtime.store.resources, tenant: TENANT, paths: TYPES.map((t) => join(SYNTHEA, `${t}.ndjson.gz`)), maxGroupMembers: 100 });
+    pgToken = (await pgServer.client(TENANT, 'system/*.rs system/Group.cd')).token;
+    pgBase = pgServer.base(TENANT);
+  }, 60_000);
+
+  afterAll(async () => {
+    await pgServer?.close();
+    await schema.drop();
+  });
+
+  it('creates asynchronously, exports the members, cancels and deletes as on SQLite', async () => {
+    const kick = await fetch(`${pgBase}/Group`, {
+      method: 'POST',
+      headers: auth(pgToken, { 'content-type': 'application/fhir+json', prefer: 'respond-async' }),
+      body: JSON.stringify(cohort('Hypertension', `Condition?code=${SNOMED}|${HYPERTENSION}`)),
+    });
+    expect(kick.status).toBe(202);
+    const { first, final } = await poll(kick.headers.get('content-location') as string, pgToken);
+    expect(first.status).toBe(202);
+    expect(final.status).toBe(200);
+    const location = ((await final.json()) as BatchResponse).entry[0]?.response.location as string;
+    const id = /\/Group\/([^/]+)\/_history\/1$/.exec(location)?.[1] as string;
+    const exported = await runExport(pgServer, pgToken, `${pgBase}/Group/${id}/$export?_type=Patient`);
+    expect((exported.byType.get('Patient') ?? []).map((p) => p['id']).sort()).toEqual([...patientsWithCondition(SNOMED, HYPERTENSION)].sort());
+
+    const cancelled = await fetch(`${pgBase}/Group`, {
+      method: 'POST',
+      headers: auth(pgToken, { 'content-type': 'application/fhir+json', prefer: 'respond-async' }),
+      body: JSON.stringify(cohort('Never made', 'Patient?gender=male')),
+    });
+    const cancelUrl = cancelled.headers.get('content-location') as string;
+    expect((await fetch(cancelUrl, { method: 'DELETE', headers: auth(pgToken) })).status).toBe(202);
+    expect((await fetch(cancelUrl, { headers: auth(pgToken) })).status).toBe(404);
+
+    expect((await fetch(`${pgBase}/Group/${id}`, { method: 'DELETE', headers: auth(pgToken) })).status).toBe(204);
+    await new Promise((r) => setTimeout(r, 1200));
+    const left = (await (await fetch(`${pgBase}/Group?_summary=count`, { headers: auth(pgToken) })).json()) as { total: number };
+    expect(left.total).toBe(0);
+  }, 60_000);
 });
