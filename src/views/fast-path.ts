@@ -446,6 +446,5 @@ export function compileScalar(parsed: unknown): ScalarFn | undefined {
     throw err;
   }
   // The keys are JSON string literals and the steps a fixed vocabulary: the generated code runs nothing else.
-  // eslint-disable-next-line @typescript-eslint/no-implied-eval
   return new Function('h', `return function scalar(item) {\n${stepsSource(steps)}\n};`)(HELPERS) as ScalarFn;
 }
