@@ -187,6 +187,7 @@ function buildWorker(
     jobs: parts.store.jobs,
     resources: parts.store.resources,
     cohorts: parts.store.cohorts,
+    asyncRequests: parts.store.asyncRequests,
     maxGroupMembers: config.export.maxGroupMembers,
     storage: parts.storage,
     queue: parts.queue,

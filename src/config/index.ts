@@ -176,7 +176,7 @@ const schema = z.object({
       chunkResources: opt(int(1).default(100_000), { env: ['FLATFHIR_EXPORT_CHUNK_RESOURCES'], description: 'Target resources per export chunk when planning.' }),
       retentionSeconds: opt(int(1).default(30 * 24 * 3600), {
         env: ['FLATFHIR_EXPORT_RETENTION_SECONDS'],
-        description: 'How long jobs and their files are kept (default 30 days).',
+        description: 'How long jobs and their files, and the outcomes of asynchronous Group creations, are kept (default 30 days).',
       }),
       retryAfterSeconds: opt(int(1).default(2), { env: ['FLATFHIR_EXPORT_RETRY_AFTER_SECONDS'], description: '`Retry-After` while a job runs.' }),
       presignSeconds: opt(int(1).default(300), { env: ['FLATFHIR_EXPORT_PRESIGN_SECONDS'], description: 'Lifetime of the pre-signed download URLs.' }),

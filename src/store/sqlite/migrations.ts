@@ -252,4 +252,25 @@ export const SQLITE_MIGRATIONS: { version: number; name: string; sql: string }[]
       CREATE INDEX search_values_by_resource ON search_values (tenant, type, id, param, patient_id, sys, val, lo, hi);
     `,
   },
+  {
+    version: 10,
+    name: 'asynchronous FHIR requests',
+    sql: `
+      CREATE TABLE async_requests (
+        id TEXT PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        client_id TEXT NOT NULL,
+        request TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        status TEXT NOT NULL,
+        result TEXT,
+        created_at INTEGER NOT NULL,
+        completed_at INTEGER,
+        expires_at INTEGER NOT NULL,
+        lease_until INTEGER
+      ) STRICT;
+      CREATE INDEX async_requests_by_expiry ON async_requests (expires_at);
+      CREATE INDEX async_requests_by_tenant ON async_requests (tenant);
+    `,
+  },
 ];
