@@ -198,6 +198,7 @@ function buildWorker(
     // The embedded SQLite store has one server process: leases left running are its previous run's.
     soleWorker: parts.store.kind === 'sqlite',
     ...(pool ? { execute: pool.execute } : {}),
+    duckdb: { memoryLimit: config.views.duckdbMemoryLimit },
   });
   return { worker, pool };
 }

@@ -226,6 +226,10 @@ const schema = z.object({
         env: ['FLATFHIR_VIEWS_DUCKDB_MEMORY_LIMIT'],
         description: 'Memory limit of the embedded DuckDB that writes Parquet and runs SQLQuery Libraries (it spills to temporary files beyond it).',
       }),
+      threads: opt(int(0).max(64).default(2), {
+        env: ['FLATFHIR_VIEWS_THREADS'],
+        description: 'Worker threads that parse and evaluate resources for `flatfhir view run` over the store (0: the calling thread). `$sql-export` runs on the export threads instead.',
+      }),
     })
     .prefault({}),
   auth: z

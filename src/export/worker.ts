@@ -29,6 +29,8 @@ export interface ExportWorkerDeps {
   now?: () => number;
   /** Where chunks run (worker threads); by default, and for jobs with _typeFilter, on this thread. */
   execute?: ChunkExecutor;
+  /** For $sql-export chunks run on this thread: the embedded DuckDB's memory limit. */
+  duckdb?: { memoryLimit?: string };
   settings: ChunkLimits & {
     concurrency: number;
     chunkResources: number;
@@ -104,6 +106,7 @@ export function createExportWorker(deps: ExportWorkerDeps): ExportWorker {
         storage: deps.storage,
         limits: deps.settings,
         checkCancelled: cancellationCheck(deps.jobs, job.id, now, lost),
+        ...(deps.duckdb ? { duckdb: deps.duckdb } : {}),
       },
       job,
       chunk,
