@@ -270,4 +270,9 @@ describe('groups created through the Bulk Cohort API', () => {
     expect(shown).toMatchObject({ bulk_cohort_api: true, member_count: 4 });
     expect(shown.members?.map((m) => m.patient).sort()).toEqual(['p1', 'p3', 'p5', 'p7']);
   });
+
+  it('name the group an admin API create made in its audit record, as the CLI does', async () => {
+    const events = (await (await admin(`/admin/audit?tenant=${W}&action=admin.group.create`)).json()) as { events: { outcome: string; detail: string | null; request: string }[] };
+    expect(events.events.find((e) => e.outcome === 'success' && e.request === `POST /admin/tenants/${W}/groups`)?.detail).toBe('group weekly');
+  });
 });
