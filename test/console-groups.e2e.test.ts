@@ -169,6 +169,18 @@ describe('console groups in Chromium', () => {
     expect(await seriousViolations(page)).toEqual([]);
   });
 
+  it('removes the Bulk Cohort group after a confirmation that says what it is', async () => {
+    await page.getByRole('button', { name: 'Remove group Men (cohort)' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Remove group Men (cohort)?' });
+    expect(await dialog.textContent()).toContain(`Group ${cohortId} and its criteria are removed (a client created it through the Bulk Cohort API); the patients' data stays.`);
+    await screenshot(page, 'groups-remove-cohort');
+    expect(await seriousViolations(page)).toEqual([]);
+    await dialog.getByRole('button', { name: 'Remove group' }).click();
+    await page.getByRole('status').filter({ hasText: 'Group Men (cohort) removed.' }).waitFor();
+    await expect.poll(() => row(/Men \(cohort\)/).count()).toBe(0);
+    expect((await admin(`/admin/tenants/${T}/groups/${cohortId}`)).status).toBe(404);
+  });
+
   it('registers a client with the Bulk Cohort scope, which then creates a group shown as such', async () => {
     await visit('clients');
     await page.getByLabel('Name', { exact: true }).fill('Cohort builder');

@@ -372,7 +372,15 @@ export function GroupsPage({ tenant }: { tenant: string }) {
       </form>
       <Confirm open={!!removing} title={`Remove group ${removing?.name ?? ''}?`} confirmLabel="Remove group" onConfirm={remove} onCancel={() => setRemoving(undefined)}>
         <p>
-          Group <code>{removing?.id}</code> and its {fmtNumber(removing?.member_count)} memberships are removed; the patients' data stays.
+          {removing?.kind === 'dynamic' ? (
+            <>
+              Group <code>{removing.id}</code> and its criteria are removed{removing.bulk_cohort_api ? ' (a client created it through the Bulk Cohort API)' : ''}; the patients' data stays.
+            </>
+          ) : (
+            <>
+              Group <code>{removing?.id}</code> and its {fmtNumber(removing?.member_count)} memberships are removed; the patients' data stays.
+            </>
+          )}
         </p>
       </Confirm>
     </>
