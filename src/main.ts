@@ -187,6 +187,7 @@ function buildWorker(
     jobs: parts.store.jobs,
     resources: parts.store.resources,
     cohorts: parts.store.cohorts,
+    asyncRequests: parts.store.asyncRequests,
     maxGroupMembers: config.export.maxGroupMembers,
     storage: parts.storage,
     queue: parts.queue,
@@ -198,6 +199,7 @@ function buildWorker(
     soleWorker: parts.store.kind === 'sqlite',
     // Planning's queries (counts and id boundaries over whole types) run on a chunk thread too.
     ...(pool ? { execute: pool.execute, planJob: pool.planner({ auditPatients: true }) } : {}),
+    duckdb: { memoryLimit: config.views.duckdbMemoryLimit },
   });
   return { worker, pool };
 }

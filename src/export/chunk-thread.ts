@@ -31,7 +31,17 @@ parentPort?.on('message', (message: ThreadRequest) => {
           },
           job,
         )
-      : runChunk({ resources: store.resources, storage, limits: config.export, checkCancelled: cancellationCheck(store.jobs, job.id) }, job, message.chunk);
+      : runChunk(
+          {
+            resources: store.resources,
+            storage,
+            limits: config.export,
+            checkCancelled: cancellationCheck(store.jobs, job.id),
+            duckdb: { memoryLimit: config.views.duckdbMemoryLimit },
+          },
+          job,
+          message.chunk,
+        );
   work.then(
     (result) => parentPort?.postMessage({ id, result }),
     (e: unknown) => {

@@ -270,6 +270,8 @@ export interface RunChunkDeps {
   /** Throws JobCancelled when the job has stopped; called between batches. */
   checkCancelled: () => Promise<void>;
   onProgress?: (lines: number) => void;
+  /** For $sql-export chunks: the embedded DuckDB's memory limit (FLATFHIR_VIEWS_DUCKDB_MEMORY_LIMIT). */
+  duckdb?: { memoryLimit?: string };
 }
 
 /**

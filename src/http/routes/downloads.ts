@@ -2,10 +2,8 @@ import { createGzip } from 'node:zlib';
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { FhirError, forbidden, notFound } from '../../fhir/errors.js';
-import { DOWNLOAD_PATH, type ObjectStorage } from '../../storage/ports.js';
+import { DOWNLOAD_PATH, objectContentType, type ObjectStorage } from '../../storage/ports.js';
 import type { AppDeps } from '../context.js';
-
-const NDJSON = 'application/fhir+ndjson';
 
 function parseRange(header: string, size: number): { start: number; end: number } | 'invalid' | undefined {
   const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
@@ -73,7 +71,7 @@ export function downloadRoutes(deps: AppDeps): FastifyPluginAsync {
       const stat = await storage.stat(key);
       if (!stat) throw notFound('The file no longer exists.');
       reply.header('accept-ranges', 'bytes').header('cache-control', 'private, no-store');
-      reply.type(NDJSON);
+      reply.type(objectContentType(key));
       const rangeHeader = request.headers.range;
       if (rangeHeader) {
         const range = parseRange(rangeHeader, stat.bytes);

@@ -141,9 +141,9 @@ export class SqliteResourceStore implements ResourceStore {
       addCompartment: db.prepare('INSERT OR IGNORE INTO compartment (tenant, type, patient_id, id, n) VALUES (?, ?, ?, ?, ?)'),
       clearRefs: db.prepare('DELETE FROM refs WHERE tenant = ? AND src_type = ? AND src_id = ?'),
       clearSearch: db.prepare('DELETE FROM search_values WHERE tenant = ? AND type = ? AND id = ?'),
-      addSearch: db.prepare('INSERT INTO search_values (tenant, type, id, param, patient_id, sys, val, lo, hi) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
+      addSearch: db.prepare('INSERT INTO search_values (tenant, type, id, k, param, patient_id, sys, val, lo, hi) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)'),
       addSearches: db.prepare(
-        `INSERT INTO search_values (tenant, type, id, param, patient_id, sys, val, lo, hi) VALUES ${valuesList(ROWS_PER_INSERT, '(?, ?, ?, ?, ?, ?, ?, ?, ?)')}`,
+        `INSERT INTO search_values (tenant, type, id, k, param, patient_id, sys, val, lo, hi) VALUES ${valuesList(ROWS_PER_INSERT, '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')}`,
       ),
       addRef: db.prepare('INSERT OR IGNORE INTO refs (tenant, src_type, src_id, tgt_type, tgt_id, at) VALUES (?, ?, ?, ?, ?, ?)'),
       // A new row gets version 1; a key already present is left alone here and handled row by row.
@@ -206,8 +206,9 @@ export class SqliteResourceStore implements ResourceStore {
         const n = item.patients.length;
         for (const patient of item.patients) compartments.push(tenant, item.type, patient, item.id, n);
         for (const ref of item.refs) refs.push(tenant, item.type, item.id, ref.type, ref.id, item.recordedAt);
+        let k = 0;
         for (const v of item.searchValues ?? []) {
-          for (const patient of item.patients) searches.push(tenant, item.type, item.id, v.param, patient, v.sys, v.val, v.lo, v.hi);
+          for (const patient of item.patients) searches.push(tenant, item.type, item.id, k++, v.param, patient, v.sys, v.val, v.lo, v.hi);
         }
       };
       const params: unknown[] = [];
@@ -238,7 +239,7 @@ export class SqliteResourceStore implements ResourceStore {
       }
       this.insertGrouped(this.statements.addCompartments, this.statements.addCompartment, compartments, 5);
       this.insertGrouped(this.statements.addRefs, this.statements.addRef, refs, 6);
-      this.insertGrouped(this.statements.addSearches, this.statements.addSearch, searches, 9);
+      this.insertGrouped(this.statements.addSearches, this.statements.addSearch, searches, 10);
       return counts;
     });
     return run.immediate();
@@ -290,8 +291,9 @@ export class SqliteResourceStore implements ResourceStore {
     const n = item.patients.length;
     for (const patient of item.patients) s.addCompartment.run(tenant, item.type, patient, item.id, n);
     for (const ref of item.refs) s.addRef.run(tenant, item.type, item.id, ref.type, ref.id, item.recordedAt);
+    let k = 0;
     for (const v of item.searchValues ?? []) {
-      for (const patient of item.patients) s.addSearch.run(tenant, item.type, item.id, v.param, patient, v.sys, v.val, v.lo, v.hi);
+      for (const patient of item.patients) s.addSearch.run(tenant, item.type, item.id, k++, v.param, patient, v.sys, v.val, v.lo, v.hi);
     }
   }
 
