@@ -6,7 +6,7 @@ import { prepareResource } from '../../fhir/prepare.js';
 import type { ReferencedScanRequest, ScanRequest, Store } from '../ports.js';
 import { openSqliteStore } from './index.js';
 
-describe('SQLite scanJson', () => {
+describe('SQLite scanJson and idBoundaries', () => {
   let dir: string;
   let store: Store;
   let before: number;
@@ -79,6 +79,16 @@ describe('SQLite scanJson', () => {
     expect(got).toEqual(await rows({ referenced }));
     expect(got.json).toHaveLength(1);
     expect(got.json[0]).toContain('"id":"dr2"');
+  });
+
+  it('idBoundaries: every step-th live id at the snapshot, stepping the index or listing every id', async () => {
+    // At the latest snapshot (the current rows: a resource updated since an older snapshot is not among them).
+    const ids: string[] = [];
+    for await (const b of store.resources.scan({ tenant: 't', type: 'Patient', until: after })) ids.push(...b.map((r) => r.id));
+    expect(ids).toHaveLength(1199);
+    for (const step of [1, 7, 16, 17, 100, 599, 1199, 1200, 5000]) {
+      expect(await store.resources.idBoundaries('t', 'Patient', after, step)).toEqual(ids.filter((_, i) => (i + 1) % step === 0));
+    }
   });
 
   it('refuses tombstone scans, whose rows have no JSON', () => {
