@@ -148,6 +148,20 @@ export function cancellationCheck(jobs: JobStore, jobId: string, now: () => numb
 const SWEEP_TASK = 'export-retention-sweep';
 
 /**
+ * The order a job's chunks are queued in: the longest first, so the chunks left when the others are done are short
+ * ones and every thread finishes near the same time (one large chunk last keeps one thread busy alone). Chunks of
+ * referenced resources (Provenance above all, one chunk whatever its size, unknown at planning) come first of all.
+ * Files keep their chunks' order in the manifest whatever order the chunks ran in.
+ */
+export function longestFirst(seqs: number[], chunks: PlannedChunk[]): number[] {
+  const size = (c: PlannedChunk | undefined): number => (c && (c.slice as Slice).mode === 'referenced' ? Number.POSITIVE_INFINITY : (c?.estimate ?? 0));
+  return seqs
+    .map((seq, i) => ({ seq, size: size(chunks[i]) }))
+    .sort((a, b) => (a.size === b.size ? a.seq - b.seq : b.size - a.size))
+    .map((x) => x.seq);
+}
+
+/**
  * The export worker: takes chunks from the queue (any chunk of any job; the first chunk of a job plans the
  * rest), claims each in the store under a lease kept alive by a heartbeat, runs it, and records its files; the
  * commit of a job's last chunk completes the job, whoever ran it. A chunk whose attempts run out fails its
@@ -210,7 +224,7 @@ export function createExportWorker(deps: ExportWorkerDeps): ExportWorker {
     if (!planned) return;
     log.info({ chunks: chunks.length, estimate: total, patients: outcome.patients }, 'export job planned');
     if (planned.jobCompleted) finished(job, log);
-    await deps.queue.send(planned.seqs.map((seq) => ({ jobId: job.id, seq })));
+    await deps.queue.send(longestFirst(planned.seqs, chunks).map((seq) => ({ jobId: job.id, seq })));
   }
 
   function finished(job: ExportJob, log: Logger): void {
