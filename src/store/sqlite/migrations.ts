@@ -260,6 +260,27 @@ export const SQLITE_MIGRATIONS: { version: number; name: string; sql: string; ru
   },
   {
     version: 10,
+    name: 'asynchronous FHIR requests',
+    sql: `
+      CREATE TABLE async_requests (
+        id TEXT PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        client_id TEXT NOT NULL,
+        request TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        status TEXT NOT NULL,
+        result TEXT,
+        created_at INTEGER NOT NULL,
+        completed_at INTEGER,
+        expires_at INTEGER NOT NULL,
+        lease_until INTEGER
+      ) STRICT;
+      CREATE INDEX async_requests_by_expiry ON async_requests (expires_at);
+      CREATE INDEX async_requests_by_tenant ON async_requests (tenant);
+    `,
+  },
+  {
+    version: 11,
     name: 'search values clustered by resource, value and date indexes over their own rows only',
     // The table is its own by-resource index (k numbers a resource's rows, to keep the key unique); the value index holds only rows with a
     // value (token, string, reference) and the date index only rows with a date range, so each value is written into
@@ -288,7 +309,7 @@ export const SQLITE_MIGRATIONS: { version: number; name: string; sql: string; ru
     `,
   },
   {
-    version: 11,
+    version: 12,
     name: 'search values of the resources stored before the search-value index',
     sql: '',
     run: (db) => {
