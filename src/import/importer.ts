@@ -47,6 +47,11 @@ export interface ImportOptions {
  * file is parsed whole, so the bound is generous, and reaching it is reported as an error.
  */
 const PARSE_THREAD_HEAP_MB = 1024;
+/**
+ * Young generation of the parsing thread: parsing makes much short-lived garbage, and each collection of the young
+ * generation copies what is still in flight, so fewer, larger ones cost less (a fixed bound, whatever the input).
+ */
+const PARSE_THREAD_YOUNG_MB = 48;
 const MAX_PARSE_THREADS = 3;
 /** Resources per message of the parser: small, so that few are in flight however large a write is. */
 const PARSE_BATCH = 1000;
@@ -76,7 +81,7 @@ class ParseThread {
   constructor(workerData: object) {
     this.worker = startThread(new URL('./parse-thread.js', import.meta.url), {
       workerData,
-      resourceLimits: { maxOldGenerationSizeMb: PARSE_THREAD_HEAP_MB },
+      resourceLimits: { maxOldGenerationSizeMb: PARSE_THREAD_HEAP_MB, maxYoungGenerationSizeMb: PARSE_THREAD_YOUNG_MB },
     });
     this.worker.on('message', (m: { index: number; events: TaskEvent[] } | { done: true }) => this.push(m));
     this.worker.on('error', (e: Error & { code?: string }) =>
@@ -205,8 +210,9 @@ export async function importPaths(options: ImportOptions): Promise<ImportResult>
 
   async function load(): Promise<void> {
     const parse = { maxGroupMembers: options.maxGroupMembers, batchSize: Math.min(batchSize, PARSE_BATCH) };
-    // Enough messages ahead to fill the next write while this one runs.
-    const maxInFlight = Math.ceil(batchSize / parse.batchSize) + 1;
+    // Enough messages ahead to fill the next two writes while this one runs (threads that share cores with
+    // others run unevenly; a deeper queue keeps this thread writing meanwhile).
+    const maxInFlight = 2 * Math.ceil(batchSize / parse.batchSize) + 1;
     // One core stays for this thread's writes: on two cores a second parser only competes with the writer.
     const threads = options.parseThreads ?? Math.max(1, Math.min(MAX_PARSE_THREADS, availableParallelism() - 1));
     const events =
