@@ -301,6 +301,60 @@ describe('refusals', () => {
   });
 });
 
+describe('rate limit', () => {
+  it('answers 429 with Retry-After beyond the accepted creations a client may make per minute; refusals cost nothing, other clients keep theirs', async () => {
+    const limited = await startServer({ auth: { groupCreatesPerMinute: 2 } }, { worker: false });
+    try {
+      await limited.runtime.store.tenants.createTenant(TENANT, 'Cohorts', Date.now());
+      const w = await limited.client(TENANT, 'system/*.rs system/Group.cd');
+      const other = await limited.client(TENANT, 'system/*.rs system/Group.cd');
+      const r = await limited.client(TENANT, 'system/*.rs');
+      const url = `${limited.base(TENANT)}/Group`;
+      const send = (body: unknown, token: string, headers: Record<string, string> = {}): Promise<Response> =>
+        fetch(url, { method: 'POST', headers: auth(token, { 'content-type': 'application/fhir+json', ...headers }), body: typeof body === 'string' ? body : JSON.stringify(body) });
+      const refused: [unknown, string, Record<string, string>, number][] = [
+        [{ resourceType: 'Patient' }, w.token, {}, 400],
+        ['{"resourceType": "Group", ', w.token, {}, 400],
+        [cohort('x', 'Patient?gender=male'), r.token, {}, 403],
+        ['name=x', w.token, { 'content-type': 'application/x-www-form-urlencoded' }, 415],
+        [cohort('x', 'Condition?_sort=date'), w.token, {}, 422],
+        [{ ...cohort('x', 'Patient?gender=male'), type: 'practitioner' }, w.token, { prefer: 'respond-async' }, 422],
+      ];
+      for (let round = 0; round < 3; round++) {
+        for (const [body, token, headers, status] of refused) {
+          const answer = await send(body, token, headers);
+          expect(answer.status).toBe(status);
+          await answer.arrayBuffer();
+        }
+      }
+      // eighteen refusals later, both creations of the allowance are there: one synchronous, one asynchronous
+      const sync = await send(cohort('First', 'Patient?gender=male'), w.token);
+      expect(sync.status).toBe(201);
+      const async = await send(cohort('Second', 'Patient?gender=female'), w.token, { prefer: 'respond-async' });
+      expect(async.status).toBe(202);
+      for (const headers of [{}, { prefer: 'respond-async' }] as Record<string, string>[]) {
+        const over = await send(cohort('Third', 'Patient?gender=male'), w.token, headers);
+        expect(over.status).toBe(429);
+        expect(Number(over.headers.get('retry-after'))).toBeGreaterThan(0);
+        expect(over.headers.get('content-location')).toBeNull();
+        const issue = await outcome(over);
+        expect(issue.code).toBe('throttled');
+        expect(issue.diagnostics).toMatch(/Too many Group creations/);
+      }
+      // the 429s stored no group (the asynchronous one done, two groups in all), and were recorded as refusals
+      expect((await poll(async.headers.get('content-location') as string, w.token)).final.status).toBe(200);
+      const count = await fetch(`${url}?_summary=count`, { headers: auth(r.token) });
+      expect(((await count.json()) as { total: number }).total).toBe(2);
+      const throttledEvents = await limited.runtime.audit.list({ tenant: TENANT, action: 'group.create', outcome: 'failure' });
+      expect(throttledEvents.filter((e) => e.clientId === w.clientId && e.status === 429)).toHaveLength(2);
+      // the limit is per client
+      expect((await send(cohort('Another client', 'Patient?gender=male'), other.token)).status).toBe(201);
+    } finally {
+      await limited.close();
+    }
+  });
+});
+
 describe('delete', () => {
   it('deletes a created group (204, then 404), recorded in the audit trail with the client', async () => {
     const made = (await (await post(cohort('To delete', 'Patient?gender=female'), writer.token)).json()) as R;

@@ -264,6 +264,10 @@ const schema = z.object({
         env: ['FLATFHIR_KICKOFFS_PER_MINUTE'],
         description: 'Accepted export kick-offs per client per minute; a rejected kick-off (4xx) costs nothing. Beyond it, 429 with `Retry-After`.',
       }),
+      groupCreatesPerMinute: opt(int(1).default(30), {
+        env: ['FLATFHIR_GROUP_CREATES_PER_MINUTE'],
+        description: 'Accepted Bulk Cohort API group creations (`POST [base]/Group`) per client per minute; a refused one (4xx) costs nothing. Beyond it, 429 with `Retry-After`.',
+      }),
     })
     .prefault({}),
   audit: z

@@ -84,6 +84,12 @@ export interface ResourceStore {
    */
   scan(request: ScanRequest): AsyncIterable<StoredResource[]>;
   scanReferenced(request: ReferencedScanRequest): AsyncIterable<StoredResource[]>;
+  /**
+   * The JSON text of each row of `scan` (live resources only, not `deleted`) or `scanReferenced`, the same rows
+   * in the same order and batches, without the rest of the row: what a plain export copies to its files.
+   * Optional: without it, callers take `json` from the rows of `scan` and `scanReferenced`.
+   */
+  scanJson?(request: { scan: ScanRequest } | { referenced: ReferencedScanRequest }): AsyncIterable<string[]>;
   /** How many rows `scan` would return (an upper bound is fine for `since`), for planning and progress. */
   count(request: ScanRequest): Promise<number>;
   /** Ids of live resources of a type, in order, every `step`-th one (boundaries for slicing). */

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
-import { forbidden, notAcceptable } from '../../fhir/errors.js';
+import { createRateLimiter } from '../../auth/rate-limit.js';
+import { forbidden, notAcceptable, throttled } from '../../fhir/errors.js';
 import { type AsyncCohortStatus, createBulkCohortService } from '../../manage/bulk-cohort.js';
 import { auditRequest, failureOf } from '../audit.js';
 import { type AppContext, authenticate, fhirBase } from '../context.js';
@@ -26,7 +27,8 @@ const respondAsync = (request: FastifyRequest): boolean =>
 /**
  * The Bulk Cohort API: `POST [base]/Group` (synchronous, or with `Prefer: respond-async` the asynchronous
  * interaction pattern: status at `[base]/async-requests/{id}`, DELETE cancels), `DELETE [base]/Group/{id}`.
- * Creating needs `c` on Group in the token's scopes, deleting `d` (`system/Group.cd`).
+ * Creating needs `c` on Group in the token's scopes, deleting `d` (`system/Group.cd`). Accepted creations are
+ * rate-limited per client (`auth.groupCreatesPerMinute`); a refused one is given back.
  */
 export function cohortRoutes(deps: AppContext): FastifyPluginAsync {
   return async (app) => {
@@ -39,6 +41,7 @@ export function cohortRoutes(deps: AppContext): FastifyPluginAsync {
       ...(deps.now ? { now: deps.now } : {}),
     });
     app.addHook('onClose', async () => cohorts.close());
+    const creates = createRateLimiter({ limit: deps.config.auth.groupCreatesPerMinute, windowMs: 60_000, ...(deps.now ? { now: deps.now } : {}) });
 
     const statusUrl = (tenant: string, id: string): string => `${fhirBase(deps.origin(), tenant)}/async-requests/${id}`;
     const groupLocation = (tenant: string, id: string, version: number): string => `${fhirBase(deps.origin(), tenant)}/Group/${id}/_history/${version}`;
@@ -49,12 +52,20 @@ export function cohortRoutes(deps: AppContext): FastifyPluginAsync {
       try {
         const caller = await authenticate(deps, request);
         if (!caller.canWrite('Group', 'c')) throw forbidden('The access token does not grant creating Groups (system/Group.c).');
+        // Only accepted creations count: one refused (400, 422…) is given back, like a refused export kick-off.
+        const limitKey = `${caller.tenant}:${caller.clientId}`;
+        const allowed = creates.take(limitKey);
+        if (!allowed.ok) throw throttled('Too many Group creations from this client; try again later.', allowed.retryAfterSeconds);
+        const refund = (e: unknown): never => {
+          creates.refund(limitKey);
+          throw e;
+        };
         if (async) {
-          const accepted = await cohorts.accept(tenant, caller.clientId, request.body);
+          const accepted = await cohorts.accept(tenant, caller.clientId, request.body).catch(refund);
           auditRequest(deps, request, { action: 'group.create', outcome: 'success', status: 202, tenant, clientId: caller.clientId, detail: `async request ${accepted.id}` });
           return reply.code(202).header('content-location', statusUrl(tenant, accepted.id)).send();
         }
-        const created = await cohorts.create(tenant, request.body);
+        const created = await cohorts.create(tenant, request.body).catch(refund);
         auditRequest(deps, request, { action: 'group.create', outcome: 'success', status: 201, tenant, clientId: caller.clientId, detail: `Group/${created.id}` });
         return reply
           .code(201)
