@@ -31,9 +31,27 @@ export async function purgeDeletedJob(jobs: JobStore, storage: ObjectStorage, jo
 
 const DELETED_PER_BUNDLE = 500;
 
+/** An NDJSON line without its newline: text, or the stored UTF-8 bytes as a store read them. */
+type Line = string | Buffer;
+
+/** Lines as the bytes of a file, each followed by a newline. */
+function encodeLines(lines: Line[]): Buffer {
+  if (lines.every((l) => typeof l === 'string')) return Buffer.from(`${lines.join('\n')}\n`);
+  let size = 0;
+  for (const l of lines) size += Buffer.byteLength(l) + 1;
+  const out = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (const l of lines) {
+    at += typeof l === 'string' ? out.write(l, at) : l.copy(out, at);
+    out[at++] = 0x0a;
+  }
+  return out;
+}
+
 function rowsFor(resources: ResourceStore, job: ExportJob, params: ExportParams, chunk: ExportChunk, until: number): AsyncIterable<StoredResource[]> {
   const slice = chunk.slice as Slice;
-  const base = { tenant: job.tenant, type: chunk.type, until, ...(params.since !== undefined ? { since: params.since } : {}) };
+  // The rows' JSON is written as the store read it (bytes, when it can): linesFor copies them.
+  const base = { tenant: job.tenant, type: chunk.type, until, bytes: true, ...(params.since !== undefined ? { since: params.since } : {}) };
   const byPatients = job.kind !== 'system';
   switch (slice.mode) {
     case 'compartment':
@@ -54,6 +72,7 @@ function rowsFor(resources: ResourceStore, job: ExportJob, params: ExportParams,
         tenant: job.tenant,
         type: chunk.type,
         until,
+        bytes: true,
         ...(params.since !== undefined ? { since: params.since } : {}),
         sourceTypes,
         ...(byPatients ? { jobId: job.id } : {}),
@@ -169,7 +188,7 @@ async function* linesFor(
   chunk: ExportChunk,
   transform: ((json: string) => string | null) | null,
   errors: string[],
-): AsyncIterable<string[]> {
+): AsyncIterable<Line[]> {
   const slice = chunk.slice as Slice;
   if (slice.mode === 'deleted') {
     let entries: string[] = [];
@@ -190,13 +209,15 @@ async function* linesFor(
     return;
   }
   for await (const batch of rows) {
-    const out: string[] = [];
+    const out: Line[] = [];
     for (const r of batch) {
-      if (r.json === null) continue;
       if (!transform) {
-        out.push(r.json);
+        // The stored bytes when the store read them so (no decoding), else the text.
+        const line = r.jsonBytes ?? r.json;
+        if (line !== null) out.push(line);
         continue;
       }
+      if (r.json === null) continue;
       try {
         const line = transform(r.json);
         if (line !== null) out.push(line);
@@ -230,8 +251,8 @@ export async function* withinFileSize<T>(
 }
 
 /** Names a resource line in an error (its type and id, when near the start). */
-export const lineName = (line: string): string => {
-  const m = /"resourceType":"([A-Za-z]+)"(?:.*?)"id":"([^"]+)"/.exec(line.slice(0, 300));
+export const lineName = (line: string | Buffer): string => {
+  const m = /"resourceType":"([A-Za-z]+)"(?:.*?)"id":"([^"]+)"/.exec(typeof line === 'string' ? line.slice(0, 300) : line.subarray(0, 300).toString());
   return m ? `${m[1]}/${m[2]}` : 'A resource';
 };
 
@@ -269,7 +290,7 @@ export async function runChunk(deps: RunChunkDeps, job: ExportJob, chunk: Export
   const seq = String(chunk.seq).padStart(4, '0');
   const fileBase = `${job.id}-${chunk.type}-${seq}`;
 
-  let source: AsyncIterator<string[]>;
+  let source: AsyncIterator<Line[]>;
   if (slice.mode === 'warnings') {
     const lines = params.warnings.map((w) => outcomeLine('warning', 'not-supported', w));
     source = (async function* () {
@@ -292,7 +313,7 @@ export async function runChunk(deps: RunChunkDeps, job: ExportJob, chunk: Export
     source = (params.maxFileSize !== undefined ? withinFileSize(lines, deps.limits.maxFileBytes, errors, (line) => ({ bytes: Buffer.byteLength(line) + 1, what: lineName(line) })) : lines)[Symbol.asyncIterator]();
   }
 
-  let pending: string[] = [];
+  let pending: Line[] = [];
   let exhausted = false;
   const next = async (): Promise<boolean> => {
     if (pending.length > 0) return true;
@@ -316,7 +337,7 @@ export async function runChunk(deps: RunChunkDeps, job: ExportJob, chunk: Export
       const body = async function* (): AsyncIterable<Buffer> {
         while (await next()) {
           // Fast path: the whole batch fits the current part (encoded once, written as is).
-          const whole = Buffer.from(`${pending.join('\n')}\n`);
+          const whole = encodeLines(pending);
           if (lines + pending.length <= deps.limits.maxFileResources && bytes + whole.length <= deps.limits.maxFileBytes) {
             lines += pending.length;
             bytes += whole.length;
@@ -328,7 +349,7 @@ export async function runChunk(deps: RunChunkDeps, job: ExportJob, chunk: Export
           let take = 0;
           let size = 0;
           while (take < pending.length) {
-            const len = Buffer.byteLength(pending[take] as string) + 1;
+            const len = Buffer.byteLength(pending[take] as Line) + 1;
             if (lines + take >= deps.limits.maxFileResources) break;
             if (lines + take > 0 && bytes + size + len > deps.limits.maxFileBytes) break;
             size += len;
@@ -340,7 +361,7 @@ export async function runChunk(deps: RunChunkDeps, job: ExportJob, chunk: Export
           lines += take;
           bytes += size;
           deps.onProgress?.(take);
-          yield Buffer.from(`${out.join('\n')}\n`);
+          yield encodeLines(out);
           if (pending.length > 0) return;
         }
       };

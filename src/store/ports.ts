@@ -25,10 +25,20 @@ export interface StoredResource {
   deleted: boolean;
   /** The exact JSON text an export writes (null for a tombstone). */
   json: string | null;
+  /**
+   * The same text's UTF-8 bytes, when a scan asked for them (`bytes`) and the store read them so: an export copies
+   * them without decoding. Such a row decodes `json` when it is read.
+   */
+  jsonBytes?: Buffer | null;
+}
+
+/** A scan's wish for each row's JSON bytes (`jsonBytes`), which the caller writes out as they are. */
+export interface BytesWanted {
+  bytes?: boolean;
 }
 
 /** Which resources of one type a scan returns. */
-export interface ScanRequest {
+export interface ScanRequest extends BytesWanted {
   tenant: string;
   type: string;
   /** The snapshot: versions current at this instant (inclusive). */
@@ -50,7 +60,7 @@ export interface ScanRequest {
 }
 
 /** Which referenced resources (Location, Organization, Practitioner) or Provenance a scan returns. */
-export interface ReferencedScanRequest {
+export interface ReferencedScanRequest extends BytesWanted {
   tenant: string;
   /** The type to return: Location, Organization, Practitioner or Provenance. */
   type: string;

@@ -8,7 +8,9 @@ import type {
   StoredResource,
   WriteCounts,
 } from '../ports.js';
-import { query, Rollback, rollbackAndRelease, type Sql, transaction, transactionOrRollback } from './db.js';
+import { to as copyTo } from 'pg-copy-streams';
+import { binaryCopy, copiedRows } from './copy-rows.js';
+import { query, Rollback, type Sql, transaction, transactionOrRollback } from './db.js';
 import * as searchSql from './search-sql.js';
 import * as sql from './resource-sql.js';
 
@@ -20,8 +22,9 @@ import * as sql from './resource-sql.js';
 const FIRST_ANALYZE = 1_000;
 const ANALYZE_GROWTH = 4;
 
-/** Rows a scan fetches from its cursor per round trip (and yields per batch). */
+/** Rows a scan yields per batch, at most, and about the most JSON bytes. */
 const FETCH_ROWS = 1000;
+const FETCH_BYTES = 4 * 1024 * 1024;
 
 type Row = [type: string, id: string, version: number, lastUpdated: number, deleted: boolean, json: string | null, ...rest: unknown[]];
 
@@ -223,35 +226,28 @@ export class PostgresResourceStore implements ResourceStore {
   }
 
   /**
-   * Streams a query through a server-side cursor in a read-only REPEATABLE READ transaction (one snapshot for
-   * current and history rows). The client goes back to the pool when the iteration ends, fails or is
-   * abandoned (`return()` runs the `finally`).
+   * Streams a query as a binary COPY (one statement, so current and history rows come from one snapshot). The
+   * client goes back to the pool when the iteration ends; one abandoned or failed midway is discarded, since its
+   * connection may still be sending rows.
    */
-  private async *stream(q: Sql): AsyncGenerator<StoredResource[]> {
+  private async *stream(q: Sql, bytes: boolean): AsyncGenerator<StoredResource[]> {
     const client = await this.pool.connect();
     let finished = false;
     try {
-      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-      await client.query({ text: `DECLARE scan NO SCROLL CURSOR FOR ${q.text}`, values: q.values });
-      for (;;) {
-        const result = await client.query<Row>({ text: `FETCH ${FETCH_ROWS} FROM scan`, rowMode: 'array' });
-        if (result.rows.length > 0) yield result.rows.map(toStored);
-        if (result.rows.length < FETCH_ROWS) break;
-      }
-      await client.query('COMMIT');
+      yield* copiedRows(client.query(copyTo(binaryCopy(q))), FETCH_ROWS, FETCH_BYTES, bytes);
       finished = true;
     } finally {
       if (finished) client.release();
-      else await rollbackAndRelease(client);
+      else client.release(new Error('scan ended before its last row'));
     }
   }
 
   scan(req: ScanRequest): AsyncIterable<StoredResource[]> {
-    return this.stream(sql.scan(req));
+    return this.stream(sql.scan(req), req.bytes === true);
   }
 
   scanReferenced(req: ReferencedScanRequest): AsyncIterable<StoredResource[]> {
-    return this.stream(sql.scanReferenced(req));
+    return this.stream(sql.scanReferenced(req), req.bytes === true);
   }
 
   async count(req: ScanRequest): Promise<number> {
