@@ -658,6 +658,7 @@ interface ViewFigures {
   seconds: number;
   maxRssBytes: number;
   engine?: string;
+  threads?: number;
 }
 
 async function benchViews(n: number): Promise<void> {
@@ -679,7 +680,7 @@ async function benchViews(n: number): Promise<void> {
     const rate = v.resources / v.seconds;
     console.log(
       `  ${`${name} (${format})`.padEnd(32)} ${fmt(v.rows / v.seconds).padStart(9)} rows/s ${fmt(rate).padStart(9)} resources/s ` +
-        `(${fmt(v.rows)} rows from ${fmt(v.resources)} ${resource}, ${mb(v.bytes)}, ${fmt(v.seconds, 2)} s, ${v.engine} engine), ` +
+        `(${fmt(v.rows)} rows from ${fmt(v.resources)} ${resource}, ${mb(v.bytes)}, ${fmt(v.seconds, 2)} s, ${v.engine} engine, ${v.threads} threads), ` +
         `raw NDJSON ${fmt(rawRate)} resources/s: ${fmt((rate / rawRate) * 100)}%, peak RSS ${mb(v.maxRssBytes)} (raw ${mb(raw.maxRssBytes)})`,
     );
   }

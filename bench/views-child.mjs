@@ -1,6 +1,8 @@
 // One measurement of the views benchmark, with the compiled code and no TypeScript loader in the process:
 //   raw  <db> <tenant> <type>                 the raw NDJSON export of a type (store scan → one file)
-//   view <db> <tenant> <view name> <format>   a shipped view over the same rows (scan → parse → rows → file)
+//   view <db> <tenant> <view name> <format> [threads]
+//                                             a shipped view over the same rows (scan → parse → rows → file), on
+//                                             `threads` evaluation threads (default 2, as `flatfhir view run`)
 // Prints {resources, rows, bytes, seconds, maxRssBytes, engine} as JSON.
 import { Buffer } from 'node:buffer';
 import { createWriteStream } from 'node:fs';
@@ -9,11 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compileView } from '../dist/views/evaluate.js';
 import { LIBRARY_VIEWS } from '../dist/views/library.js';
-import { viewRows } from '../dist/views/sources.js';
-import { writeRowsToFile } from '../dist/views/writers.js';
+import { writeViewFile } from '../dist/views/parallel.js';
 import { openSqliteStore } from '../dist/store/sqlite/index.js';
 
-const [mode, file, tenant, what, format = 'csv'] = process.argv.slice(2);
+const [mode, file, tenant, what, format = 'csv', threads = '2'] = process.argv.slice(2);
 const store = openSqliteStore(file);
 const until = Date.now() + 1000;
 const dir = await mkdtemp(join(tmpdir(), 'flatfhir-bench-views-'));
@@ -35,14 +36,13 @@ if (mode === 'raw') {
   const definition = LIBRARY_VIEWS.find((v) => v.name === what);
   const view = compileView(definition);
   let resources = 0;
-  const written = await writeRowsToFile(
-    format,
-    view.columns,
-    viewRows(view, store.resources.scan({ tenant, type: view.resource, until }), undefined, (n) => (resources += n)),
-    join(dir, `out.${format}`),
-    { tempDir: dir, memoryLimit: '128MB' },
-  );
-  result = { resources, rows: written.rows, bytes: written.bytes, engine: view.engine };
+  const written = await writeViewFile(view, format, store.resources.scan({ tenant, type: view.resource, until }), join(dir, `out.${format}`), {
+    threads: Number(threads),
+    tempDir: dir,
+    memoryLimit: '128MB',
+    onResources: (n) => (resources += n),
+  });
+  result = { resources, rows: written.rows, bytes: written.bytes, engine: view.engine, threads: Number(threads) };
 }
 const seconds = Number(process.hrtime.bigint() - started) / 1e9;
 await rm(dir, { recursive: true, force: true });

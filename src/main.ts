@@ -187,6 +187,7 @@ function buildWorker(
     jobs: parts.store.jobs,
     resources: parts.store.resources,
     cohorts: parts.store.cohorts,
+    asyncRequests: parts.store.asyncRequests,
     maxGroupMembers: config.export.maxGroupMembers,
     storage: parts.storage,
     queue: parts.queue,
@@ -197,6 +198,7 @@ function buildWorker(
     // The embedded SQLite store has one server process: leases left running are its previous run's.
     soleWorker: parts.store.kind === 'sqlite',
     ...(pool ? { execute: pool.execute } : {}),
+    duckdb: { memoryLimit: config.views.duckdbMemoryLimit },
   });
   return { worker, pool };
 }

@@ -111,7 +111,7 @@ describe('discovery', () => {
     expect(body['grant_types_supported']).toContain('client_credentials');
     expect(body['token_endpoint_auth_methods_supported']).toContain('private_key_jwt');
     expect(body['token_endpoint_auth_signing_alg_values_supported']).toEqual(['RS384', 'ES384']);
-    expect(body['scopes_supported']).toEqual(expect.arrayContaining(['system/*.read', 'system/*.rs']));
+    expect(body['scopes_supported']).toEqual(expect.arrayContaining(['system/*.read', 'system/*.rs', 'system/Group.cd']));
     expect(body['capabilities']).toEqual(expect.arrayContaining(['client-confidential-asymmetric', 'permission-v1', 'permission-v2']));
   });
 

@@ -168,6 +168,10 @@ describe('dynamic groups', () => {
     expect(res.status).toBe(201);
     expect(await res.json()).toMatchObject({ kind: 'dynamic', relative: true });
     const client = await server.client(W, 'system/*.rs');
+    // A group defined by its criteria lists no members: `actual` is false, as the Bulk Cohort profile has it.
+    const stored = (await (await fetch(`${server.base(W)}/Group/weekly`, { headers: auth(client.token) })).json()) as { actual: boolean; meta: { profile: string[] } };
+    expect(stored.actual).toBe(false);
+    expect(stored.meta.profile).toEqual(['http://hl7.org/fhir/uv/bulkdata/StructureDefinition/bulk-cohort-group']);
 
     setClock(T0);
     const week1 = await exportedPatients(client.token, 'weekly', W);

@@ -43,9 +43,9 @@ describe('discovery', () => {
     expect(cs.rest[0]?.operation.map((o) => o.name)).toEqual(['export']);
     // the _since rule for groups is documented
     expect(JSON.stringify(group)).toMatch(/joined the group after _since/);
-    // and clients can find their groups by search
+    // and clients can find their groups by search, and create and delete cohorts (the Bulk Cohort API)
     const groupSearch = group as { interaction?: { code: string }[]; searchParam?: { name: string }[] } | undefined;
-    expect(groupSearch?.interaction?.map((i) => i.code)).toEqual(['read', 'search-type']);
+    expect(groupSearch?.interaction?.map((i) => i.code)).toEqual(['read', 'search-type', 'create', 'delete']);
     expect(groupSearch?.searchParam?.map((p) => p.name)).toEqual(['_id', 'identifier', 'name']);
   });
 

@@ -13,7 +13,7 @@ import type { AppDeps } from '../src/http/context.js';
 import { handleError } from '../src/http/errors.js';
 import { downloadRoutes } from '../src/http/routes/downloads.js';
 import { FsObjectStorage } from '../src/storage/fs/index.js';
-import { OBJECT_CONTENT_TYPE, type ObjectStorage } from '../src/storage/ports.js';
+import { OBJECT_CONTENT_TYPE, objectContentType, type ObjectStorage } from '../src/storage/ports.js';
 import { S3ObjectStorage } from '../src/storage/s3/index.js';
 import { startS3, type TestS3 } from './helpers/s3.js';
 
@@ -173,6 +173,23 @@ describe.each([
     await Promise.all(keys.map((k) => h.storage.put(k, Readable.from(['x\n']))));
     await h.storage.deletePrefix('jobs/many/');
     for (const k of keys) expect(await h.storage.stat(k)).toBeUndefined();
+  });
+
+  it('presigned URLs serve $sql-export outputs with the media type of their format', async () => {
+    const wanted: [string, string][] = [
+      ['jobs/v/0000-0.obs.csv', 'text/csv'],
+      ['jobs/v/0000-0.obs.parquet', 'application/vnd.apache.parquet'],
+      ['jobs/v/0000-0.obs.json', 'application/json'],
+      ['jobs/v/0000-0.obs.ndjson', 'application/fhir+ndjson'],
+    ];
+    for (const [key, type] of wanted) {
+      expect(objectContentType(key)).toBe(type);
+      await h.storage.put(key, Readable.from(['a,b\r\n']));
+      const r = await fetch(await h.storage.presign(key, Date.now() + 60_000, h.origin), { headers: { 'accept-encoding': 'identity' } });
+      expect(r.status).toBe(200);
+      expect(r.headers.get('content-type')?.split(';')[0]).toBe(type);
+      expect(await r.text()).toBe('a,b\r\n');
+    }
   });
 
   it('presigned URLs: a plain GET reads the object as NDJSON, honours Range, and is refused once expired or altered', async () => {

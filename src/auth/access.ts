@@ -6,6 +6,8 @@ export interface Caller {
   scope: string;
   /** Whether the caller may read resources of this type. */
   canRead(type: string): boolean;
+  /** Whether the caller may create (`c`) or delete (`d`) resources of this type (only Group is ever granted). */
+  canWrite(type: string, permission: 'c' | 'd'): boolean;
 }
 
 /** The access-control hook in front of every FHIR and bulk endpoint but discovery and metadata. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { grantScopes, parseGrantedScopes, scopesAllowRead, validateRegistrationScope } from './scopes.js';
+import { grantScopes, parseGrantedScopes, scopesAllowRead, scopesAllowWrite, validateRegistrationScope } from './scopes.js';
 
 describe('grantScopes', () => {
   it('intersects with wildcards on either side', () => {
@@ -15,6 +15,31 @@ describe('grantScopes', () => {
     expect(grantScopes('system/Observation.crud', 'system/*.rs')).toMatchObject({ ok: true, scope: 'system/Observation.r' });
     expect(grantScopes('system/*.cud', 'system/*.rs').ok).toBe(false);
   });
+
+  it('keeps create and delete on Group (the only type written) when pre-authorized, nowhere else', () => {
+    const pre = 'system/*.rs system/Group.cd';
+    expect(grantScopes('system/*.cruds', pre)).toMatchObject({ ok: true, scope: 'system/*.rs system/Group.cd' });
+    expect(grantScopes('system/*.*', pre)).toMatchObject({ ok: true, scope: 'system/*.read system/Group.cd' });
+    expect(grantScopes('system/Group.write', pre)).toMatchObject({ ok: true, scope: 'system/Group.cd' });
+    expect(grantScopes('system/Group.c', pre)).toMatchObject({ ok: true, scope: 'system/Group.c' });
+    expect(grantScopes('system/Group.cruds', pre)).toMatchObject({ ok: true, scope: 'system/Group.crds' });
+    expect(grantScopes('system/*.write', pre)).toMatchObject({ ok: true, scope: 'system/Group.cd' });
+    expect(grantScopes('system/Group.cd', 'system/*.rs').ok).toBe(false);
+    expect(grantScopes('system/Group.d', 'system/Group.c').ok).toBe(false);
+    expect(grantScopes('system/Observation.cud', pre).ok).toBe(false);
+    expect(grantScopes('system/Observation.crud', pre)).toMatchObject({ ok: true, scope: 'system/Observation.r' });
+  });
+});
+
+describe('scopesAllowWrite', () => {
+  it('answers create and delete on Group from granted scopes', () => {
+    const scopes = parseGrantedScopes('system/*.rs system/Group.c');
+    expect(scopesAllowWrite(scopes, 'Group', 'c')).toBe(true);
+    expect(scopesAllowWrite(scopes, 'Group', 'd')).toBe(false);
+    expect(scopesAllowWrite(parseGrantedScopes('system/*.rs'), 'Group', 'c')).toBe(false);
+    expect(scopesAllowWrite(parseGrantedScopes('system/Group.crds'), 'Group', 'd')).toBe(true);
+    expect(scopesAllowRead(parseGrantedScopes('system/Group.cd'), 'Group')).toBe(false);
+  });
 });
 
 describe('scopesAllowRead', () => {
@@ -29,9 +54,11 @@ describe('scopesAllowRead', () => {
 });
 
 describe('validateRegistrationScope', () => {
-  it('accepts read-only system scopes and refuses the rest', () => {
+  it('accepts read system scopes and Group create and delete, and refuses the rest', () => {
     expect(validateRegistrationScope('system/*.rs  system/Patient.read system/*.rs')).toEqual({ ok: true, scope: 'system/*.rs system/Patient.read' });
-    for (const bad of ['', 'system/*.cruds', 'system/*.*', 'system/*.write', 'patient/*.read', 'system/Foo.rs', 'system/*.rs?x=y']) {
+    expect(validateRegistrationScope('system/*.rs system/Group.cd')).toEqual({ ok: true, scope: 'system/*.rs system/Group.cd' });
+    expect(validateRegistrationScope('system/Group.crds').ok).toBe(true);
+    for (const bad of ['', 'system/*.cruds', 'system/*.*', 'system/*.write', 'system/*.cd', 'system/Group.write', 'system/Group.cruds', 'system/Observation.cd', 'patient/*.read', 'system/Foo.rs', 'system/*.rs?x=y']) {
       expect(validateRegistrationScope(bad).ok, bad).toBe(false);
     }
   });

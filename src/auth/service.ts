@@ -11,7 +11,7 @@ import { ASSERTION_ALGS, JwksCache, type JwksCacheOptions } from './jwks.js';
 import { invalidClient, invalidRequest, invalidScope, OAuthError } from './oauth-error.js';
 import { createRateLimiter, type RateLimitResult } from './rate-limit.js';
 import { createRevocationList, type RevocationList } from './revocation.js';
-import { grantScopes, parseGrantedScopes, scopesAllowRead } from './scopes.js';
+import { grantScopes, parseGrantedScopes, scopesAllowRead, scopesAllowWrite } from './scopes.js';
 import { SIGNING_ALG, SigningKeyRing } from './signing-keys.js';
 
 export interface AuthDeps {
@@ -141,7 +141,8 @@ export async function createAuthService(deps: AuthDeps): Promise<AuthService> {
       grant_types_supported: ['client_credentials'],
       token_endpoint_auth_methods_supported: ['private_key_jwt'],
       token_endpoint_auth_signing_alg_values_supported: [...ASSERTION_ALGS],
-      scopes_supported: ['system/*.read', 'system/*.rs', 'system/*.r'],
+      // Group create and delete: the Bulk Cohort API.
+      scopes_supported: ['system/*.read', 'system/*.rs', 'system/*.r', 'system/Group.cd'],
       response_types_supported: ['token'],
       capabilities: ['client-confidential-asymmetric', 'permission-v1', 'permission-v2'],
     };
@@ -309,7 +310,13 @@ export async function createAuthService(deps: AuthDeps): Promise<AuthService> {
     if (!(await tenantExists(tenant))) throw forbidden(`Unknown tenant ${tenant}.`);
     if (await revocations.isRevoked(sub, payload.iat)) throw invalidToken('The access token has been revoked (its client was disabled or removed).');
     const scopes = parseGrantedScopes(scope);
-    return { clientId: sub, tenant, scope, canRead: (type: string) => scopesAllowRead(scopes, type) };
+    return {
+      clientId: sub,
+      tenant,
+      scope,
+      canRead: (type: string) => scopesAllowRead(scopes, type),
+      canWrite: (type: string, permission: 'c' | 'd') => scopesAllowWrite(scopes, type, permission),
+    };
   }
 
   async function isAccessToken(token: string): Promise<boolean> {

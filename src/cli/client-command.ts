@@ -142,7 +142,7 @@ export function clientCommand(openStore: OpenClientStore, io: ClientCommandIo = 
     .command('register')
     .description('Register a system application for a tenant; prints it with its client_id')
     .requiredOption('--tenant <tenant>', 'the tenant (FHIR base /r4/<tenant>); it must exist (import data into it first)')
-    .requiredOption('--scope <scopes>', 'pre-authorized read scopes, space separated, e.g. "system/*.rs"')
+    .requiredOption('--scope <scopes>', 'pre-authorized scopes, space separated, e.g. "system/*.rs" (add "system/Group.cd" to create and delete cohorts)')
     .option('--jwks-file <file>', `the client's public key(s): ${KEY_FORMATS}`)
     .option('--jwks-url <url>', 'the URL of the public JWK Set (fetched when needed)')
     .option('--generate-key', 'make a new key pair: registers the public key, writes the private one to --client-file-out')

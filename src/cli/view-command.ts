@@ -6,7 +6,9 @@ import type { Store } from '../store/ports.js';
 import { libraryView, loadView, saveView, storedDefinition } from '../views/catalog.js';
 import { compileView, type CompiledView } from '../views/evaluate.js';
 import { LIBRARY_VIEWS } from '../views/library.js';
-import { ndjsonRows, storeRows } from '../views/sources.js';
+import { activeMembers } from '../fhir/group.js';
+import { writeViewFile } from '../views/parallel.js';
+import { ndjsonRows } from '../views/sources.js';
 import { EXTENSIONS, FLAT_FORMATS, type FlatFormat, writeRowsToFile } from '../views/writers.js';
 import { commandConfig, openStoreFor, storeOptions } from './shared.js';
 
@@ -52,31 +54,43 @@ export function viewCommand(): Command {
       mkdirSync(opts.out, { recursive: true, mode: 0o700 });
       const started = Date.now();
       let resources = 0;
-      const write = async (compiled: CompiledView, batches: AsyncIterable<unknown[][]>): Promise<void> => {
-        const name = compiled.definition.name && /^[A-Za-z0-9_\-.]+$/.test(compiled.definition.name) ? compiled.definition.name : 'view';
-        const path = join(opts.out, `${name}.${EXTENSIONS[opts.format]}`);
-        const result = await writeRowsToFile(opts.format, compiled.columns, batches, path, { header: opts.header });
+      const report = (compiled: CompiledView, path: string, result: { rows: number }): void => {
         const seconds = (Date.now() - started) / 1000;
         process.stdout.write(`${path}: ${result.rows} rows (view over ${compiled.resource}) from ${resources} resources read in ${seconds.toFixed(1)} s\n`);
+      };
+      const fileFor = (compiled: CompiledView): string => {
+        const name = compiled.definition.name && /^[A-Za-z0-9_\-.]+$/.test(compiled.definition.name) ? compiled.definition.name : 'view';
+        return join(opts.out, `${name}.${EXTENSIONS[opts.format]}`);
+      };
+      const write = async (compiled: CompiledView, batches: AsyncIterable<unknown[][]>): Promise<void> => {
+        const path = fileFor(compiled);
+        report(compiled, path, await writeRowsToFile(opts.format, compiled.columns, batches, path, { header: opts.header }));
       };
       try {
         if (opts.input) {
           const compiled = await findView(opts.view, undefined, undefined);
           await write(compiled, ndjsonRows(compiled, opts.input, (n) => (resources += n)));
         } else {
+          const config = commandConfig(run, { logLevel: 'silent' });
           await withStore(run, async (store) => {
             const tenant = opts.tenant as string;
             const compiled = await findView(opts.view, store, tenant);
             const until = await store.resources.snapshotTime(tenant);
-            await write(
-              compiled,
-              await storeRows(store.resources, compiled, {
-                tenant,
-                until,
-                ...(opts.group !== undefined ? { groupId: opts.group } : {}),
-                onResources: (n) => (resources += n),
-              }),
-            );
+            let members: string[] | undefined;
+            if (opts.group !== undefined) {
+              const group = await store.resources.readAt(tenant, 'Group', opts.group, until);
+              if (!group || group.deleted || !group.json) throw new Error(`Group/${opts.group} was not found.`);
+              members = activeMembers(JSON.parse(group.json) as object, until).map((m) => m.patientId);
+            }
+            const path = fileFor(compiled);
+            const result = await writeViewFile(compiled, opts.format, store.resources.scan({ tenant, type: compiled.resource, until }), path, {
+              threads: config.views.threads,
+              header: opts.header,
+              memoryLimit: config.views.duckdbMemoryLimit,
+              ...(members ? { members } : {}),
+              onResources: (n) => (resources += n),
+            });
+            report(compiled, path, result);
           });
         }
       } catch (e) {

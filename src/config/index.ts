@@ -176,7 +176,7 @@ const schema = z.object({
       chunkResources: opt(int(1).default(100_000), { env: ['FLATFHIR_EXPORT_CHUNK_RESOURCES'], description: 'Target resources per export chunk when planning.' }),
       retentionSeconds: opt(int(1).default(30 * 24 * 3600), {
         env: ['FLATFHIR_EXPORT_RETENTION_SECONDS'],
-        description: 'How long jobs and their files are kept (default 30 days).',
+        description: 'How long jobs and their files, and the outcomes of asynchronous Group creations, are kept (default 30 days).',
       }),
       retryAfterSeconds: opt(int(1).default(2), { env: ['FLATFHIR_EXPORT_RETRY_AFTER_SECONDS'], description: '`Retry-After` while a job runs.' }),
       presignSeconds: opt(int(1).default(300), { env: ['FLATFHIR_EXPORT_PRESIGN_SECONDS'], description: 'Lifetime of the pre-signed download URLs.' }),
@@ -226,6 +226,10 @@ const schema = z.object({
         env: ['FLATFHIR_VIEWS_DUCKDB_MEMORY_LIMIT'],
         description: 'Memory limit of the embedded DuckDB that writes Parquet and runs SQLQuery Libraries (it spills to temporary files beyond it).',
       }),
+      threads: opt(int(0).max(64).default(2), {
+        env: ['FLATFHIR_VIEWS_THREADS'],
+        description: 'Worker threads that parse and evaluate resources for `flatfhir view run` over the store (0: the calling thread). `$sql-export` runs on the export threads instead.',
+      }),
     })
     .prefault({}),
   auth: z
@@ -259,6 +263,10 @@ const schema = z.object({
       kickoffsPerMinute: opt(int(1).default(60), {
         env: ['FLATFHIR_KICKOFFS_PER_MINUTE'],
         description: 'Accepted export kick-offs per client per minute; a rejected kick-off (4xx) costs nothing. Beyond it, 429 with `Retry-After`.',
+      }),
+      groupCreatesPerMinute: opt(int(1).default(30), {
+        env: ['FLATFHIR_GROUP_CREATES_PER_MINUTE'],
+        description: 'Accepted Bulk Cohort API group creations (`POST [base]/Group`) per client per minute; a refused one (4xx) costs nothing. Beyond it, 429 with `Retry-After`.',
       }),
     })
     .prefault({}),

@@ -17,7 +17,7 @@ const storage = await openStorage(config, store.keys);
 parentPort?.on('message', (message: { id: number; job: ExportJob; chunk: ExportChunk }) => {
   const { id, job, chunk } = message;
   runChunk(
-    { resources: store.resources, storage, limits: config.export, checkCancelled: cancellationCheck(store.jobs, job.id) },
+    { resources: store.resources, storage, limits: config.export, checkCancelled: cancellationCheck(store.jobs, job.id), duckdb: { memoryLimit: config.views.duckdbMemoryLimit } },
     job,
     chunk,
   ).then(

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { isClinicalType } from '../fhir/resource-types.js';
 import type { ObjectStorage } from '../storage/ports.js';
-import type { ExportChunk, ExportFile, ExportJob, JobStore, ResourceStore, StoredResource } from '../store/ports.js';
+import type { ExportChunk, ExportFile, ExportJob, JobStore, ReferencedScanRequest, ResourceStore, ScanRequest, StoredResource } from '../store/ports.js';
 import type { ExportParams } from './kickoff.js';
 import type { Slice } from './planner.js';
 import { runBlocksChunk } from './blocks.js';
@@ -48,42 +48,49 @@ function encodeLines(lines: Line[]): Buffer {
   return out;
 }
 
-function rowsFor(resources: ResourceStore, job: ExportJob, params: ExportParams, chunk: ExportChunk, until: number): AsyncIterable<StoredResource[]> {
+/** What a chunk reads, as a store request; undefined for slices that read nothing or read through filters. */
+function scanOf(job: ExportJob, params: ExportParams, chunk: ExportChunk, until: number): { scan: ScanRequest } | { referenced: ReferencedScanRequest } | undefined {
   const slice = chunk.slice as Slice;
-  // The rows' JSON is written as the store read it (bytes, when it can): linesFor copies them.
-  const base = { tenant: job.tenant, type: chunk.type, until, bytes: true, ...(params.since !== undefined ? { since: params.since } : {}) };
+  const base = { tenant: job.tenant, type: chunk.type, until, ...(params.since !== undefined ? { since: params.since } : {}) };
   const byPatients = job.kind !== 'system';
   switch (slice.mode) {
     case 'compartment':
-      return resources.scan({
-        ...base,
-        patients: { jobId: job.id, ...(slice.from !== undefined ? { from: slice.from } : {}), ...(slice.to !== undefined ? { to: slice.to } : {}) },
-      });
+      return {
+        scan: {
+          ...base,
+          patients: { jobId: job.id, ...(slice.from !== undefined ? { from: slice.from } : {}), ...(slice.to !== undefined ? { to: slice.to } : {}) },
+        },
+      };
     case 'ids':
-      return resources.scan({ ...base, ids: { ...(slice.after !== undefined ? { after: slice.after } : {}), ...(slice.to !== undefined ? { to: slice.to } : {}) } });
+      return { scan: { ...base, ids: { ...(slice.after !== undefined ? { after: slice.after } : {}), ...(slice.to !== undefined ? { to: slice.to } : {}) } } };
     case 'deleted':
-      return resources.scan({ ...base, deleted: true, ...(byPatients ? { patients: { jobId: job.id } } : {}) });
+      return { scan: { ...base, deleted: true, ...(byPatients ? { patients: { jobId: job.id } } : {}) } };
     case 'referenced': {
       const sourceTypes = params.types.filter(isClinicalType);
-      if (chunk.type !== 'Provenance' && sourceTypes.some((t) => params.typeFilters[t])) {
-        return referencedByFiltered(resources, job, params, chunk.type, sourceTypes, until);
-      }
-      return resources.scanReferenced({
-        tenant: job.tenant,
-        type: chunk.type,
-        until,
-        bytes: true,
-        ...(params.since !== undefined ? { since: params.since } : {}),
-        sourceTypes,
-        ...(byPatients ? { jobId: job.id } : {}),
-        ...(chunk.type === 'Provenance' && params.provenance === 'latest' ? { latestOnly: true } : {}),
-      });
+      if (chunk.type !== 'Provenance' && sourceTypes.some((t) => params.typeFilters[t])) return undefined;
+      return {
+        referenced: {
+          ...base,
+          sourceTypes,
+          ...(byPatients ? { jobId: job.id } : {}),
+          ...(chunk.type === 'Provenance' && params.provenance === 'latest' ? { latestOnly: true } : {}),
+        },
+      };
     }
     case 'warnings':
     case 'plan':
     case 'blocks':
-      return (async function* () {})();
+      return undefined;
   }
+}
+
+function rowsFor(resources: ResourceStore, job: ExportJob, params: ExportParams, chunk: ExportChunk, until: number): AsyncIterable<StoredResource[]> {
+  const request = scanOf(job, params, chunk, until);
+  if (request) return 'scan' in request ? resources.scan(request.scan) : resources.scanReferenced(request.referenced);
+  if ((chunk.slice as Slice).mode === 'referenced') {
+    return referencedByFiltered(resources, job, params, chunk.type, params.types.filter(isClinicalType), until);
+  }
+  return (async function* () {})();
 }
 
 /**
@@ -188,7 +195,7 @@ async function* linesFor(
   chunk: ExportChunk,
   transform: ((json: string) => string | null) | null,
   errors: string[],
-): AsyncIterable<Line[]> {
+): AsyncIterable<string[]> {
   const slice = chunk.slice as Slice;
   if (slice.mode === 'deleted') {
     let entries: string[] = [];
@@ -209,20 +216,35 @@ async function* linesFor(
     return;
   }
   for await (const batch of rows) {
-    const out: Line[] = [];
+    const out: string[] = [];
     for (const r of batch) {
+      if (r.json === null) continue;
       if (!transform) {
-        // The stored bytes when the store read them so (no decoding), else the text.
-        const line = r.jsonBytes ?? r.json;
-        if (line !== null) out.push(line);
+        out.push(r.json);
         continue;
       }
-      if (r.json === null) continue;
       try {
         const line = transform(r.json);
         if (line !== null) out.push(line);
       } catch (e) {
         errors.push(`${r.type}/${r.id} could not be exported: ${(e as Error).message}`);
+      }
+    }
+    if (out.length > 0) yield out;
+  }
+}
+
+/** Transformed JSON lines (a resource the transform drops or cannot handle is left out; the latter with an error). */
+async function* transformed(batches: AsyncIterable<Line[]>, transform: (json: string) => string | null, errors: string[]): AsyncIterable<string[]> {
+  for await (const batch of batches) {
+    const out: string[] = [];
+    for (const line of batch) {
+      const json = typeof line === 'string' ? line : line.toString('utf8');
+      try {
+        const line = transform(json);
+        if (line !== null) out.push(line);
+      } catch (e) {
+        errors.push(`${lineName(json)} could not be exported: ${(e as Error).message}`);
       }
     }
     if (out.length > 0) yield out;
@@ -266,6 +288,8 @@ export interface RunChunkDeps {
   /** Throws JobCancelled when the job has stopped; called between batches. */
   checkCancelled: () => Promise<void>;
   onProgress?: (lines: number) => void;
+  /** For $sql-export chunks: the embedded DuckDB's memory limit (FLATFHIR_VIEWS_DUCKDB_MEMORY_LIMIT). */
+  duckdb?: { memoryLimit?: string };
 }
 
 /**
@@ -305,11 +329,18 @@ export async function runChunk(deps: RunChunkDeps, job: ExportJob, chunk: Export
             ...(params.elements ? { elements: params.elements } : {}),
             ...(params.typeFilters[chunk.type] ? { typeFilters: params.typeFilters[chunk.type] } : {}),
           });
-    let rows = rowsFor(deps.resources, job, params, chunk, until);
-    if (chunk.type === 'Provenance' && Object.keys(params.typeFilters).length > 0) {
-      rows = provenanceOfFiltered(deps.resources, job.tenant, until, params.typeFilters, rows);
+    const filtered = Object.keys(params.typeFilters).length > 0;
+    // Live rows (not Provenance filtered by its targets) are read as their JSON alone, when the store can.
+    const direct = slice.mode !== 'deleted' && !(chunk.type === 'Provenance' && filtered) && deps.resources.scanJson ? scanOf(job, params, chunk, until) : undefined;
+    let lines: AsyncIterable<Line[]>;
+    if (direct && deps.resources.scanJson) {
+      const json = deps.resources.scanJson(direct);
+      lines = transform ? transformed(json, transform, errors) : json;
+    } else {
+      let rows = rowsFor(deps.resources, job, params, chunk, until);
+      if (chunk.type === 'Provenance' && filtered) rows = provenanceOfFiltered(deps.resources, job.tenant, until, params.typeFilters, rows);
+      lines = linesFor(rows, chunk, transform, errors);
     }
-    const lines = linesFor(rows, chunk, transform, errors);
     source = (params.maxFileSize !== undefined ? withinFileSize(lines, deps.limits.maxFileBytes, errors, (line) => ({ bytes: Buffer.byteLength(line) + 1, what: lineName(line) })) : lines)[Symbol.asyncIterator]();
   }
 

@@ -4,7 +4,7 @@ import type { JobQueue, QueueConsumer, QueueItem } from '../queue/ports.js';
 import type { ObjectStorage } from '../storage/ports.js';
 import { FhirError } from '../fhir/errors.js';
 import type { AuditTrail } from '../manage/audit-trail.js';
-import type { CohortStore, ExportChunk, ExportJob, JobStore, Lease, ResourceStore } from '../store/ports.js';
+import type { AsyncRequestStore, CohortStore, ExportChunk, ExportJob, JobStore, Lease, ResourceStore } from '../store/ports.js';
 import { type ExportEvents, failureMessage, failureReason } from './events.js';
 import type { ExportParams } from './kickoff.js';
 import { jobPatients, jobUntil, planExport, type Slice } from './planner.js';
@@ -18,6 +18,8 @@ export interface ExportWorkerDeps {
   resources: ResourceStore;
   /** Evaluates dynamic groups when their jobs are planned (without it, a dynamic group has no members). */
   cohorts?: CohortStore;
+  /** Asynchronous FHIR requests (Bulk Cohort group creation): the sweep removes those past their expiry. */
+  asyncRequests?: Pick<AsyncRequestStore, 'purgeExpiredRequests'>;
   /** The most members an evaluated group may have (default 20,000). */
   maxGroupMembers?: number;
   storage: ObjectStorage;
@@ -27,6 +29,8 @@ export interface ExportWorkerDeps {
   now?: () => number;
   /** Where chunks run (worker threads); by default, and for jobs with _typeFilter, on this thread. */
   execute?: ChunkExecutor;
+  /** For $sql-export chunks run on this thread: the embedded DuckDB's memory limit. */
+  duckdb?: { memoryLimit?: string };
   settings: ChunkLimits & {
     concurrency: number;
     chunkResources: number;
@@ -102,6 +106,7 @@ export function createExportWorker(deps: ExportWorkerDeps): ExportWorker {
         storage: deps.storage,
         limits: deps.settings,
         checkCancelled: cancellationCheck(deps.jobs, job.id, now, lost),
+        ...(deps.duckdb ? { duckdb: deps.duckdb } : {}),
       },
       job,
       chunk,
@@ -252,6 +257,8 @@ export function createExportWorker(deps: ExportWorkerDeps): ExportWorker {
     }
     for (const job of await deps.jobs.listJobs({ status: 'deleted' })) await purgeDeletedJob(deps.jobs, deps.storage, job.id);
     if (expired.length > 0) deps.log.info({ count: expired.length }, 'expired export jobs deleted');
+    const requests = (await deps.asyncRequests?.purgeExpiredRequests(now())) ?? 0;
+    if (requests > 0) deps.log.info({ count: requests }, 'expired asynchronous requests removed');
     if (deps.audit) {
       const removed = await deps.audit.trail.store.purgeBefore(now() - deps.audit.retentionDays * 86_400_000);
       if (removed > 0) deps.log.info({ count: removed }, 'audit records past their retention removed');

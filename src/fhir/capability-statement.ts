@@ -1,4 +1,6 @@
+import { BULK_COHORT_PROFILE, MEMBER_FILTER_URL } from './group.js';
 import { EXPORT_TYPES } from './resource-types.js';
+import { INDEXED_PARAMS } from './search-values.js';
 
 export const BULK_DATA_CAPABILITY = 'http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data';
 export const OAUTH_URIS = 'http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris';
@@ -25,6 +27,25 @@ const SINCE_DOC =
 const V3_DOC =
   ' Bulk Data v3: organizeOutputBy=Patient (patient blocks), allowPartialManifests (manifest pages while the job runs), ' +
   'Prefer: respond-async, separate-export-status.';
+
+/** The Bulk Cohort API as the IG's "Server Capability Documentation" asks: membership updates and member-filter parameters. */
+export function bulkCohortDocumentation(): string {
+  const params = Object.entries(INDEXED_PARAMS)
+    .map(([type, names]) => `- ${type}: ${names.join(', ')}`)
+    .join('\n');
+  return [
+    'Bulk Cohort API (Bulk Data Access IG v3): `POST [base]/Group` with a Group of the Bulk Cohort profile ' +
+      `(one or more \`${MEMBER_FILTER_URL}\` modifier extensions, \`type: person\`, \`actual: false\`, a \`name\`), ` +
+      'with `Prefer: respond-async` (status at the Content-Location URL: 202 while pending, then 200 with a batch-response Bundle; DELETE cancels) or synchronously (201). ' +
+      'Creating needs `system/Group.c` (or `.cd`, `.crds`) in the token; deleting (`DELETE [base]/Group/[id]`, cohorts and other criteria-defined groups only) needs `system/Group.d`. ' +
+      'A criterion that cannot be evaluated is refused (422, nothing stored).',
+    'Membership: evaluated from the criteria at each export\'s kick-off (relative dates such as `date=ge-7d` against the kick-off instant), never stored, so `members-refreshed` is never set. A cohort matching more patients than a group may have is refused at creation.',
+    'member-filter expressions (`application/x-fhir-query`): `Type?param=value&…` over Patient and these patient-compartment types; every criterion must match (one resource of its type in the patient\'s compartment matching all its parameters). ' +
+      'Values: token `code`, `system|code`, `|code`, `system|`; string (starts with, case and accents ignored; `:contains`); reference `Type/id`; date with `eq`, `gt`, `lt`, `ge`, `le`, `sa`, `eb` and FHIR dates or times relative to the kick-off (`-7d`, `-12h`, `-2w`). ' +
+      'Commas separate alternatives. No chains, no other modifiers, no result parameters. Supported parameters:',
+    params,
+  ].join('\n\n');
+}
 
 export function capabilityStatement(base: string, tokenUrl: string, version: string): Record<string, unknown> {
   const exportOp = (name: OperationName, exportName: 'export' | OperationName, doc: string) => ({
@@ -75,8 +96,11 @@ export function capabilityStatement(base: string, tokenUrl: string, version: str
           {
             type: 'Group',
             extension: notExported(),
+            supportedProfile: [BULK_COHORT_PROFILE],
+            documentation: bulkCohortDocumentation(),
             // A client finds the groups it was given (fhir-read.ts): `_summary=count`, `_count` and `_offset` too.
-            interaction: [{ code: 'read' }, { code: 'search-type' }],
+            // Create and delete: the Bulk Cohort API (cohort.ts).
+            interaction: [{ code: 'read' }, { code: 'search-type' }, { code: 'create' }, { code: 'delete' }],
             searchParam: [
               { name: '_id', type: 'token' },
               { name: 'identifier', type: 'token' },

@@ -51,6 +51,8 @@ export const unauthorized = (msg: string, code: 'login' | 'expired' = 'login'): 
 export const methodNotAllowed = (msg: string, allow: string[]): FhirError =>
   new FhirError(405, 'not-supported', msg, { headers: { allow: allow.join(', ') } });
 export const headTooLarge = (msg: string): FhirError => new FhirError(431, 'too-long', msg);
+/** A well-formed request the server will not carry out: a profile or business rule broken, something not supported. */
+export const unprocessable = (msg: string, code = 'processing'): FhirError => new FhirError(422, code, msg);
 export const notAcceptable = (msg: string): FhirError => new FhirError(406, 'invalid', msg);
 export const unsupportedMediaType = (msg: string): FhirError => new FhirError(415, 'invalid', msg);
 export const throttled = (msg: string, retryAfterSeconds: number): FhirError =>

@@ -191,8 +191,11 @@ export function dateRange(value: string): { lo: number; hi: number } | undefined
   const year = Number(y);
   if (mo === undefined) return { lo: Date.UTC(year, 0, 1), hi: Date.UTC(year + 1, 0, 1) - 1 };
   const month = Number(mo) - 1;
+  if (month < 0 || month > 11) return undefined;
   if (d === undefined) return { lo: Date.UTC(year, month, 1), hi: Date.UTC(year, month + 1, 1) - 1 };
   const day = Number(d);
+  // Date.UTC rolls an impossible day over into the next month (2024-02-30 is March 1st): refuse it instead.
+  if (day < 1 || day > new Date(Date.UTC(year, month + 1, 0)).getUTCDate()) return undefined;
   if (h === undefined) return { lo: Date.UTC(year, month, day), hi: Date.UTC(year, month, day + 1) - 1 };
   const text = `${y}-${mo}-${d}T${h}:${mi}:${s ?? '00'}${frac ?? ''}${zone ?? 'Z'}`;
   const lo = Date.parse(text);

@@ -3,6 +3,7 @@ import { type AppContext, type AppDeps, listeningOrigin } from './context.js';
 import { answerClientError, checkHeadSize, handleError, MAX_REQUEST_HEAD_BYTES, notFoundOutcome } from './errors.js';
 import { adminRoutes } from './routes/admin/index.js';
 import { authRoutes } from './routes/auth.js';
+import { cohortRoutes } from './routes/cohort.js';
 import { consoleRoutes } from './routes/console.js';
 import { downloadRoutes } from './routes/downloads.js';
 import { exportRoutes } from './routes/export.js';
@@ -74,6 +75,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   await app.register(metadataRoutes(ctx));
   await app.register(fhirReadRoutes(ctx));
+  await app.register(cohortRoutes(ctx));
   await app.register(exportRoutes(ctx));
   await app.register(downloadRoutes(ctx));
   await app.register(authRoutes(ctx));

@@ -118,7 +118,7 @@ function classify(action: string): { type: Record<string, string>; code: 'C' | '
   }
   const type = { system: 'http://terminology.hl7.org/CodeSystem/audit-event-type', code: 'rest', display: 'RESTful Operation' };
   if (/\.(create|register|add-members)$/.test(action)) return { type, code: 'C' };
-  if (/\.(remove|purge|cancel)$/.test(action)) return { type, code: 'D' };
+  if (/\.(remove|purge|cancel|delete)$/.test(action)) return { type, code: 'D' };
   return { type, code: 'U' };
 }
 

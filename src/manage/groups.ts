@@ -216,7 +216,8 @@ export function groupService(deps: ManageDeps): GroupService {
       const existing = await store.resources.read(tenant, 'Group', id);
       if (existing && !existing.deleted) throw new FhirError(409, 'conflict', `Group/${id} exists already in tenant ${tenant}.`);
       const at = now();
-      const group: GroupResource = { resourceType: 'Group', id, type: 'person', actual: true, active: true, name: input.name.trim() };
+      // `actual`: whether members are listed (the Bulk Cohort profile: false for a group defined by its criteria).
+      const group: GroupResource = { resourceType: 'Group', id, type: 'person', actual: input.memberFilter === undefined, active: true, name: input.name.trim() };
       if (input.identifier !== undefined) group.identifier = [parseIdentifier(input.identifier)];
       if (input.memberFilter !== undefined) {
         if (input.memberFilter.length === 0) throw invalid('A dynamic group needs at least one member-filter criterion.');

@@ -38,6 +38,7 @@ export function instrumentStore(store: Store, metrics: Metrics): Store {
     tenants: countRejections(store.tenants, 'store', metrics),
     cohorts: countRejections(store.cohorts, 'store', metrics),
     sessions: countRejections(store.sessions, 'store', metrics),
+    asyncRequests: countRejections(store.asyncRequests, 'store', metrics),
     check: () => store.check(),
     close: () => store.close(),
   };

@@ -1,7 +1,16 @@
 import type { Readable } from 'node:stream';
 
-/** The media type every stored object is served with: export files are NDJSON. */
+/** The media type export files (NDJSON objects) are served with. */
 export const OBJECT_CONTENT_TYPE = 'application/fhir+ndjson';
+
+/** Media types of the other objects, by the extension of their key: `$sql-export` writes CSV, JSON and Parquet. */
+const CONTENT_TYPES: Record<string, string> = { csv: 'text/csv', json: 'application/json', parquet: 'application/vnd.apache.parquet' };
+
+/** The media type an object is stored and served with: by its key's extension, NDJSON (OBJECT_CONTENT_TYPE) else. */
+export function objectContentType(key: string): string {
+  const ext = /\.([A-Za-z0-9]+)$/.exec(key)?.[1]?.toLowerCase();
+  return (ext !== undefined ? CONTENT_TYPES[ext] : undefined) ?? OBJECT_CONTENT_TYPE;
+}
 
 /** Object keys: `/`-separated path segments of letters, digits, `.`, `_` and `-` (no empty, `.` or `..` segment). */
 const OBJECT_KEY = /^[A-Za-z0-9][A-Za-z0-9._\-/]{0,300}$/;
@@ -20,7 +29,7 @@ export interface ObjectStorage {
   /**
    * Streams a body into the object `key` and resolves with its size in bytes. The object becomes visible only once
    * complete: a failed put (the body errors, the store fails) rejects and leaves no object, or the earlier one.
-   * Objects are stored with Content-Type `OBJECT_CONTENT_TYPE`.
+   * Objects are stored with the Content-Type `objectContentType(key)` names.
    */
   put(key: string, body: Readable | AsyncIterable<Buffer | string>): Promise<{ bytes: number }>;
   /** Reads an object, or a byte range of it (`end` inclusive, as in HTTP Range); rejects when it does not exist. */
@@ -37,7 +46,7 @@ export interface ObjectStorage {
   /**
    * A URL that reads the object with a plain GET, without further credentials, until `expiresAt` (epoch ms; stores
    * that sign in whole seconds round it up), and is refused (403) after. Responses honour `Range` (206,
-   * `Content-Range`; 416 when unsatisfiable) and carry `Content-Type: OBJECT_CONTENT_TYPE`. Signed when called, so a
+   * `Content-Range`; 416 when unsatisfiable) and carry the Content-Type `objectContentType(key)`. Signed when called, so a
    * URL never outlives its lifetime. `origin` is the public origin of this server, for adapters whose URLs flatfhir
    * serves itself.
    */

@@ -72,8 +72,10 @@ function rank(x: CohortCriterion['conditions'][number]): number {
 function criterionSql(tenant: string, c: CohortCriterion, d: Dialect): string {
   const [first, ...rest] = [...c.conditions].sort((a, b) => rank(a) - rank(b));
   if (!first) throw new Error('a criterion needs a condition');
+  // Every value row has a val, every date row a lo: the term says which index holds the rows (SQLite's indexes are
+  // partial, over the rows of one kind each).
   const cond = (alias: string, x: CohortCriterion['conditions'][number]): string =>
-    `${alias}.param = ${d.param(x.param)} AND (${x.anyOf.map((v) => `(${predicate(alias, v, d)})`).join(' OR ')})`;
+    `${alias}.param = ${d.param(x.param)} AND ${alias}.${x.anyOf.every((v) => v.kind === 'date') ? 'lo' : 'val'} IS NOT NULL AND (${x.anyOf.map((v) => `(${predicate(alias, v, d)})`).join(' OR ')})`;
   const joins = rest.map(
     (x, i) =>
       `JOIN search_values s${i + 1} ON s${i + 1}.tenant = s0.tenant AND s${i + 1}.type = s0.type AND s${i + 1}.id = s0.id AND s${i + 1}.patient_id = s0.patient_id AND ${cond(`s${i + 1}`, x)}`,

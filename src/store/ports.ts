@@ -25,20 +25,10 @@ export interface StoredResource {
   deleted: boolean;
   /** The exact JSON text an export writes (null for a tombstone). */
   json: string | null;
-  /**
-   * The same text's UTF-8 bytes, when a scan asked for them (`bytes`) and the store read them so: an export copies
-   * them without decoding. Such a row decodes `json` when it is read.
-   */
-  jsonBytes?: Buffer | null;
-}
-
-/** A scan's wish for each row's JSON bytes (`jsonBytes`), which the caller writes out as they are. */
-export interface BytesWanted {
-  bytes?: boolean;
 }
 
 /** Which resources of one type a scan returns. */
-export interface ScanRequest extends BytesWanted {
+export interface ScanRequest {
   tenant: string;
   type: string;
   /** The snapshot: versions current at this instant (inclusive). */
@@ -60,7 +50,7 @@ export interface ScanRequest extends BytesWanted {
 }
 
 /** Which referenced resources (Location, Organization, Practitioner) or Provenance a scan returns. */
-export interface ReferencedScanRequest extends BytesWanted {
+export interface ReferencedScanRequest {
   tenant: string;
   /** The type to return: Location, Organization, Practitioner or Provenance. */
   type: string;
@@ -94,6 +84,13 @@ export interface ResourceStore {
    */
   scan(request: ScanRequest): AsyncIterable<StoredResource[]>;
   scanReferenced(request: ReferencedScanRequest): AsyncIterable<StoredResource[]>;
+  /**
+   * The JSON text of each row of `scan` (live resources only, not `deleted`) or `scanReferenced`, the same rows
+   * in the same order and batches, without the rest of the row: what a plain export copies to its files. Each
+   * line is the text, or its UTF-8 bytes as the store read them (copied to a file without decoding).
+   * Optional: without it, callers take `json` from the rows of `scan` and `scanReferenced`.
+   */
+  scanJson?(request: { scan: ScanRequest } | { referenced: ReferencedScanRequest }): AsyncIterable<(string | Buffer)[]>;
   /** How many rows `scan` would return (an upper bound is fine for `since`), for planning and progress. */
   count(request: ScanRequest): Promise<number>;
   /** Ids of live resources of a type, in order, every `step`-th one (boundaries for slicing). */
@@ -400,7 +397,7 @@ export interface AuditEvent {
   at: number;
   /**
    * What was done, dotted: `token`, `export.kickoff`, `export.status`, `export.download`, `export.delete`,
-   * `export.expire`, `admin.<object>.<verb>` (e.g. `admin.client.disable`).
+   * `export.expire`, `group.create`, `group.create.cancel`, `group.delete`, `admin.<object>.<verb>` (e.g. `admin.client.disable`).
    */
   action: string;
   outcome: AuditOutcome;
@@ -529,6 +526,52 @@ export interface SessionStore {
   deleteExpiredSessions(now: number): Promise<number>;
 }
 
+/** Where an asynchronous request stands: waiting (or being carried out), or finished one way or the other. */
+export type AsyncRequestStatus = 'pending' | 'completed' | 'failed';
+
+/**
+ * A FHIR interaction accepted with `Prefer: respond-async` (the Asynchronous Interaction Request pattern): what
+ * it asks, kept until it is carried out, then its outcome, kept until it expires or the client deletes it.
+ */
+export interface AsyncRequest {
+  id: string;
+  tenant: string;
+  /** The client that asked (only it may see the status or cancel). */
+  clientId: string;
+  /** What was asked, e.g. `POST Group` (for the audit trail and the admin). */
+  request: string;
+  /** What to carry out (JSON text; shape owned by the caller). */
+  payload: string;
+  status: AsyncRequestStatus;
+  /** The outcome once finished (JSON text; shape owned by the caller), else null. */
+  result: string | null;
+  createdAt: number;
+  completedAt: number | null;
+  expiresAt: number;
+  /** Until when the process carrying it out holds it (null: nobody does). */
+  leaseUntil: number | null;
+}
+
+export type NewAsyncRequest = Omit<AsyncRequest, 'status' | 'result' | 'completedAt' | 'leaseUntil'>;
+
+/** Asynchronous FHIR interactions, shared by every process of the store (any one may carry out or answer a request). */
+export interface AsyncRequestStore {
+  /** Stores a new pending request. */
+  createRequest(request: NewAsyncRequest): Promise<void>;
+  getRequest(id: string): Promise<AsyncRequest | undefined>;
+  /**
+   * Claims a pending request that nobody holds (no lease, or a lease that lapsed before `now`): it is held until
+   * `leaseUntil`. Of concurrent claims exactly one succeeds; returns the request, or undefined.
+   */
+  claimRequest(id: string, now: number, leaseUntil: number): Promise<AsyncRequest | undefined>;
+  /** Records the outcome of a pending request (its lease released); false when it is no longer pending or is gone. */
+  finishRequest(id: string, status: 'completed' | 'failed', result: string, at: number): Promise<boolean>;
+  /** Removes a request whatever its status (a cancel, or a finished one forgotten); returns it as it was. */
+  deleteRequest(id: string): Promise<AsyncRequest | undefined>;
+  /** Removes the requests that expired at `now`; returns how many. */
+  purgeExpiredRequests(now: number): Promise<number>;
+}
+
 /** Everything one database gives. */
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
@@ -541,6 +584,7 @@ export interface Store {
   readonly tenants: TenantStore;
   readonly cohorts: CohortStore;
   readonly sessions: SessionStore;
+  readonly asyncRequests: AsyncRequestStore;
   /** Resolves when the database answers and every migration of this version is applied; rejects with the reason. */
   check(): Promise<void>;
   close(): Promise<void>;

@@ -1,6 +1,6 @@
 import { evalFhirPathTyped, parseFhirPath, toTypedValue, type FhirPathAtom, type TypedValue } from '@medplum/core';
 import { invalid } from '../fhir/errors.js';
-import { compileFast, type FastFn } from './fast-path.js';
+import { compileFast, compileScalar, type FastFn, type ScalarFn, SEVERAL } from './fast-path.js';
 import { ansiType } from './sql-types.js';
 import { parseViewDefinition, unprocessable, type ViewDefinition, type ViewSelect } from './view-definition.js';
 
@@ -142,6 +142,8 @@ function compilePath(compiler: Compiler, path: string): PathFn {
 interface CompiledColumn {
   name: string;
   path: PathFn;
+  /** The fast engine's single-value accessor of the path, when it has one (else `path` alone). */
+  scalar: ScalarFn | undefined;
   collection: boolean;
   rowIndexOnly: boolean;
 }
@@ -188,6 +190,7 @@ function compileSelect(
     columns.push({
       name: c.name,
       path: compilePath(compiler, c.path),
+      scalar: compiler.engine.name === 'fast' && c.collection !== true && !rowIndexOnly ? compileScalar(compiler.parsed.get(c.path)) : undefined,
       collection: c.collection === true,
       rowIndexOnly,
     });
@@ -289,7 +292,20 @@ function processNode(node: Node, n: Item, vars: Vars, parentIndex: number): View
     if (indexVar !== undefined) vars[ROW_INDEX] = indexVar;
     // Columns first (one partial row), then the product with each select's rows, then with the unionAll's.
     const base: ViewRow = [];
-    for (const col of node.columns) base.push(col.rowIndexOnly ? index : columnValue(node.engine, col, col.path(f, vars)));
+    for (const col of node.columns) {
+      if (col.rowIndexOnly) {
+        base.push(index);
+        continue;
+      }
+      if (col.scalar !== undefined) {
+        const v = col.scalar(f);
+        if (v !== SEVERAL) {
+          base.push(v === undefined ? null : v);
+          continue;
+        }
+      }
+      base.push(columnValue(node.engine, col, col.path(f, vars)));
+    }
     let acc: ViewRow[] = [base];
     for (const sel of node.selects) {
       acc = combine(acc, processNode(sel, f, vars, index));

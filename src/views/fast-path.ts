@@ -301,3 +301,150 @@ export function compileFast(parsed: unknown): FastFn | undefined {
     throw err;
   }
 }
+
+/** What a scalar accessor answers when the path may yield more than one value (the collection form decides). */
+export const SEVERAL: unique symbol = Symbol('several values');
+
+/**
+ * A path compiled for a single value: the value (plain JSON), undefined for an empty result, or SEVERAL when it
+ * meets more than one item, in which case the collection form (compileFast) gives the answer or the error.
+ */
+export type ScalarFn = (item: unknown) => unknown;
+
+type Step =
+  | { kind: 'member'; name: string; upper: boolean; first: boolean }
+  | { kind: 'first' }
+  | { kind: 'resourceKey' }
+  | { kind: 'referenceKey'; type: string | undefined };
+
+const SELF: unique symbol = Symbol('self');
+
+/** member() for one object: its raw value under `name` (a choice element without its type too), or SELF. */
+function memberValue(o: Record<string, unknown>, name: string, upper: boolean): unknown {
+  const v = o[name];
+  if (v !== undefined) return v;
+  if (upper && o.resourceType === name) return SELF;
+  for (const k in o) {
+    if (k.length > name.length && k.startsWith(name) && CHOICE_TYPES.has(k.slice(name.length))) return o[k];
+  }
+  return undefined;
+}
+
+function scalarSteps(atom: AtomLike, steps: Step[]): void {
+  if (atom.original !== undefined && atom.child) return scalarSteps(atom.child, steps);
+  if (atom.operator === '.' && atom.left && atom.right) {
+    const right = atom.right;
+    if (right.name === 'ofType' && right.args?.length === 1) {
+      // `x.choice.ofType(T)` or `choice.ofType(T)`: the key `choiceT`, as compileInfix reads it.
+      const t = right.args[0] as AtomLike;
+      if (t.name === undefined || t.args !== undefined || !/^[A-Za-z]+$/.test(t.name)) throw new Unsupported();
+      const left = atom.left;
+      if (left.operator === '.' && left.right?.name !== undefined && left.right.args === undefined && left.left) {
+        scalarSteps(left.left, steps);
+        const key = `${left.right.name}${capitalize(t.name)}`;
+        steps.push({ kind: 'member', name: key, upper: /^[A-Z]/.test(key), first: false });
+        return;
+      }
+      if (left.name !== undefined && left.args === undefined && left.operator === undefined && !left.name.startsWith('%') && !left.name.startsWith('$')) {
+        const key = `${left.name}${capitalize(t.name)}`;
+        steps.push({ kind: 'member', name: key, upper: /^[A-Z]/.test(key), first: false });
+        return;
+      }
+      throw new Unsupported();
+    }
+    scalarSteps(atom.left, steps);
+    if (right.operator !== undefined || right.expr !== undefined || right.original !== undefined) throw new Unsupported();
+    scalarSteps(right, steps);
+    return;
+  }
+  if (atom.operator !== undefined || atom.expr !== undefined || atom.value !== undefined) throw new Unsupported();
+  const name = atom.name;
+  if (name === undefined) throw new Unsupported();
+  if (atom.args !== undefined) {
+    const args = atom.args;
+    if (name === 'first' && args.length === 0) {
+      const last = steps[steps.length - 1];
+      if (last?.kind === 'member' && !last.first) last.first = true;
+      else steps.push({ kind: 'first' });
+      return;
+    }
+    if (name === 'getResourceKey' && args.length === 0) {
+      steps.push({ kind: 'resourceKey' });
+      return;
+    }
+    if (name === 'getReferenceKey' && args.length <= 1) {
+      const typeArg = args[0];
+      if (typeArg && (typeArg.name === undefined || typeArg.args !== undefined)) throw new Unsupported();
+      steps.push({ kind: 'referenceKey', type: typeArg?.name });
+      return;
+    }
+    throw new Unsupported();
+  }
+  if (name === '$this') return;
+  if (name.startsWith('%') || name.startsWith('$')) throw new Unsupported();
+  steps.push({ kind: 'member', name, upper: /^[A-Z]/.test(name), first: false });
+}
+
+/** What generated accessors reach: the helpers they call and the markers they answer. */
+const HELPERS = { memberValue, SELF, SEVERAL, REFERENCE };
+
+/**
+ * The source of an accessor running `steps` over one item, with the keys as string literals, so that every
+ * property read is a site of its own (which V8 keeps fast) and no collection is built.
+ */
+function stepsSource(steps: readonly Step[]): string {
+  const lines = ['let v = item, c, e, n, found;'];
+  for (const step of steps) {
+    switch (step.kind) {
+      case 'member': {
+        const key = JSON.stringify(step.name);
+        lines.push(
+          "if (v === null || typeof v !== 'object' || Array.isArray(v)) return undefined;",
+          `c = v[${key}];`,
+          `if (c === undefined) { c = h.memberValue(v, ${key}, ${step.upper}); if (c === h.SELF) c = v; }`,
+          'if (c === undefined || c === null) return undefined;',
+          step.first
+            ? 'if (Array.isArray(c)) { v = undefined; for (let k = 0; k < c.length; k++) { e = c[k]; if (e !== null && e !== undefined) { v = e; break; } } if (v === undefined) return undefined; } else v = c;'
+            : 'if (Array.isArray(c)) { n = 0; for (let k = 0; k < c.length; k++) { e = c[k]; if (e !== null && e !== undefined) { if (n++ === 0) found = e; else return h.SEVERAL; } } if (n === 0) return undefined; v = found; } else v = c;',
+        );
+        break;
+      }
+      case 'first':
+        break;
+      case 'resourceKey':
+        lines.push("v = v !== null && typeof v === 'object' ? v.id : undefined;", "if (typeof v !== 'string') return undefined;");
+        break;
+      case 'referenceKey':
+        lines.push(
+          "c = v !== null && typeof v === 'object' ? v.reference : undefined;",
+          "if (typeof c !== 'string') return undefined;",
+          'c = h.REFERENCE.exec(c);',
+          step.type !== undefined ? `if (c === null || c[1] !== ${JSON.stringify(step.type)}) return undefined;` : 'if (c === null) return undefined;',
+          'v = c[2];',
+        );
+        break;
+    }
+  }
+  lines.push('return v;');
+  return lines.join('\n');
+}
+
+/**
+ * Compiles a path made of member navigation, `first()`, `ofType()` on a choice element, `getResourceKey()` and
+ * `getReferenceKey()` (most columns of most views) into a scalar accessor: no collection is built on the way.
+ * Undefined for any other path. `{}` (the empty collection) compiles to an accessor answering nothing.
+ */
+export function compileScalar(parsed: unknown): ScalarFn | undefined {
+  const atom = parsed as AtomLike;
+  const body = atom.original !== undefined && atom.child ? atom.child : atom;
+  if (body.toString() === '{}' && body.name === undefined && body.operator === undefined) return () => undefined;
+  const steps: Step[] = [];
+  try {
+    scalarSteps(atom, steps);
+  } catch (err) {
+    if (err instanceof Unsupported) return undefined;
+    throw err;
+  }
+  // The keys are JSON string literals and the steps a fixed vocabulary: the generated code runs nothing else.
+  return new Function('h', `return function scalar(item) {\n${stepsSource(steps)}\n};`)(HELPERS) as ScalarFn;
+}

@@ -1,11 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { createGunzip } from 'node:zlib';
-import { patientCompartment, patientCompartmentPaths } from '../fhir/compartment.js';
-import { activeMembers } from '../fhir/group.js';
-import { notFound } from '../fhir/errors.js';
-import type { FhirResource } from '../fhir/resource.js';
-import type { ResourceStore, StoredResource } from '../store/ports.js';
+import type { StoredResource } from '../store/ports.js';
 import type { CompiledView, ViewRow } from './evaluate.js';
 
 const BATCH_ROWS = 1000;
@@ -71,24 +67,4 @@ export async function* ndjsonRows(view: CompiledView, files: string[], onResourc
     onResources?.(read);
     if (out.length > 0) yield out;
   }
-}
-
-/**
- * Rows of a view over a tenant's store at the snapshot `until`: every resource of the view's type, or only those
- * in the Patient compartments of a Group's members (as of `until`).
- */
-export async function storeRows(
-  resources: ResourceStore,
-  view: CompiledView,
-  options: { tenant: string; until: number; groupId?: string; onResources?: (n: number) => void },
-): Promise<AsyncIterable<ViewRow[]>> {
-  let accept: ((r: Record<string, unknown>) => boolean) | undefined;
-  if (options.groupId !== undefined) {
-    const group = await resources.readAt(options.tenant, 'Group', options.groupId, options.until);
-    if (!group || group.deleted || !group.json) throw notFound(`Group/${options.groupId} was not found.`);
-    const members = new Set(activeMembers(JSON.parse(group.json) as object, options.until).map((m) => m.patientId));
-    const paths = patientCompartmentPaths();
-    accept = (r) => patientCompartment(r as unknown as FhirResource, paths).some((id) => members.has(id));
-  }
-  return viewRows(view, resources.scan({ tenant: options.tenant, type: view.resource, until: options.until }), accept, options.onResources);
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, describe, expect, it } from 'vitest';
 import { compileView } from './evaluate.js';
-import { encodeText, writeParquetFile } from './writers.js';
+import { encodeText, writeEncodedToFile, writeParquetFile, writeRowsToFile } from './writers.js';
 
 const view = compileView({
   resource: 'Patient',
@@ -77,5 +77,50 @@ describe('writers', () => {
     ]);
     c.closeSync();
     db.closeSync();
+  });
+
+  it('Parquet keeps empty strings, quotes, commas, line breaks and collections apart from nulls', async () => {
+    const tricky = compileView({
+      resource: 'Patient',
+      select: [
+        {
+          column: [
+            { name: 'id', path: 'id', type: 'id' },
+            { name: 'text', path: 'text', type: 'string' },
+            { name: 'list', path: 'list', type: 'string', collection: true },
+            { name: 'n', path: 'n', type: 'integer' },
+          ],
+        },
+      ],
+    });
+    const odd = ['', '"', 'a,b', 'x\r\ny', '\n', '"quoted", and more', 'é ☃ 𝄞', ' padded '];
+    const resources = [
+      ...odd.map((text, i) => ({ resourceType: 'Patient', id: `r${i}`, text, list: [text, 'k'], n: i })),
+      { resourceType: 'Patient', id: 'none' },
+    ];
+    const path = join(dir, 'tricky.parquet');
+    // Rows in several batches, as a scan gives them.
+    const batches = resources.map((r) => tricky.rows(r));
+    expect((await writeRowsToFile('parquet', tricky.columns, batches, path)).rows).toBe(resources.length);
+    const db = await DuckDBInstance.create(':memory:');
+    const c = await db.connect();
+    const r = await c.runAndReadAll(`SELECT * FROM read_parquet('${path}') ORDER BY id`);
+    const objs = r.getRowObjectsJson();
+    expect(objs.find((o) => o.id === 'none')).toEqual({ id: 'none', text: null, list: [], n: null });
+    for (const [i, text] of odd.entries()) expect(objs.find((o) => o.id === `r${i}`)).toEqual({ id: `r${i}`, text, list: [text, 'k'], n: i });
+    c.closeSync();
+    db.closeSync();
+  });
+
+  it('JSON written from several encoded batches is one array', async () => {
+    const path = join(dir, 'batches.json');
+    const pieces = [{ text: '{"a":1},', rows: 1 }, { text: '', rows: 0 }, { text: Buffer.from('{"a":2},{"a":3},'), rows: 2 }];
+    const written = await writeEncodedToFile('json', view.columns, (async function* () {
+      yield* pieces;
+    })(), path);
+    expect(written.rows).toBe(3);
+    expect(JSON.parse(readFileSync(path, 'utf8'))).toEqual([{ a: 1 }, { a: 2 }, { a: 3 }]);
+    await writeRowsToFile('json', view.columns, [], path);
+    expect(JSON.parse(readFileSync(path, 'utf8'))).toEqual([]);
   });
 });

@@ -128,6 +128,13 @@ function outputs(manifest: { parameter: Param[] }): Map<string, string[]> {
 }
 
 /** Downloads every part of an output (307 to a signed URL, fetched without Authorization) to files in `work`. */
+const DOWNLOAD_TYPES: Record<string, string> = {
+  csv: 'text/csv',
+  parquet: 'application/vnd.apache.parquet',
+  json: 'application/json',
+  ndjson: 'application/fhir+ndjson',
+};
+
 async function downloadParts(urls: string[], ext: string): Promise<string[]> {
   const paths: string[] = [];
   for (const url of urls) {
@@ -135,6 +142,8 @@ async function downloadParts(urls: string[], ext: string): Promise<string[]> {
     expect(redirect.status).toBe(307);
     const file = await fetch(redirect.headers.get('location') as string);
     expect(file.status).toBe(200);
+    // Each format downloads with its own media type.
+    expect(file.headers.get('content-type')?.split(';')[0]).toBe(DOWNLOAD_TYPES[ext]);
     const path = join(work, `${paths.length}-${Math.random().toString(36).slice(2)}.${ext}`);
     await writeFile(path, Buffer.from(await file.arrayBuffer()));
     paths.push(path);

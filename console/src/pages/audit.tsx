@@ -16,7 +16,7 @@ interface AuditEvent {
   detail: string | null;
 }
 
-const ACTIONS = ['', 'token', 'export.kickoff', 'export.status', 'export.download', 'export.delete', 'export.expire', 'admin'];
+const ACTIONS = ['', 'token', 'export.kickoff', 'export.status', 'export.download', 'export.delete', 'export.expire', 'group', 'admin'];
 
 /** datetime-local (taken as UTC) → ISO instant. */
 const instant = (v: string): string | undefined => {

@@ -1,10 +1,8 @@
 import { createGzip } from 'node:zlib';
 import type { FastifyPluginAsync } from 'fastify';
 import { FhirError, forbidden, notFound } from '../../fhir/errors.js';
-import { DOWNLOAD_PATH } from '../../storage/ports.js';
+import { DOWNLOAD_PATH, objectContentType } from '../../storage/ports.js';
 import type { AppDeps } from '../context.js';
-
-const NDJSON = 'application/fhir+ndjson';
 
 function parseRange(header: string, size: number): { start: number; end: number } | 'invalid' | undefined {
   const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
@@ -42,7 +40,7 @@ export function downloadRoutes(deps: AppDeps): FastifyPluginAsync {
       const stat = await storage.stat(key);
       if (!stat) throw notFound('The file no longer exists.');
       reply.header('accept-ranges', 'bytes').header('cache-control', 'private, no-store');
-      reply.type(NDJSON);
+      reply.type(objectContentType(key));
       const rangeHeader = request.headers.range;
       if (rangeHeader) {
         const range = parseRange(rangeHeader, stat.bytes);

@@ -20,7 +20,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { isValidObjectKey, OBJECT_CONTENT_TYPE, type ObjectStorage } from '../ports.js';
+import { isValidObjectKey, objectContentType, type ObjectStorage } from '../ports.js';
 
 export interface S3StorageOptions {
   bucket: string;
@@ -94,7 +94,7 @@ export class S3ObjectStorage implements ObjectStorage {
     const source = body instanceof Readable ? body : Readable.from(body, { highWaterMark: 1 });
     const upload = new Upload({
       client: this.client,
-      params: { Bucket: this.options.bucket, Key, Body: counter, ContentType: OBJECT_CONTENT_TYPE, CacheControl: 'private, no-store' },
+      params: { Bucket: this.options.bucket, Key, Body: counter, ContentType: objectContentType(Key), CacheControl: 'private, no-store' },
       partSize: this.options.partSize,
       queueSize: UPLOAD_QUEUE,
       leavePartsOnError: false,

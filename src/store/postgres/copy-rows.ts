@@ -1,12 +1,11 @@
 /**
  * Scans as `COPY (SELECT …) TO STDOUT (FORMAT binary)`: PostgreSQL sends each row's fields as length-prefixed
- * bytes, so the stored JSON text reaches the export as the UTF-8 bytes it writes (a slice of the socket's data),
- * without the row protocol's per-field decoding into strings and their garbage. COPY takes no bind parameters:
+ * bytes, so the stored JSON text can reach the export as the UTF-8 bytes it writes (a view of the socket's data),
+ * without the row protocol's per-field decoding into strings and their garbage (`scanJson`). COPY takes no bind parameters:
  * the statement's values are written into it as literals.
  */
 import type { Readable } from 'node:stream';
 import pg from 'pg';
-import type { StoredResource } from '../ports.js';
 import type { Sql } from './db.js';
 
 /** Writes a value as an SQL literal (strings quoted as pg's escapeLiteral does; arrays as ARRAY[…]). */
@@ -34,28 +33,6 @@ export function inlineValues(q: Sql): string {
 /** The COPY statement streaming `q`'s rows in the binary format. */
 export const binaryCopy = (q: Sql): string => `COPY (${inlineValues(q)}) TO STDOUT (FORMAT binary)`;
 
-/**
- * A scanned row whose JSON text is decoded from its bytes only when something reads `json` (a scan that asked for
- * the bytes: its rows are instances of this class, not plain objects).
- */
-class CopiedResource implements StoredResource {
-  private text: string | null | undefined;
-
-  constructor(
-    readonly type: string,
-    readonly id: string,
-    readonly versionId: number,
-    readonly lastUpdated: number,
-    readonly deleted: boolean,
-    readonly jsonBytes: Buffer | null,
-  ) {}
-
-  get json(): string | null {
-    if (this.text === undefined) this.text = this.jsonBytes === null ? null : this.jsonBytes.toString('utf8');
-    return this.text;
-  }
-}
-
 const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
 /** Signature, flags and the header extension's length. */
 const HEADER_BYTES = SIGNATURE.length + 8;
@@ -75,10 +52,15 @@ function integer(buf: Buffer, at: number, length: number): number {
 /**
  * Parses the binary COPY stream of a scan (columns type, id, version, last_updated, deleted, json, then any
  * others, ignored) into batches of at most `maxRows` rows or about `maxBytes` of JSON. Rows are read in place in
- * the chunks the socket delivered; a row split between chunks is joined once its whole length has arrived. With
- * `bytes`, rows keep their JSON as bytes (`jsonBytes`, decoded when `json` is read); else they are plain objects.
+ * the chunks the socket delivered; a row split between chunks is joined once its whole length has arrived.
+ * `make` builds each batch item from a row (its JSON as a view of the received bytes, or null).
  */
-export async function* copiedRows(stream: Readable, maxRows: number, maxBytes: number, bytes: boolean): AsyncGenerator<StoredResource[]> {
+export async function* copiedRows<T>(
+  stream: Readable,
+  maxRows: number,
+  maxBytes: number,
+  make: (type: string, id: string, versionId: number, lastUpdated: number, deleted: boolean, json: Buffer | null) => T | undefined,
+): AsyncGenerator<T[]> {
   /** The bytes being parsed, from `pos`; chunks wait in `waiting` until the row at `pos` is complete. */
   let buf: Buffer = Buffer.alloc(0);
   let pos = 0;
@@ -88,7 +70,7 @@ export async function* copiedRows(stream: Readable, maxRows: number, maxBytes: n
   let need = HEADER_BYTES;
   let header = false;
   let ended = false;
-  let batch: StoredResource[] = [];
+  let batch: T[] = [];
   let batchBytes = 0;
   const starts = [0, 0, 0, 0, 0, 0];
   const lengths = [0, 0, 0, 0, 0, 0];
@@ -126,12 +108,8 @@ export async function* copiedRows(stream: Readable, maxRows: number, maxBytes: n
     const versionId = integer(buf, starts[2] as number, lengths[2] as number);
     const lastUpdated = integer(buf, starts[3] as number, lengths[3] as number);
     const deleted = buf[starts[4] as number] === 1;
-    if (bytes) {
-      batch.push(new CopiedResource(type, id, versionId, lastUpdated, deleted, jsonLength < 0 ? null : buf.subarray(starts[5], (starts[5] as number) + jsonLength)));
-    } else {
-      const json = jsonLength < 0 ? null : buf.toString('utf8', starts[5], (starts[5] as number) + jsonLength);
-      batch.push({ type, id, versionId, lastUpdated, deleted, json });
-    }
+    const item = make(type, id, versionId, lastUpdated, deleted, jsonLength < 0 ? null : buf.subarray(starts[5], (starts[5] as number) + jsonLength));
+    if (item !== undefined) batch.push(item);
     batchBytes += Math.max(0, jsonLength);
     pos = p;
     return 0;

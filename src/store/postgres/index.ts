@@ -8,6 +8,7 @@ import { PostgresCohortStore } from './cohort-store.js';
 import { PostgresJobStore } from './job-store.js';
 import { PostgresKeyStore } from './key-store.js';
 import { PostgresViewStore } from './view-store.js';
+import { PostgresAsyncRequestStore } from './async-request-store.js';
 import { PostgresSessionStore } from './session-store.js';
 import { POSTGRES_MIGRATIONS } from './migrations.js';
 import { PostgresResourceStore } from './resource-store.js';
@@ -88,6 +89,7 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
     tenants: new PostgresTenantStore(pool),
     cohorts: new PostgresCohortStore(pool),
     sessions: new PostgresSessionStore(pool),
+    asyncRequests: new PostgresAsyncRequestStore(pool),
     async check() {
       const { rows } = await pool.query<{ version: number }>('SELECT version FROM schema_migrations');
       const applied = new Set(rows.map((r) => r.version));

@@ -281,4 +281,25 @@ export const POSTGRES_MIGRATIONS: { version: number; name: string; sql: string }
       CREATE INDEX search_values_by_resource ON search_values (tenant, type, id, param, patient_id, sys, val, lo, hi);
     `,
   },
+  {
+    version: 11,
+    name: 'asynchronous FHIR requests',
+    sql: `
+      CREATE TABLE async_requests (
+        id TEXT COLLATE "C" PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        client_id TEXT NOT NULL,
+        request TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        status TEXT NOT NULL,
+        result TEXT,
+        created_at BIGINT NOT NULL,
+        completed_at BIGINT,
+        expires_at BIGINT NOT NULL,
+        lease_until BIGINT
+      );
+      CREATE INDEX async_requests_by_expiry ON async_requests (expires_at);
+      CREATE INDEX async_requests_by_tenant ON async_requests (tenant);
+    `,
+  },
 ];

@@ -28,8 +28,13 @@ const FETCH_BYTES = 4 * 1024 * 1024;
 
 type Row = [type: string, id: string, version: number, lastUpdated: number, deleted: boolean, json: string | null, ...rest: unknown[]];
 
-function toStored(row: Row): StoredResource {
+function rowToStored(row: Row): StoredResource {
   return { type: row[0], id: row[1], versionId: row[2], lastUpdated: row[3], deleted: row[4], json: row[5] };
+}
+
+/** A scanned row (from a binary COPY) as a StoredResource, its JSON decoded. */
+function toStored(type: string, id: string, versionId: number, lastUpdated: number, deleted: boolean, json: Buffer | null): StoredResource {
+  return { type, id, versionId, lastUpdated, deleted, json: json === null ? null : json.toString('utf8') };
 }
 
 const keyOf = (type: string, id: string): string => `${type}/${id}`;
@@ -222,7 +227,7 @@ export class PostgresResourceStore implements ResourceStore {
   private async readOne(q: Sql): Promise<StoredResource | undefined> {
     const result = await this.pool.query<Row>({ text: q.text, values: q.values, rowMode: 'array' });
     const row = result.rows[0];
-    return row ? toStored(row) : undefined;
+    return row ? rowToStored(row) : undefined;
   }
 
   /**
@@ -230,11 +235,11 @@ export class PostgresResourceStore implements ResourceStore {
    * client goes back to the pool when the iteration ends; one abandoned or failed midway is discarded, since its
    * connection may still be sending rows.
    */
-  private async *stream(q: Sql, bytes: boolean): AsyncGenerator<StoredResource[]> {
+  private async *stream<T>(q: Sql, make: Parameters<typeof copiedRows<T>>[3]): AsyncGenerator<T[]> {
     const client = await this.pool.connect();
     let finished = false;
     try {
-      yield* copiedRows(client.query(copyTo(binaryCopy(q))), FETCH_ROWS, FETCH_BYTES, bytes);
+      yield* copiedRows(client.query(copyTo(binaryCopy(q))), FETCH_ROWS, FETCH_BYTES, make);
       finished = true;
     } finally {
       if (finished) client.release();
@@ -243,11 +248,17 @@ export class PostgresResourceStore implements ResourceStore {
   }
 
   scan(req: ScanRequest): AsyncIterable<StoredResource[]> {
-    return this.stream(sql.scan(req), req.bytes === true);
+    return this.stream(sql.scan(req), toStored);
   }
 
   scanReferenced(req: ReferencedScanRequest): AsyncIterable<StoredResource[]> {
-    return this.stream(sql.scanReferenced(req), req.bytes === true);
+    return this.stream(sql.scanReferenced(req), toStored);
+  }
+
+  /** The rows' JSON as the bytes PostgreSQL sent (not decoded): an export writes them as they are. */
+  scanJson(request: { scan: ScanRequest } | { referenced: ReferencedScanRequest }): AsyncIterable<Buffer[]> {
+    if ('scan' in request && request.scan.deleted) throw new Error('scanJson reads live resources only');
+    return this.stream('scan' in request ? sql.scan(request.scan) : sql.scanReferenced(request.referenced), (_type, _id, _version, _at, _deleted, json) => json ?? undefined);
   }
 
   async count(req: ScanRequest): Promise<number> {

@@ -8,6 +8,7 @@ import { SqliteCohortStore } from './cohort-store.js';
 import { SqliteJobStore } from './job-store.js';
 import { FileKeyStore } from './key-files.js';
 import { SqliteViewStore } from './view-store.js';
+import { SqliteAsyncRequestStore } from './async-request-store.js';
 import { SqliteSessionStore } from './session-store.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 import { SqliteResourceStore } from './resource-store.js';
@@ -30,7 +31,8 @@ export function migrateSqlite(db: Database.Database): number[] {
   for (const m of SQLITE_MIGRATIONS) {
     if (applied.has(m.version)) continue;
     db.transaction(() => {
-      db.exec(m.sql);
+      if (m.sql) db.exec(m.sql);
+      m.run?.(db);
       db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, Date.now());
     }).immediate();
     ran.push(m.version);
@@ -72,6 +74,7 @@ export function openSqliteStore(file: string, options: { now?: () => number; key
     tenants: new SqliteTenantStore(db),
     cohorts: new SqliteCohortStore(db),
     sessions: new SqliteSessionStore(db),
+    asyncRequests: new SqliteAsyncRequestStore(db),
     async check() {
       const applied = new Set(db.prepare('SELECT version FROM schema_migrations').pluck().all() as number[]);
       const missing = SQLITE_MIGRATIONS.filter((m) => !applied.has(m.version)).map((m) => m.version);

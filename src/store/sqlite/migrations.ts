@@ -1,5 +1,11 @@
-/** Versioned schema of the SQLite store; each entry runs once, in order, inside a transaction. */
-export const SQLITE_MIGRATIONS: { version: number; name: string; sql: string }[] = [
+import type Database from 'better-sqlite3';
+import { indexMissingSearchValues } from './search-reindex.js';
+
+/**
+ * Versioned schema of the SQLite store; each entry runs once, in order, inside a transaction: its SQL, then its
+ * step over the data, if it has one.
+ */
+export const SQLITE_MIGRATIONS: { version: number; name: string; sql: string; run?: (db: Database.Database) => void }[] = [
   {
     version: 1,
     name: 'resources',
@@ -251,5 +257,63 @@ export const SQLITE_MIGRATIONS: { version: number; name: string; sql: string }[]
       CREATE INDEX search_values_by_value ON search_values (tenant, type, param, val, sys, patient_id, id);
       CREATE INDEX search_values_by_resource ON search_values (tenant, type, id, param, patient_id, sys, val, lo, hi);
     `,
+  },
+  {
+    version: 10,
+    name: 'asynchronous FHIR requests',
+    sql: `
+      CREATE TABLE async_requests (
+        id TEXT PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        client_id TEXT NOT NULL,
+        request TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        status TEXT NOT NULL,
+        result TEXT,
+        created_at INTEGER NOT NULL,
+        completed_at INTEGER,
+        expires_at INTEGER NOT NULL,
+        lease_until INTEGER
+      ) STRICT;
+      CREATE INDEX async_requests_by_expiry ON async_requests (expires_at);
+      CREATE INDEX async_requests_by_tenant ON async_requests (tenant);
+    `,
+  },
+  {
+    version: 11,
+    name: 'search values clustered by resource, value and date indexes over their own rows only',
+    // The table is its own by-resource index (k numbers a resource's rows, to keep the key unique); the value index holds only rows with a
+    // value (token, string, reference) and the date index only rows with a date range, so each value is written into
+    // two B-trees instead of four.
+    sql: `
+      CREATE TABLE search_values_clustered (
+        tenant TEXT NOT NULL,
+        type TEXT NOT NULL,
+        id TEXT NOT NULL,
+        param TEXT NOT NULL,
+        patient_id TEXT NOT NULL,
+        k INTEGER NOT NULL,
+        sys TEXT,
+        val TEXT,
+        lo INTEGER,
+        hi INTEGER,
+        PRIMARY KEY (tenant, type, id, param, patient_id, k)
+      ) STRICT, WITHOUT ROWID;
+      INSERT INTO search_values_clustered (tenant, type, id, k, param, patient_id, sys, val, lo, hi)
+        SELECT tenant, type, id, row_number() OVER (PARTITION BY tenant, type, id ORDER BY rowid) - 1, param, patient_id, sys, val, lo, hi
+        FROM search_values;
+      DROP TABLE search_values;
+      ALTER TABLE search_values_clustered RENAME TO search_values;
+      CREATE INDEX search_values_by_value ON search_values (tenant, type, param, val, sys, patient_id, id) WHERE val IS NOT NULL;
+      CREATE INDEX search_values_by_date ON search_values (tenant, type, param, lo, hi, patient_id, id) WHERE lo IS NOT NULL;
+    `,
+  },
+  {
+    version: 12,
+    name: 'search values of the resources stored before the search-value index',
+    sql: '',
+    run: (db) => {
+      indexMissingSearchValues(db);
+    },
   },
 ];

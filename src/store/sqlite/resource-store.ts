@@ -29,8 +29,12 @@ const firstCompartmentOnly = `AND (c.n = 1 OR NOT EXISTS (
             SELECT 1 FROM compartment c2 JOIN job_patients jp2 ON jp2.job_id = @job AND jp2.patient_id = c2.patient_id
             WHERE c2.tenant = c.tenant AND c2.type = c.type AND c2.id = c.id AND c2.patient_id < c.patient_id))`;
 
+/** The columns of a row (`Row`), or the JSON text alone (`scanJson`). */
+const ROW_COLUMNS = 'r.type, r.id, r.version, r.last_updated, r.deleted, r.json';
+const JSON_COLUMN = 'r.json';
+
 /** Builds the WHERE clause and parameters shared by the current-version and history queries of a scan. */
-function scanSql(req: ScanRequest, table: 'resources' | 'resource_history'): { sql: string; params: Record<string, unknown> } {
+function scanSql(req: ScanRequest, table: 'resources' | 'resource_history', columns = ROW_COLUMNS): { sql: string; params: Record<string, unknown> } {
   const params: Record<string, unknown> = { tenant: req.tenant, type: req.type, until: req.until, since: req.since ?? -1 };
   const versionCond =
     table === 'resources'
@@ -51,7 +55,7 @@ function scanSql(req: ScanRequest, table: 'resources' | 'resource_history'): { s
       params,
       // CROSS JOIN fixes the join order (patients → compartment → resources), so rows come out in index order
       // and SQLite never sorts the JSON of a whole type in a temporary B-tree.
-      sql: `SELECT r.type, r.id, r.version, r.last_updated, r.deleted, r.json
+      sql: `SELECT ${columns}
         FROM job_patients jp
         CROSS JOIN compartment c
         CROSS JOIN ${table} r
@@ -67,7 +71,7 @@ function scanSql(req: ScanRequest, table: 'resources' | 'resource_history'): { s
   params['to'] = req.ids?.to ?? '\uffff';
   return {
     params,
-    sql: `SELECT r.type, r.id, r.version, r.last_updated, r.deleted, r.json
+    sql: `SELECT ${columns}
       FROM ${table} r
       WHERE r.tenant = @tenant AND r.type = @type AND r.id > @after AND r.id <= @to
         AND ${liveCond} AND ${versionCond} AND r.last_updated > @since
@@ -75,7 +79,7 @@ function scanSql(req: ScanRequest, table: 'resources' | 'resource_history'): { s
   };
 }
 
-function referencedSql(req: ReferencedScanRequest, table: 'resources' | 'resource_history'): { sql: string; params: Record<string, unknown> } {
+function referencedSql(req: ReferencedScanRequest, table: 'resources' | 'resource_history', columns = ROW_COLUMNS): { sql: string; params: Record<string, unknown> } {
   const params: Record<string, unknown> = { tenant: req.tenant, type: req.type, until: req.until, since: req.since ?? -1 };
   const versionCond = table === 'resources' ? 'r.last_updated <= @until' : 'r.last_updated <= @until AND r.valid_to > @until';
   const sourceList = req.sourceTypes.map((t, i) => {
@@ -109,7 +113,7 @@ function referencedSql(req: ReferencedScanRequest, table: 'resources' | 'resourc
   }
   return {
     params,
-    sql: `SELECT r.type, r.id, r.version, r.last_updated, r.deleted, r.json FROM ${table} r
+    sql: `SELECT ${columns} FROM ${table} r
       WHERE r.tenant = @tenant AND r.type = @type AND r.deleted = 0 AND ${versionCond} AND r.last_updated > @since AND ${cond}
       ORDER BY r.id`,
   };
@@ -137,9 +141,9 @@ export class SqliteResourceStore implements ResourceStore {
       addCompartment: db.prepare('INSERT OR IGNORE INTO compartment (tenant, type, patient_id, id, n) VALUES (?, ?, ?, ?, ?)'),
       clearRefs: db.prepare('DELETE FROM refs WHERE tenant = ? AND src_type = ? AND src_id = ?'),
       clearSearch: db.prepare('DELETE FROM search_values WHERE tenant = ? AND type = ? AND id = ?'),
-      addSearch: db.prepare('INSERT INTO search_values (tenant, type, id, param, patient_id, sys, val, lo, hi) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'),
+      addSearch: db.prepare('INSERT INTO search_values (tenant, type, id, k, param, patient_id, sys, val, lo, hi) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)'),
       addSearches: db.prepare(
-        `INSERT INTO search_values (tenant, type, id, param, patient_id, sys, val, lo, hi) VALUES ${valuesList(ROWS_PER_INSERT, '(?, ?, ?, ?, ?, ?, ?, ?, ?)')}`,
+        `INSERT INTO search_values (tenant, type, id, k, param, patient_id, sys, val, lo, hi) VALUES ${valuesList(ROWS_PER_INSERT, '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')}`,
       ),
       addRef: db.prepare('INSERT OR IGNORE INTO refs (tenant, src_type, src_id, tgt_type, tgt_id, at) VALUES (?, ?, ?, ?, ?, ?)'),
       // A new row gets version 1; a key already present is left alone here and handled row by row.
@@ -202,8 +206,9 @@ export class SqliteResourceStore implements ResourceStore {
         const n = item.patients.length;
         for (const patient of item.patients) compartments.push(tenant, item.type, patient, item.id, n);
         for (const ref of item.refs) refs.push(tenant, item.type, item.id, ref.type, ref.id, item.recordedAt);
+        let k = 0;
         for (const v of item.searchValues ?? []) {
-          for (const patient of item.patients) searches.push(tenant, item.type, item.id, v.param, patient, v.sys, v.val, v.lo, v.hi);
+          for (const patient of item.patients) searches.push(tenant, item.type, item.id, k++, v.param, patient, v.sys, v.val, v.lo, v.hi);
         }
       };
       const params: unknown[] = [];
@@ -234,7 +239,7 @@ export class SqliteResourceStore implements ResourceStore {
       }
       this.insertGrouped(this.statements.addCompartments, this.statements.addCompartment, compartments, 5);
       this.insertGrouped(this.statements.addRefs, this.statements.addRef, refs, 6);
-      this.insertGrouped(this.statements.addSearches, this.statements.addSearch, searches, 9);
+      this.insertGrouped(this.statements.addSearches, this.statements.addSearch, searches, 10);
       return counts;
     });
     return run.immediate();
@@ -286,8 +291,9 @@ export class SqliteResourceStore implements ResourceStore {
     const n = item.patients.length;
     for (const patient of item.patients) s.addCompartment.run(tenant, item.type, patient, item.id, n);
     for (const ref of item.refs) s.addRef.run(tenant, item.type, item.id, ref.type, ref.id, item.recordedAt);
+    let k = 0;
     for (const v of item.searchValues ?? []) {
-      for (const patient of item.patients) s.addSearch.run(tenant, item.type, item.id, v.param, patient, v.sys, v.val, v.lo, v.hi);
+      for (const patient of item.patients) s.addSearch.run(tenant, item.type, item.id, k++, v.param, patient, v.sys, v.val, v.lo, v.hi);
     }
   }
 
@@ -322,17 +328,21 @@ export class SqliteResourceStore implements ResourceStore {
     return row ? toStored(row) : undefined;
   }
 
-  /** Streams a query on its own read connection, so a long scan never blocks writes or other scans. */
-  private async *stream(queries: { sql: string; params: Record<string, unknown> }[]): AsyncIterable<StoredResource[]> {
+  /**
+   * Streams queries on a read connection of their own, so a long scan never blocks writes or other scans; each
+   * row becomes `toItem(row)`, in batches.
+   */
+  private async *stream<R, T>(queries: { sql: string; params: Record<string, unknown> }[], shape: 'raw' | 'pluck', toItem: (row: R) => T): AsyncIterable<T[]> {
     const reader = this.openReader();
     try {
       // One read transaction for all queries of the scan, so current and history rows come from one snapshot.
       reader.prepare('BEGIN').run();
       for (const q of queries) {
-        const iterator = reader.prepare(q.sql).raw().iterate(q.params) as IterableIterator<Row>;
-        let batch: StoredResource[] = [];
+        const statement = reader.prepare(q.sql);
+        const iterator = (shape === 'raw' ? statement.raw() : statement.pluck()).iterate(q.params) as IterableIterator<R>;
+        let batch: T[] = [];
         for (const row of iterator) {
-          batch.push(toStored(row));
+          batch.push(toItem(row));
           if (batch.length >= BATCH_ROWS) {
             yield batch;
             batch = [];
@@ -351,16 +361,28 @@ export class SqliteResourceStore implements ResourceStore {
     return this.statements.historyAt.get(tenant, type, until) !== undefined;
   }
 
+  /** The queries of a scan: current versions, then (when any superseded version was current then) history. */
+  private scanQueries(request: { scan: ScanRequest } | { referenced: ReferencedScanRequest }, columns: string): { sql: string; params: Record<string, unknown> }[] {
+    const req = 'scan' in request ? request.scan : request.referenced;
+    const build = (table: 'resources' | 'resource_history') =>
+      'scan' in request ? scanSql(request.scan, table, columns) : referencedSql(request.referenced, table, columns);
+    const queries = [build('resources')];
+    if (this.hasHistoryAt(req.tenant, req.type, req.until)) queries.push(build('resource_history'));
+    return queries;
+  }
+
   scan(req: ScanRequest): AsyncIterable<StoredResource[]> {
-    const queries = [scanSql(req, 'resources')];
-    if (this.hasHistoryAt(req.tenant, req.type, req.until)) queries.push(scanSql(req, 'resource_history'));
-    return this.stream(queries);
+    return this.stream(this.scanQueries({ scan: req }, ROW_COLUMNS), 'raw', toStored);
   }
 
   scanReferenced(req: ReferencedScanRequest): AsyncIterable<StoredResource[]> {
-    const queries = [referencedSql(req, 'resources')];
-    if (this.hasHistoryAt(req.tenant, req.type, req.until)) queries.push(referencedSql(req, 'resource_history'));
-    return this.stream(queries);
+    return this.stream(this.scanQueries({ referenced: req }, ROW_COLUMNS), 'raw', toStored);
+  }
+
+  scanJson(request: { scan: ScanRequest } | { referenced: ReferencedScanRequest }): AsyncIterable<string[]> {
+    if ('scan' in request && request.scan.deleted) throw new Error('scanJson reads live resources only');
+    // One column: no row object, no type and id strings, no numbers made per resource.
+    return this.stream(this.scanQueries(request, JSON_COLUMN), 'pluck', (json: string) => json);
   }
 
   /**

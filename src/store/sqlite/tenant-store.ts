@@ -10,7 +10,7 @@ interface TenantRow {
 const toTenant = (r: TenantRow): TenantRecord => ({ id: r.id, name: r.name, createdAt: r.created_at });
 
 /** Tables whose rows belong to a tenant through a `tenant` column. */
-const TENANT_TABLES = ['resources', 'resource_history', 'compartment', 'refs', 'search_values', 'view_definitions'];
+const TENANT_TABLES = ['resources', 'resource_history', 'compartment', 'refs', 'search_values', 'view_definitions', 'async_requests'];
 
 export class SqliteTenantStore implements TenantStore {
   constructor(private readonly db: Database.Database) {}

@@ -81,7 +81,7 @@ export const clientsAdmin: AdminModule = (app, deps) => {
           description: '{ tenant, scope, name?, jwks? | jwks_url? }',
           properties: {
             tenant: { type: 'string' },
-            scope: { type: 'string', description: 'pre-authorized read scopes, e.g. "system/*.rs"' },
+            scope: { type: 'string', description: 'pre-authorized scopes: read scopes, e.g. "system/*.rs", and "system/Group.cd" for the Bulk Cohort API' },
             name: { type: 'string' },
             jwks: { type: 'object', additionalProperties: true },
             jwks_url: { type: 'string' },

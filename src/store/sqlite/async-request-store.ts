@@ -1,0 +1,75 @@
+import type Database from 'better-sqlite3';
+import type { AsyncRequest, AsyncRequestStore, NewAsyncRequest } from '../ports.js';
+
+interface AsyncRequestRow {
+  id: string;
+  tenant: string;
+  client_id: string;
+  request: string;
+  payload: string;
+  status: AsyncRequest['status'];
+  result: string | null;
+  created_at: number;
+  completed_at: number | null;
+  expires_at: number;
+  lease_until: number | null;
+}
+
+const toRequest = (r: AsyncRequestRow): AsyncRequest => ({
+  id: r.id,
+  tenant: r.tenant,
+  clientId: r.client_id,
+  request: r.request,
+  payload: r.payload,
+  status: r.status,
+  result: r.result,
+  createdAt: Number(r.created_at),
+  completedAt: r.completed_at === null ? null : Number(r.completed_at),
+  expiresAt: Number(r.expires_at),
+  leaseUntil: r.lease_until === null ? null : Number(r.lease_until),
+});
+
+export class SqliteAsyncRequestStore implements AsyncRequestStore {
+  constructor(private readonly db: Database.Database) {}
+
+  async createRequest(r: NewAsyncRequest): Promise<void> {
+    this.db
+      .prepare(
+        `INSERT INTO async_requests (id, tenant, client_id, request, payload, status, created_at, expires_at)
+         VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)`,
+      )
+      .run(r.id, r.tenant, r.clientId, r.request, r.payload, r.createdAt, r.expiresAt);
+  }
+
+  async getRequest(id: string): Promise<AsyncRequest | undefined> {
+    const row = this.db.prepare('SELECT * FROM async_requests WHERE id = ?').get(id) as AsyncRequestRow | undefined;
+    return row ? toRequest(row) : undefined;
+  }
+
+  async claimRequest(id: string, now: number, leaseUntil: number): Promise<AsyncRequest | undefined> {
+    const row = this.db
+      .prepare(
+        `UPDATE async_requests SET lease_until = ?
+         WHERE id = ? AND status = 'pending' AND (lease_until IS NULL OR lease_until < ?) RETURNING *`,
+      )
+      .get(leaseUntil, id, now) as AsyncRequestRow | undefined;
+    return row ? toRequest(row) : undefined;
+  }
+
+  async finishRequest(id: string, status: 'completed' | 'failed', result: string, at: number): Promise<boolean> {
+    return (
+      this.db
+        .prepare(`UPDATE async_requests SET status = ?, result = ?, completed_at = ?, lease_until = NULL WHERE id = ? AND status = 'pending'`)
+        .run(status, result, at, id).changes > 0
+    );
+  }
+
+  async deleteRequest(id: string): Promise<AsyncRequest | undefined> {
+    const row = this.db.prepare('DELETE FROM async_requests WHERE id = ? RETURNING *').get(id) as AsyncRequestRow | undefined;
+    return row ? toRequest(row) : undefined;
+  }
+
+  async purgeExpiredRequests(now: number): Promise<number> {
+    return this.db.prepare('DELETE FROM async_requests WHERE expires_at <= ?').run(now).changes;
+  }
+}
