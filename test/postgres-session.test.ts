@@ -25,6 +25,10 @@ describe('PostgreSQL store sessions', () => {
     expect(await settings(TEST_DATABASE_URL)).toEqual({ jit: 'off', path: schema.name });
   });
 
+  it('stay open while idle, so a request after a quiet spell finds one ready', () => {
+    expect(poolConfig(TEST_DATABASE_URL, schema.name, 1).idleTimeoutMillis).toBe(0);
+  });
+
   it("let the URL's options turn JIT back on, the schema still the store's", async () => {
     expect(await settings(`${TEST_DATABASE_URL}?options=${encodeURIComponent('-c jit=on')}`)).toEqual({ jit: 'on', path: schema.name });
   });

@@ -52,7 +52,7 @@ const SESSION_DEFAULTS = '-c jit=off';
 
 /**
  * Pool configuration whose every connection has `search_path` set to `schema` (through the startup `options`
- * parameter, combined with any `options` the URL already carries).
+ * parameter, combined with any `options` the URL already carries), kept open while idle.
  */
 export function poolConfig(url: string, schema: string, max: number): PoolConfig {
   let connectionString = url;
@@ -69,7 +69,9 @@ export function poolConfig(url: string, schema: string, max: number): PoolConfig
   } catch {
     // Not a URL (e.g. a key=value string): use it as is.
   }
-  return { connectionString, options, max, types: STORE_TYPES };
+  // Idle connections stay open (pg closes them after 10 s by default): a request after a quiet spell, the first
+  // kick-off after start among them, does not wait for a new connection's start-up.
+  return { connectionString, options, max, types: STORE_TYPES, idleTimeoutMillis: 0 };
 }
 
 export function isUniqueViolation(err: unknown, constraint?: string): boolean {
@@ -122,4 +124,10 @@ export async function transactionOrRollback<T>(pool: Pool, fn: (client: PoolClie
     if (err instanceof Rollback) return err.value as T;
     throw err;
   }
+}
+
+/** Opens `n` of the pool's connections at once and leaves them idle in it, so the first requests find them ready. */
+export async function warmPool(pool: Pool, n: number): Promise<void> {
+  const clients = await Promise.all(Array.from({ length: n }, () => pool.connect()));
+  for (const c of clients) c.release();
 }
