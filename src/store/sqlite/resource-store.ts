@@ -476,16 +476,23 @@ export class SqliteResourceStore implements ResourceStore {
   }
 
   async idBoundaries(tenant: string, type: string, until: number, step: number): Promise<string[]> {
-    return this.onReader(
-      (reader) =>
-        reader
-          .prepare(
-            `SELECT id FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM resources
-             WHERE tenant = ? AND type = ? AND deleted = 0 AND last_updated <= ?) WHERE n % ? = 0 ORDER BY id`,
-          )
-          .pluck()
-          .all(tenant, type, until, step) as string[],
-    );
+    const live = 'tenant = ? AND type = ? AND deleted = 0 AND last_updated <= ?';
+    return this.onReader((reader) => {
+      if (step <= 16) {
+        const ids = reader.prepare(`SELECT id FROM resources WHERE ${live} ORDER BY id`).pluck().all(tenant, type, until) as string[];
+        return step === 1 ? ids : ids.filter((_, i) => (i + 1) % step === 0);
+      }
+      // Each boundary is the step-th live id after the one before: SQLite steps its index cursor over the rows
+      // between (checking each row as the scan does), handing over one id per boundary rather than numbering all.
+      const next = reader.prepare(`SELECT id FROM resources WHERE ${live} AND id > ? ORDER BY id LIMIT 1 OFFSET ?`).pluck();
+      const bounds: string[] = [];
+      for (let after = ''; ; ) {
+        const id = next.get(tenant, type, until, after, step - 1) as string | undefined;
+        if (id === undefined) return bounds;
+        bounds.push(id);
+        after = id;
+      }
+    });
   }
 
   async countByType(tenant: string): Promise<Record<string, number>> {
