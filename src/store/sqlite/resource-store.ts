@@ -224,6 +224,8 @@ export class SqliteResourceStore implements ResourceStore {
       const checkpointer = this.checkpointer;
       this.checkpointer = undefined;
       if (!checkpointer) return;
+      // Waited for now: it keeps the process alive until it has stopped.
+      checkpointer.thread.ref();
       checkpointer.thread.postMessage('stop');
       await checkpointer.exited;
     };
