@@ -86,10 +86,11 @@ export interface ResourceStore {
   scanReferenced(request: ReferencedScanRequest): AsyncIterable<StoredResource[]>;
   /**
    * The JSON text of each row of `scan` (live resources only, not `deleted`) or `scanReferenced`, the same rows
-   * in the same order and batches, without the rest of the row: what a plain export copies to its files.
+   * in the same order and batches, without the rest of the row: what a plain export copies to its files. Each
+   * line is the text, or its UTF-8 bytes as the store read them (copied to a file without decoding).
    * Optional: without it, callers take `json` from the rows of `scan` and `scanReferenced`.
    */
-  scanJson?(request: { scan: ScanRequest } | { referenced: ReferencedScanRequest }): AsyncIterable<string[]>;
+  scanJson?(request: { scan: ScanRequest } | { referenced: ReferencedScanRequest }): AsyncIterable<(string | Buffer)[]>;
   /** How many rows `scan` would return (an upper bound is fine for `since`), for planning and progress. */
   count(request: ScanRequest): Promise<number>;
   /** Ids of live resources of a type, in order, every `step`-th one (boundaries for slicing). */
