@@ -133,7 +133,7 @@ export class SqliteResourceStore implements ResourceStore {
   private readonly statements;
   /** Bulk loads under way, and the thread checkpointing the log meanwhile. */
   private bulkLoads = 0;
-  private checkpointer: Worker | undefined;
+  private checkpointer: { thread: Worker; exited: Promise<void> } | undefined;
 
   constructor(
     private readonly db: Database.Database,
@@ -206,22 +206,28 @@ export class SqliteResourceStore implements ResourceStore {
     if (this.file === ':memory:' || this.file === '') return async () => {};
     if (this.bulkLoads++ === 0) {
       this.db.pragma('wal_autocheckpoint = 0');
-      this.checkpointer = startThread(new URL('./checkpoint-thread.js', import.meta.url), { workerData: { file: this.file, intervalMs: BULK_CHECKPOINT_MS } });
+      const thread = startThread(new URL('./checkpoint-thread.js', import.meta.url), { workerData: { file: this.file, intervalMs: BULK_CHECKPOINT_MS } });
       // A failing checkpoint thread costs only speed: the writer's own checkpoints take over.
-      this.checkpointer.on('error', () => this.db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT}`));
+      thread.on('error', () => {
+        if (this.db.open) this.db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT}`);
+      });
+      // Never what keeps the process alive: a load that is not ended leaves only pages for the next checkpoint.
+      thread.unref();
+      this.checkpointer = { thread, exited: new Promise<void>((resolve) => thread.once('exit', () => resolve())) };
     }
     let ended = false;
     return async () => {
       if (ended) return;
       ended = true;
       if (--this.bulkLoads > 0) return;
-      this.db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT}`);
-      const thread = this.checkpointer;
+      if (this.db.open) this.db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT}`);
+      const checkpointer = this.checkpointer;
       this.checkpointer = undefined;
-      if (!thread) return;
-      const exited = new Promise<void>((resolve) => thread.once('exit', () => resolve()));
-      thread.postMessage('stop');
-      await exited;
+      if (!checkpointer) return;
+      // Waited for now: it keeps the process alive until it has stopped.
+      checkpointer.thread.ref();
+      checkpointer.thread.postMessage('stop');
+      await checkpointer.exited;
     };
   }
 
