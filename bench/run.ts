@@ -756,6 +756,7 @@ interface ViewFigures {
   rows: number;
   bytes: number;
   seconds: number;
+  cpuSeconds: number;
   maxRssBytes: number;
   engine?: string;
   threads?: number;
@@ -766,22 +767,21 @@ async function benchViews(n: number): Promise<void> {
   const db = join(data, 'flatfhir.sqlite');
   const { LIBRARY_VIEWS } = await import('../src/views/library.js');
   const runs: [string, string][] = [...LIBRARY_VIEWS.map((v) => [v.name as string, 'csv'] as [string, string]), ['observations', 'parquet']];
-  console.log(`\nSQL on FHIR views over ${fmt(n)} generated patients (each in its own process; raw = the NDJSON export of the same type)`);
+  console.log(`\nSQL on FHIR views over ${fmt(n)} generated patients (each in its own process; raw = the NDJSON export of the same type, run just before)`);
   const raws = new Map<string, ViewFigures>();
   for (const [name, format] of runs) {
     const resource = LIBRARY_VIEWS.find((v) => v.name === name)?.resource as string;
-    let raw = raws.get(resource);
-    if (!raw) {
-      raw = await child<ViewFigures>(['bench/views-child.mjs', 'raw', db, 'bench', resource]);
-      raws.set(resource, raw);
-    }
+    // The raw export right before each view, so that both meet the same load on a shared machine.
+    const raw = await child<ViewFigures>(['bench/views-child.mjs', 'raw', db, 'bench', resource]);
+    raws.set(resource, raw);
     const v = await child<ViewFigures>(['bench/views-child.mjs', 'view', db, 'bench', name, format]);
     const rawRate = raw.resources / raw.seconds;
     const rate = v.resources / v.seconds;
     console.log(
       `  ${`${name} (${format})`.padEnd(32)} ${fmt(v.rows / v.seconds).padStart(9)} rows/s ${fmt(rate).padStart(9)} resources/s ` +
         `(${fmt(v.rows)} rows from ${fmt(v.resources)} ${resource}, ${mb(v.bytes)}, ${fmt(v.seconds, 2)} s, ${v.engine} engine, ${v.threads} threads), ` +
-        `raw NDJSON ${fmt(rawRate)} resources/s: ${fmt((rate / rawRate) * 100)}%, peak RSS ${mb(v.maxRssBytes)} (raw ${mb(raw.maxRssBytes)})`,
+        `raw NDJSON ${fmt(rawRate)} resources/s: ${fmt((rate / rawRate) * 100)}%, peak RSS ${mb(v.maxRssBytes)} (raw ${mb(raw.maxRssBytes)}), ` +
+        `CPU ${fmt(v.cpuSeconds, 1)} s (raw ${fmt(raw.cpuSeconds, 1)} s)`,
     );
   }
   // Through the server, on the export engine (chunks on its worker threads): $sql-export of the observation view
@@ -791,14 +791,18 @@ async function benchViews(n: number): Promise<void> {
     const clientFile = join(data, 'bench-client.json');
     await child(['bench/client-child.ts', db, 'bench', clientFile]);
     const observations = (raws.get('Observation') as ViewFigures).resources;
+    const pid = proc.pid as number;
+    const cpu0 = await cpuSeconds(pid);
     const sql = await sqlExportEndToEnd(origin, 'bench', 'observations', 'all-patients', 'csv', clientFile);
-    const sqlRss = await peakRss(proc.pid as number);
+    const cpu1 = await cpuSeconds(pid);
+    const sqlRss = await peakRss(pid);
     const bulk = await exportEndToEnd(origin, 'bench', 'Group/all-patients/$export?_type=Observation', clientFile);
+    const cpu2 = await cpuSeconds(pid);
     const bulkRate = bulk.resources / bulk.seconds;
     const sqlRate = observations / sql.seconds;
     console.log(`  end to end through the server, Group of all ${fmt(n)} patients, kick-off → every file downloaded:`);
-    console.log(`    bulk $export?_type=Observation (NDJSON): ${fmt(bulkRate)} resources/s (${fmt(bulk.resources)} in ${bulk.files} files, ${mb(bulk.bytes)}, ${fmt(bulk.seconds, 2)} s)`);
-    console.log(`    $sql-export observations (CSV):          ${fmt(sqlRate)} resources/s (${sql.files} files, ${mb(sql.bytes)}, ${fmt(sql.seconds, 2)} s): ${fmt((sqlRate / bulkRate) * 100)}% of the bulk export`);
+    console.log(`    bulk $export?_type=Observation (NDJSON): ${fmt(bulkRate)} resources/s (${fmt(bulk.resources)} in ${bulk.files} files, ${mb(bulk.bytes)}, ${fmt(bulk.seconds, 2)} s, server CPU ${fmt(cpu2 - cpu1, 1)} s)`);
+    console.log(`    $sql-export observations (CSV):          ${fmt(sqlRate)} resources/s (${sql.files} files, ${mb(sql.bytes)}, ${fmt(sql.seconds, 2)} s, server CPU ${fmt(cpu1 - cpu0, 1)} s): ${fmt((sqlRate / bulkRate) * 100)}% of the bulk export`);
     console.log(`    server peak RSS after the $sql-export:   ${mb(sqlRss)}`);
   } finally {
     proc.kill('SIGTERM');

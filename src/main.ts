@@ -197,7 +197,8 @@ function buildWorker(
     audit: { trail: parts.audit, retentionDays: config.audit.retentionDays },
     // The embedded SQLite store has one server process: leases left running are its previous run's.
     soleWorker: parts.store.kind === 'sqlite',
-    ...(pool ? { execute: pool.execute } : {}),
+    // Planning's queries (counts and id boundaries over whole types) run on a chunk thread too.
+    ...(pool ? { execute: pool.execute, planJob: pool.planner({ auditPatients: true }) } : {}),
     duckdb: { memoryLimit: config.views.duckdbMemoryLimit },
   });
   return { worker, pool };

@@ -246,3 +246,33 @@ describe('FHIR Group read for clients', () => {
     expect((await admin(`/admin/tenants/${T}/groups/cardio`)).status).toBe(404);
   });
 });
+
+describe('groups created through the Bulk Cohort API', () => {
+  it('are marked in the admin API list and detail (bulk_cohort_api), with their criteria; the others are not', async () => {
+    const client = await server.client(W, 'system/*.rs system/Group.cd');
+    const posted = await fetch(`${server.base(W)}/Group`, {
+      method: 'POST',
+      headers: auth(client.token, { 'content-type': 'application/fhir+json' }),
+      body: JSON.stringify({
+        resourceType: 'Group',
+        name: 'Women (cohort)',
+        type: 'person',
+        actual: false,
+        modifierExtension: [{ url: 'http://hl7.org/fhir/uv/bulkdata/StructureDefinition/member-filter', valueExpression: { language: 'application/x-fhir-query', expression: 'Patient?gender=female' } }],
+      }),
+    });
+    expect(posted.status).toBe(201);
+    const id = ((await posted.json()) as { id: string }).id;
+    const list = (await (await admin(`/admin/tenants/${W}/groups`)).json()) as { groups: GroupView[] };
+    expect(list.groups.find((g) => g.id === id)).toMatchObject({ kind: 'dynamic', bulk_cohort_api: true, criteria: ['Patient?gender=female'] });
+    expect(list.groups.find((g) => g.id === 'weekly')).toMatchObject({ kind: 'dynamic', bulk_cohort_api: false });
+    const shown = (await (await admin(`/admin/tenants/${W}/groups/${id}`)).json()) as GroupView;
+    expect(shown).toMatchObject({ bulk_cohort_api: true, member_count: 4 });
+    expect(shown.members?.map((m) => m.patient).sort()).toEqual(['p1', 'p3', 'p5', 'p7']);
+  });
+
+  it('name the group an admin API create made in its audit record, as the CLI does', async () => {
+    const events = (await (await admin(`/admin/audit?tenant=${W}&action=admin.group.create`)).json()) as { events: { outcome: string; detail: string | null; request: string }[] };
+    expect(events.events.find((e) => e.outcome === 'success' && e.request === `POST /admin/tenants/${W}/groups`)?.detail).toBe('group weekly');
+  });
+});

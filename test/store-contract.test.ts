@@ -1016,6 +1016,30 @@ describe.each(adapters)('store contract: $name', (adapter) => {
     });
   });
 
+  describe('bulk loads', () => {
+    it('write, read and scan as usual while one or two overlap, whose ends may be called more than once', async () => {
+      const t = uniq('tenant-');
+      const endFirst = await r.beginBulkLoad();
+      const endSecond = await r.beginBulkLoad();
+      const batch = Array.from({ length: 300 }, (_, i) => observation(`bulk-o${i}`, 'bulk-p', { text: `v${i}` }));
+      expect(await r.writeBatch(t, [patient('bulk-p'), ...batch])).toEqual({ created: 301, updated: 0, unchanged: 0, deleted: 0 });
+      await endFirst();
+      await endFirst();
+      expect(await r.writeBatch(t, [observation('bulk-o0', 'bulk-p', { text: 'changed' })])).toEqual({ created: 0, updated: 1, unchanged: 0, deleted: 0 });
+      await endSecond();
+      expect(parsed(await r.read(t, 'Observation', 'bulk-o0')).code).toEqual({ text: 'changed' });
+      const scanned = await collect(r.scan({ tenant: t, type: 'Observation', until: clock.now + 1 }));
+      expect(scanned).toHaveLength(300);
+      // A store reopened after the load reads what it wrote.
+      const again = await opened.reopen();
+      try {
+        expect(parsed(await again.resources.read(t, 'Observation', 'bulk-o299')).code).toEqual({ text: 'v299' });
+      } finally {
+        await again.close();
+      }
+    });
+  });
+
   describe('migrations', () => {
     it('reopens an existing database without re-running migrations, also concurrently', async () => {
       const t = uniq('tenant-');

@@ -2,15 +2,18 @@ import type { Worker } from 'node:worker_threads';
 import { startThread } from '../threads/start-thread.js';
 import type { ExportChunk, ExportJob } from '../store/ports.js';
 import { type ChunkFile, JobCancelled } from './runner.js';
-import type { ChunkExecutor } from './worker.js';
+import type { ChunkExecutor, JobPlanner, PlanOutcome } from './worker.js';
 
 interface Pending {
   worker: Worker;
-  resolve: (r: { files: ChunkFile[]; count: number }) => void;
+  resolve: (r: never) => void;
   reject: (e: Error) => void;
 }
 
-type Reply = { id: number; result: { files: ChunkFile[]; count: number } } | { id: number; error: string; code?: string; cancelled: boolean };
+/** What a thread is asked: to run a chunk, or to plan a job (keeping its patients for the audit trail or not). */
+export type ThreadRequest = { id: number; job: ExportJob; chunk: ExportChunk } | { id: number; job: ExportJob; plan: { auditPatients: boolean } };
+
+type Reply = { id: number; result: { files: ChunkFile[]; count: number } | PlanOutcome } | { id: number; error: string; code?: string; cancelled: boolean };
 
 /** An error a thread reported, with the errno or SQLSTATE code it carried. */
 function threadError(message: string, code: string | undefined): Error {
@@ -21,6 +24,8 @@ function threadError(message: string, code: string | undefined): Error {
 
 export interface ChunkPool {
   execute: ChunkExecutor;
+  /** Plans a job on a thread (with `auditPatients`, its patient set is kept for the audit trail). */
+  planner(options: { auditPatients: boolean }): JobPlanner;
   close(): Promise<void>;
 }
 
@@ -45,7 +50,7 @@ export function createChunkPool(options: { entry: URL; size: number; workerData:
       const p = pending.get(m.id);
       if (!p) return;
       pending.delete(m.id);
-      if ('result' in m) p.resolve(m.result);
+      if ('result' in m) p.resolve(m.result as never);
       else p.reject(m.cancelled ? new JobCancelled() : threadError(m.error, m.code));
       release(w);
     });
@@ -87,16 +92,19 @@ export function createChunkPool(options: { entry: URL; size: number; workerData:
     return new Promise((resolve) => waiting.push(resolve));
   };
 
+  const ask = async <T>(request: (id: number) => ThreadRequest): Promise<T> => {
+    if (closed) throw new Error('chunk pool closed');
+    const w = await acquire();
+    const id = nextId++;
+    return new Promise<T>((resolve, reject) => {
+      pending.set(id, { worker: w, resolve: resolve as (r: never) => void, reject });
+      w.postMessage(request(id));
+    });
+  };
+
   return {
-    async execute(job: ExportJob, chunk: ExportChunk) {
-      if (closed) throw new Error('chunk pool closed');
-      const w = await acquire();
-      const id = nextId++;
-      return new Promise((resolve, reject) => {
-        pending.set(id, { worker: w, resolve, reject });
-        w.postMessage({ id, job, chunk });
-      });
-    },
+    execute: (job: ExportJob, chunk: ExportChunk) => ask<{ files: ChunkFile[]; count: number }>((id) => ({ id, job, chunk })),
+    planner: (plan) => (job: ExportJob) => ask<PlanOutcome>((id) => ({ id, job, plan })),
     async close() {
       closed = true;
       const stopping = [...workers];

@@ -6,21 +6,31 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { Config } from '../config/index.js';
 import { openStorage } from '../storage/open.js';
 import { openStore } from '../store/open.js';
-import type { ExportChunk, ExportJob } from '../store/ports.js';
+import type { ThreadRequest } from './chunk-pool.js';
 import { JobCancelled, runChunk } from './runner.js';
-import { cancellationCheck } from './worker.js';
+import { cancellationCheck, planJob } from './worker.js';
 
 const config = workerData as Config;
 const store = await openStore(config);
 const storage = await openStorage(config, store.keys);
 
-parentPort?.on('message', (message: { id: number; job: ExportJob; chunk: ExportChunk }) => {
-  const { id, job, chunk } = message;
-  runChunk(
-    { resources: store.resources, storage, limits: config.export, checkCancelled: cancellationCheck(store.jobs, job.id), duckdb: { memoryLimit: config.views.duckdbMemoryLimit } },
-    job,
-    chunk,
-  ).then(
+parentPort?.on('message', (message: ThreadRequest) => {
+  const { id, job } = message;
+  const work =
+    'plan' in message
+      ? planJob(
+          {
+            resources: store.resources,
+            jobs: store.jobs,
+            cohorts: store.cohorts,
+            maxGroupMembers: config.export.maxGroupMembers,
+            chunkResources: config.export.chunkResources,
+            ...(message.plan.auditPatients ? { auditPatients: store.audit } : {}),
+          },
+          job,
+        )
+      : runChunk({ resources: store.resources, storage, limits: config.export, checkCancelled: cancellationCheck(store.jobs, job.id), duckdb: { memoryLimit: config.views.duckdbMemoryLimit } }, job, message.chunk);
+  work.then(
     (result) => parentPort?.postMessage({ id, result }),
     (e: unknown) => {
       const code = typeof e === 'object' && e !== null && typeof (e as { code?: unknown }).code === 'string' ? (e as { code: string }).code : undefined;

@@ -214,6 +214,17 @@ export async function planExport(input: PlanInput): Promise<PlannedChunk[]> {
           chunks.push({ type, slice: { mode: 'compartment', from: r.from, to: r.to }, estimate: Math.round(estimate / parts) });
         }
       }
+    } else if (params.since === undefined) {
+      // Every live row is exported: the id boundaries alone slice the type (one pass over its ids), and only the
+      // rows after the last boundary are counted, rather than the whole type first and its boundaries after.
+      const bounds = await resources.idBoundaries(job.tenant, type, until, input.chunkResources);
+      let after: string | undefined;
+      for (const to of bounds) {
+        chunks.push({ type, slice: { mode: 'ids', ...(after !== undefined ? { after } : {}), to }, estimate: input.chunkResources });
+        after = to;
+      }
+      const rest = await resources.count({ ...base, type, ...(after !== undefined ? { ids: { after } } : {}) });
+      if (rest > 0) chunks.push({ type, slice: { mode: 'ids', ...(after !== undefined ? { after } : {}) }, estimate: rest });
     } else {
       const estimate = await resources.count({ ...base, type });
       if (estimate === 0) {

@@ -4,14 +4,76 @@ import type { JobQueue, QueueConsumer, QueueItem } from '../queue/ports.js';
 import type { ObjectStorage } from '../storage/ports.js';
 import { FhirError } from '../fhir/errors.js';
 import type { AuditTrail } from '../manage/audit-trail.js';
-import type { AsyncRequestStore, CohortStore, ExportChunk, ExportJob, JobStore, Lease, ResourceStore } from '../store/ports.js';
+import type { AsyncRequestStore, AuditStore, CohortStore, ExportChunk, ExportJob, JobStore, Lease, ResourceStore } from '../store/ports.js';
 import { type ExportEvents, failureMessage, failureReason } from './events.js';
 import type { ExportParams } from './kickoff.js';
-import { jobPatients, jobUntil, planExport, type Slice } from './planner.js';
+import { jobPatients, jobUntil, planExport, type PlannedChunk, type Slice } from './planner.js';
 import { type ChunkFile, type ChunkLimits, JobCancelled, objectPrefix, purgeDeletedJob, runChunk } from './runner.js';
 
 /** Runs one chunk somewhere (this thread, or a worker thread); rejects with JobCancelled when the job stopped. */
 export type ChunkExecutor = (job: ExportJob, chunk: ExportChunk) => Promise<{ files: ChunkFile[]; count: number }>;
+
+/**
+ * What planning a job came to: its chunks (with how many patients it covers and the statistics refreshed), or a
+ * refusal that fails the job (a group too large, criteria that cannot be evaluated: the same on every attempt).
+ */
+export type PlanOutcome = { chunks: PlannedChunk[]; patients?: number; refreshed: string[] } | { refused: string };
+
+/** Plans a job somewhere (this thread, or a worker thread). */
+export type JobPlanner = (job: ExportJob) => Promise<PlanOutcome>;
+
+export interface PlanDeps {
+  resources: ResourceStore;
+  jobs: Pick<JobStore, 'setJobPatients'>;
+  /** Evaluates dynamic groups (without it, a dynamic group has no members). */
+  cohorts?: CohortStore;
+  maxGroupMembers: number;
+  chunkResources: number;
+  /** Where the patient set of each job is kept for the audit trail (absent: not kept). */
+  auditPatients?: Pick<AuditStore, 'addJobPatients'>;
+}
+
+/**
+ * Plans a job: its patients into the store (and the audit trail's), its chunks computed, nothing recorded of the
+ * plan itself (the caller completes the planning chunk with them). The queries are the store's heaviest of an
+ * export (counts and id boundaries over whole types), so a server runs this on a chunk thread.
+ */
+export async function planJob(deps: PlanDeps, job: ExportJob): Promise<PlanOutcome> {
+  const params = job.params as ExportParams;
+  const until = jobUntil(job, params);
+  // Statistics that a write path left behind must not give this job's queries bad plans.
+  const refreshed = await deps.resources.refreshStaleStatistics();
+  let patients: Awaited<ReturnType<typeof jobPatients>>;
+  try {
+    patients = await jobPatients(deps.resources, job, params, until, deps.cohorts ? { cohorts: deps.cohorts, maxMembers: deps.maxGroupMembers } : undefined);
+  } catch (e) {
+    if (!(e instanceof FhirError) || e.status >= 500) throw e;
+    return { refused: e.message };
+  }
+  if (patients && patients.length > 0) await deps.jobs.setJobPatients(job.id, patients);
+  // Which patients' compartments the job covers, kept (with the kick-off's time) as long as the audit trail: a
+  // system-level export covers every patient of the tenant at its snapshot (their ids from the index alone).
+  // Written while the chunks are planned, and before the plan is recorded.
+  const recordPatients = async (): Promise<void> => {
+    if (!deps.auditPatients) return;
+    const ids = patients ? patients.map((p) => p.id) : await deps.resources.idBoundaries(job.tenant, 'Patient', until, 1);
+    await deps.auditPatients.addJobPatients(job.tenant, job.id, ids, job.createdAt);
+  };
+  const planChunks = async () => {
+    // Nor the job's own patient set, which every compartment scan joins.
+    if (patients && patients.length > 0) refreshed.push(...(await deps.resources.refreshStaleStatistics(patients.length)));
+    return planExport({
+      job,
+      params,
+      until,
+      ...(patients ? { patients: patients.map((p) => p.id).sort() } : {}),
+      resources: deps.resources,
+      chunkResources: deps.chunkResources,
+    });
+  };
+  const [, chunks] = await Promise.all([recordPatients(), planChunks()]);
+  return { chunks, refreshed, ...(patients ? { patients: patients.length } : {}) };
+}
 
 export interface ExportWorkerDeps {
   jobs: JobStore;
@@ -31,6 +93,8 @@ export interface ExportWorkerDeps {
   execute?: ChunkExecutor;
   /** For $sql-export chunks run on this thread: the embedded DuckDB's memory limit. */
   duckdb?: { memoryLimit?: string };
+  /** Where jobs are planned (a worker thread); by default on this thread. */
+  planJob?: JobPlanner;
   settings: ChunkLimits & {
     concurrency: number;
     chunkResources: number;
@@ -116,51 +180,35 @@ export function createExportWorker(deps: ExportWorkerDeps): ExportWorker {
   const execute = (job: ExportJob, chunk: ExportChunk, lost: () => boolean): Promise<{ files: ChunkFile[]; count: number }> =>
     deps.execute && Object.keys((job.params as ExportParams).typeFilters).length === 0 ? deps.execute(job, chunk) : runHere(job, chunk, lost);
 
-  /** Plans a job: its patients into the store, its chunks after the planning chunk. Returns the chunks to queue. */
+  const planHere = (job: ExportJob): Promise<PlanOutcome> =>
+    planJob(
+      {
+        resources: deps.resources,
+        jobs: deps.jobs,
+        ...(deps.cohorts ? { cohorts: deps.cohorts } : {}),
+        maxGroupMembers: deps.maxGroupMembers ?? 20_000,
+        chunkResources: deps.settings.chunkResources,
+        ...(deps.audit ? { auditPatients: deps.audit.trail.store } : {}),
+      },
+      job,
+    );
+
+  /** Plans a job (its patients into the store), records its chunks after the planning chunk and queues them. */
   async function plan(job: ExportJob, chunk: ExportChunk, log: Logger): Promise<void> {
-    const params = job.params as ExportParams;
-    const until = jobUntil(job, params);
-    // Statistics that a write path left behind must not give this job's queries bad plans.
-    const refreshed = await deps.resources.refreshStaleStatistics();
-    let patients: Awaited<ReturnType<typeof jobPatients>>;
-    try {
-      patients = await jobPatients(deps.resources, job, params, until, deps.cohorts ? { cohorts: deps.cohorts, maxMembers: deps.maxGroupMembers ?? 20_000 } : undefined);
-    } catch (e) {
-      // A group too large or criteria that cannot be evaluated: the same on every attempt, so the job fails now,
-      // its status answering the reason.
-      if (!(e instanceof FhirError) || e.status >= 500) throw e;
-      await deps.jobs.failChunk(job.id, chunk.seq, e.message, false);
-      if (await deps.jobs.finishJob(job.id, 'failed', now(), e.message)) deps.events?.jobFailed?.(job, 'error');
-      log.warn({ reason: e.message }, 'export job refused at planning');
+    const outcome = await (deps.planJob ?? planHere)(job);
+    if ('refused' in outcome) {
+      // The job fails now, its status answering the reason.
+      await deps.jobs.failChunk(job.id, chunk.seq, outcome.refused, false);
+      if (await deps.jobs.finishJob(job.id, 'failed', now(), outcome.refused)) deps.events?.jobFailed?.(job, 'error');
+      log.warn({ reason: outcome.refused }, 'export job refused at planning');
       return;
     }
-    if (patients && patients.length > 0) await deps.jobs.setJobPatients(job.id, patients);
-    // Which patients' compartments the job covers, kept (with the kick-off's time) as long as the audit trail: a
-    // system-level export covers every patient of the tenant at its snapshot (their ids from the index alone).
-    // Written while the chunks are planned, and before the plan is recorded.
-    const recordPatients = async (): Promise<void> => {
-      if (!deps.audit) return;
-      const ids = patients ? patients.map((p) => p.id) : await deps.resources.idBoundaries(job.tenant, 'Patient', until, 1);
-      await deps.audit.trail.store.addJobPatients(job.tenant, job.id, ids, job.createdAt);
-    };
-    const planChunks = async () => {
-      // Nor the job's own patient set, which every compartment scan joins.
-      if (patients && patients.length > 0) refreshed.push(...(await deps.resources.refreshStaleStatistics(patients.length)));
-      if (refreshed.length > 0) log.info({ tables: refreshed }, 'planner statistics refreshed');
-      return planExport({
-        job,
-        params,
-        until,
-        ...(patients ? { patients: patients.map((p) => p.id).sort() } : {}),
-        resources: deps.resources,
-        chunkResources: deps.settings.chunkResources,
-      });
-    };
-    const [, chunks] = await Promise.all([recordPatients(), planChunks()]);
+    const { chunks, refreshed } = outcome;
+    if (refreshed.length > 0) log.info({ tables: refreshed }, 'planner statistics refreshed');
     const total = chunks.reduce((n, c) => n + c.estimate, 0);
     const planned = await deps.jobs.completePlan(job.id, chunk.seq, chunks, total, now());
     if (!planned) return;
-    log.info({ chunks: chunks.length, estimate: total, patients: patients?.length }, 'export job planned');
+    log.info({ chunks: chunks.length, estimate: total, patients: outcome.patients }, 'export job planned');
     if (planned.jobCompleted) finished(job, log);
     await deps.queue.send(planned.seqs.map((seq) => ({ jobId: job.id, seq })));
   }

@@ -4,6 +4,7 @@ import { BULK_COHORT_PROFILE, MEMBER_FILTER_URL, memberFilters } from '../fhir/g
 import { isRelative, type MemberFilter, parseMemberFilter, resolveCriterion } from '../fhir/member-filter.js';
 import { isValidId, prepareResource } from '../fhir/prepare.js';
 import type { FhirResource } from '../fhir/resource.js';
+import { COHORT_ORIGIN_TAG } from './bulk-cohort.js';
 import type { ManageDeps } from './deps.js';
 import { checkTenantId } from './tenants.js';
 
@@ -30,6 +31,8 @@ export interface GroupView {
   criteria?: string[];
   /** Whether the criteria use relative dates (their members move with the kick-off time). */
   relative?: boolean;
+  /** Whether a client created it through the Bulk Cohort API (`POST [base]/Group`; its meta.tag says so). */
+  bulk_cohort_api: boolean;
   /** In `show` only: static members with their period and flag; dynamic members evaluated now or as of a job. */
   members?: MemberView[];
   /** Dynamic groups in `show`: the instant the members were evaluated at, or the job they were recorded by. */
@@ -79,6 +82,8 @@ interface GroupResource extends FhirResource {
 }
 
 const patientRef = (id: string): string => `Patient/${id}`;
+const fromCohortApi = (g: GroupResource): boolean =>
+  Array.isArray(g.meta?.['tag']) && (g.meta['tag'] as { system?: unknown; code?: unknown }[]).some((t) => t?.system === COHORT_ORIGIN_TAG.system && t.code === COHORT_ORIGIN_TAG.code);
 const memberId = (m: Member): string | undefined => /^Patient\/([A-Za-z0-9\-.]{1,64})$/.exec(m.entity?.reference ?? '')?.[1];
 
 function parseIdentifier(text: string): { system?: string; value: string } {
@@ -167,6 +172,7 @@ export function groupService(deps: ManageDeps): GroupService {
       version,
       last_updated: new Date(lastUpdated).toISOString(),
       member_count: dynamic ? 0 : (g.member ?? []).length,
+      bulk_cohort_api: fromCohortApi(g),
       ...(dynamic
         ? {
             criteria,

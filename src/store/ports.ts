@@ -103,6 +103,12 @@ export interface ResourceStore {
    */
   presentIds(tenant: string, type: string, ids: string[], at: number): Promise<string[]>;
   /**
+   * Marks the start of a bulk load (an import) until the returned function is called: the adapter may move its
+   * housekeeping off the writing thread meanwhile (SQLite checkpoints its write-ahead log on a thread of its own).
+   * Durability, atomicity of each batch and what readers see are as for any write.
+   */
+  beginBulkLoad(): Promise<() => Promise<void>>;
+  /**
    * Refreshes the database's planner statistics after a large write (the end of an import): PostgreSQL
    * ANALYZEs the resource tables, SQLite runs `PRAGMA optimize`. Failures are not reported (only an optimisation).
    */

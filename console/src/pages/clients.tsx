@@ -22,6 +22,9 @@ interface Activity {
 
 type KeySource = 'generate' | 'jwks_url' | 'paste';
 
+/** Lets a client create cohorts (POST [base]/Group) and delete them. */
+const COHORT_SCOPE = 'system/Group.cd';
+
 function ClientActivity({ id }: { id: string }) {
   const { data: client } = useResource<ClientView>(`/admin/clients/${enc(id)}`);
   const data = client?.activity;
@@ -45,6 +48,7 @@ export function ClientsPage({ tenant }: { tenant: string }) {
   const [pasted, setPasted] = useState('');
   const [chosen, setChosen] = useState<Set<string>>(new Set());
   const [access, setAccess] = useState<'rs' | 'read'>('rs');
+  const [cohorts, setCohorts] = useState(false);
   const [actionError, setActionError] = useState<string>();
   const [notice, setNotice] = useState<string>();
   const [removing, setRemoving] = useState<ClientView>();
@@ -57,7 +61,9 @@ export function ClientsPage({ tenant }: { tenant: string }) {
     setChosen(next);
   };
   const allTypes = types.data?.types ?? [];
-  const scope = (): string => (chosen.size === 0 || chosen.size === allTypes.length ? `system/*.${access}` : [...chosen].sort().map((t) => `system/${t}.${access}`).join(' '));
+  const readScope = (): string => (chosen.size === 0 || chosen.size === allTypes.length ? `system/*.${access}` : [...chosen].sort().map((t) => `system/${t}.${access}`).join(' '));
+  /** Read scopes, and create and delete on Group for the Bulk Cohort API when ticked. */
+  const scope = (): string => (cohorts ? `${readScope()} ${COHORT_SCOPE}` : readScope());
 
   const register = async (e: Event) => {
     e.preventDefault();
@@ -88,6 +94,7 @@ export function ClientsPage({ tenant }: { tenant: string }) {
         setNotice(`Client ${client.client_id} registered.`);
       }
       setName('');
+      setCohorts(false);
       setPasted('');
       setJwksUrl('');
       reload();
@@ -223,6 +230,14 @@ export function ClientsPage({ tenant }: { tenant: string }) {
                 <input type="checkbox" name="scope-type" value={t} checked={chosen.has(t)} onChange={() => toggle(t)} /> {t}
               </label>
             ))}
+          </div>
+          <div class="inline">
+            <label>
+              <input type="checkbox" name="scope-cohorts" checked={cohorts} onChange={() => setCohorts(!cohorts)} />
+              <span>
+                Bulk Cohort API: create and delete groups defined by criteria (<code>{COHORT_SCOPE}</code>)
+              </span>
+            </label>
           </div>
           <p>
             Scope: <code>{scope()}</code>

@@ -12,6 +12,8 @@ interface GroupSummary {
   member_count: number;
   criteria?: string[];
   relative?: boolean;
+  /** Created by a client through the Bulk Cohort API (POST [base]/Group). */
+  bulk_cohort_api?: boolean;
 }
 
 interface Member {
@@ -33,6 +35,7 @@ interface HistoryEntry {
   outcome: string;
   request: string | null;
   detail: string | null;
+  client_id: string | null;
 }
 
 interface Preview {
@@ -48,7 +51,14 @@ function GroupPanel({ tenant, id, limit, onChanged, onClose }: { tenant: string;
   const base = `/admin/tenants/${enc(tenant)}/groups/${enc(id)}`;
   const { data, error, reload } = useResource<GroupDetail>(base);
   const history = useResource<{ events: HistoryEntry[] }>(`/admin/audit${query({ tenant, action: 'admin.group', limit: 200 })}`);
-  const changes = history.data?.events.filter((e) => (e.request ?? '').includes(`/groups/${id}`) || (e.detail ?? '').includes(id));
+  // What clients did through the Bulk Cohort API (group.create, group.delete): their records name the group `Group/{id}`.
+  const clientHistory = useResource<{ events: HistoryEntry[] }>(`/admin/audit${query({ tenant, action: 'group', limit: 200 })}`);
+  const byClients = clientHistory.data?.events.filter((e) => e.detail === `Group/${id}` || (e.detail ?? '').startsWith(`Group/${id}:`));
+  const changes = history.data && [
+    ...history.data.events.filter((e) => (e.request ?? '').includes(`/groups/${id}`) || (e.detail ?? '').includes(id)),
+    ...(byClients ?? []),
+  ].sort((a, b) => (a.time < b.time ? 1 : a.time > b.time ? -1 : b.id - a.id));
+  const creator = byClients?.find((e) => e.action === 'group.create' && e.outcome === 'success')?.client_id;
   const [ids, setIds] = useState('');
   const [picked, setPicked] = useState<Set<string>>(new Set());
   const [actionError, setActionError] = useState<string>();
@@ -88,6 +98,11 @@ function GroupPanel({ tenant, id, limit, onChanged, onClose }: { tenant: string;
             {limit ? ` of at most ${fmtNumber(limit)}` : ''}
             {data.evaluated_at ? ` (criteria evaluated ${fmtTime(data.evaluated_at)})` : ''}
           </p>
+          {data.bulk_cohort_api && (
+            <p>
+              <span class="badge run">Bulk Cohort API</span> Created by {creator ? <>client <code>{creator}</code></> : 'a client'} through the Bulk Cohort API (<code>POST [base]/Group</code>).
+            </p>
+          )}
           {data.criteria && data.criteria.length > 0 && (
             <ul aria-label="Membership criteria">
               {data.criteria.map((c) => (
@@ -148,12 +163,13 @@ function GroupPanel({ tenant, id, limit, onChanged, onClose }: { tenant: string;
         </>
       )}
       <h4>History</h4>
-      <ErrorBox error={history.error} />
+      <ErrorBox error={history.error ?? clientHistory.error} />
       {changes && changes.length === 0 && <p class="muted">No recorded changes.</p>}
       <ol aria-label="Changes of the group, newest first">
         {changes?.map((h) => (
           <li key={h.id}>
-            {fmtTime(h.time)}: {h.action.replace(/^admin\.group\./, '')} ({h.outcome}){h.detail ? ` — ${h.detail}` : ''}
+            {fmtTime(h.time)}: {h.action.startsWith('admin.') ? h.action.replace(/^admin\.group\./, '') : `${h.action.replace(/^group\./, '')} by client ${h.client_id ?? '?'} (Bulk Cohort API)`} ({h.outcome})
+            {h.detail ? ` — ${h.detail}` : ''}
           </li>
         ))}
       </ol>
@@ -239,7 +255,7 @@ export function GroupsPage({ tenant }: { tenant: string }) {
             <th scope="col">Name</th>
             <th scope="col">Kind</th>
             <th scope="col" class="num">Members</th>
-            <th scope="col">Size against the limit</th>
+            <th scope="col">Size against the limit, or criteria</th>
             <th scope="col">Actions</th>
           </tr>
         </thead>
@@ -255,7 +271,14 @@ export function GroupsPage({ tenant }: { tenant: string }) {
                     <code>{g.id}</code>
                   </div>
                 </th>
-                <td>{g.kind}</td>
+                <td>
+                  {g.kind}
+                  {g.bulk_cohort_api && (
+                    <div>
+                      <span class="badge run">Bulk Cohort API</span>
+                    </div>
+                  )}
+                </td>
                 <td class="num">{count === undefined ? 'evaluated at export' : fmtNumber(count)}</td>
                 <td>
                   {limit && count !== undefined ? (
@@ -349,7 +372,15 @@ export function GroupsPage({ tenant }: { tenant: string }) {
       </form>
       <Confirm open={!!removing} title={`Remove group ${removing?.name ?? ''}?`} confirmLabel="Remove group" onConfirm={remove} onCancel={() => setRemoving(undefined)}>
         <p>
-          Group <code>{removing?.id}</code> and its {fmtNumber(removing?.member_count)} memberships are removed; the patients' data stays.
+          {removing?.kind === 'dynamic' ? (
+            <>
+              Group <code>{removing.id}</code> and its criteria are removed{removing.bulk_cohort_api ? ' (a client created it through the Bulk Cohort API)' : ''}; the patients' data stays.
+            </>
+          ) : (
+            <>
+              Group <code>{removing?.id}</code> and its {fmtNumber(removing?.member_count)} memberships are removed; the patients' data stays.
+            </>
+          )}
         </p>
       </Confirm>
     </>

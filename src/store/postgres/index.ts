@@ -49,7 +49,8 @@ export async function migratePostgres(pool: Pool, schema: string): Promise<numbe
       await client.query(lock);
       const applied = await client.query('SELECT 1 FROM schema_migrations WHERE version = $1', [m.version]);
       if (applied.rowCount === 0) {
-        await client.query(m.sql);
+        if (m.sql) await client.query(m.sql);
+        await m.run?.(client);
         await client.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [m.version, m.name, Date.now()]);
         ran.push(m.version);
       }

@@ -285,6 +285,10 @@ export class PostgresResourceStore implements ResourceStore {
     return present;
   }
 
+  async beginBulkLoad(): Promise<() => Promise<void>> {
+    return async () => {};
+  }
+
   async refreshStatistics(): Promise<void> {
     await query(this.pool, sql.analyze()).catch(() => undefined);
   }

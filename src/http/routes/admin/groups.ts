@@ -18,6 +18,7 @@ export const GROUP = {
     member_count: { type: 'integer' },
     criteria: { type: 'array', items: { type: 'string' }, description: 'dynamic groups: the member-filter criteria' },
     relative: { type: 'boolean', description: 'dynamic groups: whether the criteria use relative dates' },
+    bulk_cohort_api: { type: 'boolean', description: 'whether a client created it through the Bulk Cohort API (POST [base]/Group)' },
     members: { type: 'array', items: MEMBER },
     evaluated_at: { type: 'string', format: 'date-time' },
     as_of_job: { type: 'string' },

@@ -69,7 +69,17 @@ export function adminRoutes(deps: AppContext): FastifyPluginAsync {
       if (!action) return;
       const params = request.params as Record<string, string | undefined>;
       const tenant = params['tenant'] ?? params['id'] ?? (request.body as { id?: unknown } | undefined)?.id;
-      auditRequest(deps, request, { action, outcome: reply.statusCode < 400 ? 'success' : 'failure', status: reply.statusCode, tenant: typeof tenant === 'string' ? tenant : null });
+      // A created object is named by its Location (as the CLI's records name it: `group <id>`).
+      const location = reply.statusCode === 201 ? reply.getHeader('location') : undefined;
+      const area = action.split('.')[1];
+      const made = typeof location === 'string' && area !== 'tenant' ? decodeURIComponent(location.split('/').pop() ?? '') : '';
+      auditRequest(deps, request, {
+        action,
+        outcome: reply.statusCode < 400 ? 'success' : 'failure',
+        status: reply.statusCode,
+        tenant: typeof tenant === 'string' ? tenant : null,
+        ...(made ? { detail: `${area} ${made}` } : {}),
+      });
     });
 
     for (const mod of ADMIN_MODULES) await mod(app, ctx);
