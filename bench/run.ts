@@ -473,66 +473,160 @@ async function pgPopulation(n: number): Promise<string> {
 interface ScaleRun {
   setup: string;
   e2e: Awaited<ReturnType<typeof exportEndToEnd>>;
-  kickoffs: { system: { median: number; max: number }; group: { median: number; max: number } };
+  kickoffs: { system: { median: number; max: number }; group: { median: number; max: number }; duringPlanning: { median: number; max: number } };
   rss: { name: string; bytes: number }[];
   /** CPU seconds each process used during the export (kick-off to the last file downloaded). */
   cpu: { name: string; seconds: number }[];
 }
 
+/** The benchmark's S3-protocol server (an s3rver) in a child process, so its CPU time is measured on its own. */
+async function startS3Process(bucket: string): Promise<{ proc: ChildProcess; endpoint: string; credentials: { accessKeyId: string; secretAccessKey: string } }> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'bench/s3-child.ts', bucket], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const info = await new Promise<{ endpoint: string; credentials: { accessKeyId: string; secretAccessKey: string } }>((resolve, reject) => {
+    let out = '';
+    proc.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('\n')) resolve(JSON.parse(out.split('\n')[0] as string) as { endpoint: string; credentials: { accessKeyId: string; secretAccessKey: string } });
+    });
+    proc.on('exit', (c) => reject(new Error(`the s3rver process exited with ${c}`)));
+  });
+  return { proc, ...info };
+}
+
+/**
+ * CPU seconds of the PostgreSQL backends serving connections whose application_name starts with `prefix`,
+ * sampled every 250 ms (a backend that ends between samples loses at most its last 250 ms).
+ */
+function pgBackendCpu(prefix: string): { stop(): Promise<number> } {
+  const seen = new Map<number, { first: number; last: number }>();
+  let db: import('pg').Client | undefined;
+  const sample = async (): Promise<void> => {
+    if (!db) {
+      const { default: pg } = await import('pg');
+      db = new pg.Client({ connectionString: PG_URL });
+      await db.connect();
+    }
+    const { rows } = await db.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE application_name LIKE $1', [`${prefix}%`]);
+    for (const { pid } of rows) {
+      const cpu = await cpuSeconds(pid).catch(() => undefined);
+      if (cpu === undefined) continue;
+      const entry = seen.get(pid);
+      // A backend already there at the start counts from its CPU then; one started since, from nothing.
+      if (entry) entry.last = cpu;
+      else seen.set(pid, { first: started ? 0 : cpu, last: cpu });
+    }
+  };
+  let started = false;
+  const first = sample().then(() => (started = true));
+  const timer = setInterval(() => void sample().catch(() => undefined), 250);
+  return {
+    async stop() {
+      await first;
+      clearInterval(timer);
+      await sample().catch(() => undefined);
+      await db?.end();
+      let total = 0;
+      for (const e of seen.values()) total += e.last - e.first;
+      return total;
+    },
+  };
+}
+
+/**
+ * Kick-off latency while another job is being planned: a Group export of every patient by one client, then, at
+ * once, `n` system kick-offs of another client one after the other (each deleted before the next), the first of
+ * which lands while the worker plans the Group export. The median and the slowest, in ms.
+ */
+async function kickoffDuringPlanning(origin: string, tenant: string, clientFile: string, otherClientFile: string, n = 5): Promise<{ median: number; max: number }> {
+  const a = { authorization: `Bearer ${await token(origin, tenant, clientFile)}` };
+  const b = { authorization: `Bearer ${await token(origin, tenant, otherClientFile)}` };
+  const accept = { accept: 'application/fhir+json', prefer: 'respond-async' };
+  const big = await fetch(`${origin}/r4/${tenant}/Group/all-patients/$export`, { headers: { ...a, ...accept } });
+  if (big.status !== 202) throw new Error(`kick-off failed: ${big.status} ${await big.text()}`);
+  const times: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const started = process.hrtime.bigint();
+    const kick = await fetch(`${origin}/r4/${tenant}/$export`, { headers: { ...b, ...accept } });
+    times.push(Number(process.hrtime.bigint() - started) / 1e6);
+    if (kick.status !== 202) throw new Error(`kick-off failed: ${kick.status} ${await kick.text()}`);
+    await fetch(kick.headers.get('content-location') as string, { method: 'DELETE', headers: b });
+  }
+  await fetch(big.headers.get('content-location') as string, { method: 'DELETE', headers: a });
+  times.sort((x, y) => x - y);
+  return { median: percentile(times, 50), max: times[times.length - 1] ?? 0 };
+}
+
 /**
  * Export throughput of the scaled-out shape (an API node without workers, 1 or 2 `flatfhir worker` processes, over
  * PostgreSQL and an S3-protocol store) beside the embedded server (SQLite, local files), on the same population in
- * the same run; kick-off latency of a system and a Group export of every patient on each.
+ * the same run; the CPU time of every process (the s3rver's and PostgreSQL's backends too); kick-off latency: the
+ * first after the server started, a system and a Group export of every patient, and during another job's planning.
  */
 async function benchScale(n: number): Promise<void> {
   const tenant = 'bench';
   const data = await exportData(n);
   const databaseUrl = await pgPopulation(n);
-  const { startS3 } = await import('../test/helpers/s3.js');
-  const s3 = await startS3('flatfhir-bench');
+  const s3 = await startS3Process('flatfhir-bench');
   const work = await mkdtemp(join(tmpdir(), 'flatfhir-bench-scale-'));
   const runs: ScaleRun[] = [];
-  const measure = async (setup: string, origin: string, clientFile: string, procs: { name: string; proc: ChildProcess }[]): Promise<void> => {
-    const cpu0 = await Promise.all(procs.map((p) => cpuSeconds(p.proc.pid as number)));
+  const measure = async (setup: string, origin: string, clientFile: string, otherClientFile: string, procs: { name: string; proc: ChildProcess }[], pgPrefix?: string): Promise<void> => {
+    const all = [...procs, { name: 's3rver', proc: s3.proc }];
+    const cpu0 = await Promise.all(all.map((p) => cpuSeconds(p.proc.pid as number)));
     const self0 = process.cpuUsage();
+    const backends = pgPrefix ? pgBackendCpu(pgPrefix) : undefined;
     const e2e = await exportEndToEnd(origin, tenant, 'Group/all-patients/$export', clientFile);
     const self = process.cpuUsage(self0);
+    const pgCpu = await backends?.stop();
     const cpu = [
-      ...(await Promise.all(procs.map(async (p, i) => ({ name: p.name, seconds: (await cpuSeconds(p.proc.pid as number)) - (cpu0[i] ?? 0) })))),
-      { name: 'benchmark process (downloads; the s3rver)', seconds: (self.user + self.system) / 1e6 },
+      ...(await Promise.all(all.map(async (p, i) => ({ name: p.name, seconds: (await cpuSeconds(p.proc.pid as number)) - (cpu0[i] ?? 0) })))),
+      ...(pgCpu !== undefined ? [{ name: 'PostgreSQL backends', seconds: pgCpu }] : []),
+      { name: 'benchmark process (downloads)', seconds: (self.user + self.system) / 1e6 },
     ];
     const rss = await Promise.all(procs.map(async (p) => ({ name: p.name, bytes: await peakRss(p.proc.pid as number) })));
     const kickoffs = {
       system: await kickoffLatency(origin, tenant, '$export', clientFile),
       group: await kickoffLatency(origin, tenant, 'Group/all-patients/$export', clientFile),
+      duringPlanning: await kickoffDuringPlanning(origin, tenant, clientFile, otherClientFile),
     };
     runs.push({ setup, e2e, kickoffs, rss, cpu });
   };
   try {
     const raw = await child<{ resources: number; bytes: number; seconds: number }>(['bench/raw-baseline-child.ts', join(data, 'flatfhir.sqlite'), tenant, 'all-patients']);
     {
+      const clientFile = join(data, 'bench-client.json');
+      const otherClientFile = join(data, 'bench-client-2.json');
+      await child(['bench/client-child.ts', join(data, 'flatfhir.sqlite'), tenant, clientFile]);
+      await child(['bench/client-child.ts', join(data, 'flatfhir.sqlite'), tenant, otherClientFile]);
       const server = await startServer(data);
       try {
-        const clientFile = join(data, 'bench-client.json');
-        await child(['bench/client-child.ts', join(data, 'flatfhir.sqlite'), tenant, clientFile]);
-        await measure('embedded (SQLite, local files, in-process workers)', server.origin, clientFile, [{ name: 'server', proc: server.proc }]);
+        await measure('embedded (SQLite, local files, in-process workers)', server.origin, clientFile, otherClientFile, [{ name: 'server', proc: server.proc }]);
       } finally {
         await stop(server.proc);
       }
     }
     const clientFile = join(work, 'pg-client.json');
+    const otherClientFile = join(work, 'pg-client-2.json');
     await child(['bench/client-child.ts', databaseUrl, tenant, clientFile]);
+    await child(['bench/client-child.ts', databaseUrl, tenant, otherClientFile]);
     for (const workers of [1, 2]) {
-      const storage = s3.storageConfig(`run-${workers}`);
-      const shared = ['--database-url', databaseUrl, '--storage', storage.url as string, '--s3-endpoint', s3.endpoint, '--s3-path-style'];
+      const pgPrefix = `flatfhir-bench-${process.pid}-${workers}`;
+      // Each process's connections named, so their backends' CPU time can be told apart.
+      const url = (role: string): string => `${databaseUrl}&application_name=${pgPrefix}-${role}`;
+      const storage = ['--storage', `s3://flatfhir-bench/run-${workers}`, '--s3-endpoint', s3.endpoint, '--s3-path-style'];
       const env = { FLATFHIR_S3_ACCESS_KEY_ID: s3.credentials.accessKeyId, FLATFHIR_S3_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey, FLATFHIR_MONITORING_PORT: '0' };
-      const api = await startServer(join(work, `api-${workers}`), env, [...shared, '--no-workers']);
-      const pool = await Promise.all(Array.from({ length: workers }, (_, i) => startProcess(['worker', '--data', join(work, `worker-${workers}-${i}`), ...shared], env)));
+      const api = await startServer(join(work, `api-${workers}`), env, ['--database-url', url('api'), ...storage, '--no-workers']);
+      const pool = await Promise.all(
+        Array.from({ length: workers }, (_, i) => startProcess(['worker', '--data', join(work, `worker-${workers}-${i}`), '--database-url', url(`worker${i}`), ...storage], env)),
+      );
       try {
-        await measure(`PostgreSQL + S3, ${workers} worker process${workers > 1 ? 'es' : ''}`, api.origin, clientFile, [
-          { name: 'API node', proc: api.proc },
-          ...pool.map((w, i) => ({ name: `worker ${i + 1}`, proc: w.proc })),
-        ]);
+        await measure(
+          `PostgreSQL + S3, ${workers} worker process${workers > 1 ? 'es' : ''}`,
+          api.origin,
+          clientFile,
+          otherClientFile,
+          [{ name: 'API node', proc: api.proc }, ...pool.map((w, i) => ({ name: `worker ${i + 1}`, proc: w.proc }))],
+          pgPrefix,
+        );
       } finally {
         await Promise.all([api, ...pool].map((p) => stop(p.proc)));
       }
@@ -541,14 +635,20 @@ async function benchScale(n: number): Promise<void> {
     const embedded = runs[0] as ScaleRun;
     console.log(`\nexport throughput, Group export of all ${fmt(n)} patients (${fmt(embedded.e2e.resources)} resources, ${mb(embedded.e2e.bytes)}), kick-off → every file downloaded`);
     console.log(`  raw baseline (SQLite store → one file, one thread): ${fmt(raw.resources / raw.seconds)} resources/s`);
+    console.log('  (every process shares the same cores: the s3rver and PostgreSQL included; CPU per resource counts them all)');
     for (const r of runs) {
+      const total = r.cpu.reduce((t, x) => t + x.seconds, 0);
       console.log(`  ${r.setup.padEnd(52)} ${fmt(rate(r)).padStart(9)} resources/s, ${fmt(r.e2e.bytes / r.e2e.seconds / 1e6, 1)} MB/s (${fmt(r.e2e.seconds, 2)} s; job complete after ${fmt(r.e2e.completed, 2)} s), ${fmt((rate(r) / rate(embedded)) * 100)}% of embedded`);
-      console.log(`  ${''.padEnd(52)} kick-off: this export ${fmt(r.e2e.kickoffMs)} ms; system export median ${fmt(r.kickoffs.system.median, 1)} ms (max ${fmt(r.kickoffs.system.max, 1)}), Group export median ${fmt(r.kickoffs.group.median, 1)} ms (max ${fmt(r.kickoffs.group.max, 1)})`);
+      console.log(
+        `  ${''.padEnd(52)} kick-off: first after start ${fmt(r.e2e.kickoffMs)} ms; system export median ${fmt(r.kickoffs.system.median, 1)} ms (max ${fmt(r.kickoffs.system.max, 1)}), ` +
+          `Group export median ${fmt(r.kickoffs.group.median, 1)} ms (max ${fmt(r.kickoffs.group.max, 1)}), during another job's planning median ${fmt(r.kickoffs.duringPlanning.median, 1)} ms (max ${fmt(r.kickoffs.duringPlanning.max, 1)})`,
+      );
       console.log(`  ${''.padEnd(52)} peak RSS: ${r.rss.map((x) => `${x.name} ${mb(x.bytes)}`).join(', ')}`);
       console.log(`  ${''.padEnd(52)} CPU during the export: ${r.cpu.map((x) => `${x.name} ${fmt(x.seconds, 1)} s`).join(', ')}`);
+      console.log(`  ${''.padEnd(52)} CPU per resource: ${fmt((total / r.e2e.resources) * 1e6, 1)} µs in all (${r.cpu.map((x) => `${x.name} ${fmt((x.seconds / r.e2e.resources) * 1e6, 1)}`).join(', ')})`);
     }
   } finally {
-    await s3.close();
+    await stop(s3.proc);
     await rm(work, { recursive: true, force: true });
   }
 }
@@ -656,6 +756,7 @@ interface ViewFigures {
   rows: number;
   bytes: number;
   seconds: number;
+  cpuSeconds: number;
   maxRssBytes: number;
   engine?: string;
   threads?: number;
@@ -666,22 +767,21 @@ async function benchViews(n: number): Promise<void> {
   const db = join(data, 'flatfhir.sqlite');
   const { LIBRARY_VIEWS } = await import('../src/views/library.js');
   const runs: [string, string][] = [...LIBRARY_VIEWS.map((v) => [v.name as string, 'csv'] as [string, string]), ['observations', 'parquet']];
-  console.log(`\nSQL on FHIR views over ${fmt(n)} generated patients (each in its own process; raw = the NDJSON export of the same type)`);
+  console.log(`\nSQL on FHIR views over ${fmt(n)} generated patients (each in its own process; raw = the NDJSON export of the same type, run just before)`);
   const raws = new Map<string, ViewFigures>();
   for (const [name, format] of runs) {
     const resource = LIBRARY_VIEWS.find((v) => v.name === name)?.resource as string;
-    let raw = raws.get(resource);
-    if (!raw) {
-      raw = await child<ViewFigures>(['bench/views-child.mjs', 'raw', db, 'bench', resource]);
-      raws.set(resource, raw);
-    }
+    // The raw export right before each view, so that both meet the same load on a shared machine.
+    const raw = await child<ViewFigures>(['bench/views-child.mjs', 'raw', db, 'bench', resource]);
+    raws.set(resource, raw);
     const v = await child<ViewFigures>(['bench/views-child.mjs', 'view', db, 'bench', name, format]);
     const rawRate = raw.resources / raw.seconds;
     const rate = v.resources / v.seconds;
     console.log(
       `  ${`${name} (${format})`.padEnd(32)} ${fmt(v.rows / v.seconds).padStart(9)} rows/s ${fmt(rate).padStart(9)} resources/s ` +
         `(${fmt(v.rows)} rows from ${fmt(v.resources)} ${resource}, ${mb(v.bytes)}, ${fmt(v.seconds, 2)} s, ${v.engine} engine, ${v.threads} threads), ` +
-        `raw NDJSON ${fmt(rawRate)} resources/s: ${fmt((rate / rawRate) * 100)}%, peak RSS ${mb(v.maxRssBytes)} (raw ${mb(raw.maxRssBytes)})`,
+        `raw NDJSON ${fmt(rawRate)} resources/s: ${fmt((rate / rawRate) * 100)}%, peak RSS ${mb(v.maxRssBytes)} (raw ${mb(raw.maxRssBytes)}), ` +
+        `CPU ${fmt(v.cpuSeconds, 1)} s (raw ${fmt(raw.cpuSeconds, 1)} s)`,
     );
   }
   // Through the server, on the export engine (chunks on its worker threads): $sql-export of the observation view
@@ -691,14 +791,18 @@ async function benchViews(n: number): Promise<void> {
     const clientFile = join(data, 'bench-client.json');
     await child(['bench/client-child.ts', db, 'bench', clientFile]);
     const observations = (raws.get('Observation') as ViewFigures).resources;
+    const pid = proc.pid as number;
+    const cpu0 = await cpuSeconds(pid);
     const sql = await sqlExportEndToEnd(origin, 'bench', 'observations', 'all-patients', 'csv', clientFile);
-    const sqlRss = await peakRss(proc.pid as number);
+    const cpu1 = await cpuSeconds(pid);
+    const sqlRss = await peakRss(pid);
     const bulk = await exportEndToEnd(origin, 'bench', 'Group/all-patients/$export?_type=Observation', clientFile);
+    const cpu2 = await cpuSeconds(pid);
     const bulkRate = bulk.resources / bulk.seconds;
     const sqlRate = observations / sql.seconds;
     console.log(`  end to end through the server, Group of all ${fmt(n)} patients, kick-off → every file downloaded:`);
-    console.log(`    bulk $export?_type=Observation (NDJSON): ${fmt(bulkRate)} resources/s (${fmt(bulk.resources)} in ${bulk.files} files, ${mb(bulk.bytes)}, ${fmt(bulk.seconds, 2)} s)`);
-    console.log(`    $sql-export observations (CSV):          ${fmt(sqlRate)} resources/s (${sql.files} files, ${mb(sql.bytes)}, ${fmt(sql.seconds, 2)} s): ${fmt((sqlRate / bulkRate) * 100)}% of the bulk export`);
+    console.log(`    bulk $export?_type=Observation (NDJSON): ${fmt(bulkRate)} resources/s (${fmt(bulk.resources)} in ${bulk.files} files, ${mb(bulk.bytes)}, ${fmt(bulk.seconds, 2)} s, server CPU ${fmt(cpu2 - cpu1, 1)} s)`);
+    console.log(`    $sql-export observations (CSV):          ${fmt(sqlRate)} resources/s (${sql.files} files, ${mb(sql.bytes)}, ${fmt(sql.seconds, 2)} s, server CPU ${fmt(cpu1 - cpu0, 1)} s): ${fmt((sqlRate / bulkRate) * 100)}% of the bulk export`);
     console.log(`    server peak RSS after the $sql-export:   ${mb(sqlRss)}`);
   } finally {
     proc.kill('SIGTERM');

@@ -3,7 +3,7 @@
 //   view <db> <tenant> <view name> <format> [threads]
 //                                             a shipped view over the same rows (scan → parse → rows → file), on
 //                                             `threads` evaluation threads (default 2, as `flatfhir view run`)
-// Prints {resources, rows, bytes, seconds, maxRssBytes, engine} as JSON.
+// Prints {resources, rows, bytes, seconds, cpuSeconds, maxRssBytes, engine, threads} as JSON (CPU: every thread's).
 import { Buffer } from 'node:buffer';
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -19,6 +19,7 @@ const store = openSqliteStore(file);
 const until = Date.now() + 1000;
 const dir = await mkdtemp(join(tmpdir(), 'flatfhir-bench-views-'));
 let result;
+const cpuBefore = (process.resourceUsage().userCPUTime + process.resourceUsage().systemCPUTime) / 1e6;
 const started = process.hrtime.bigint();
 if (mode === 'raw') {
   const out = createWriteStream(join(dir, 'raw.ndjson'));
@@ -47,4 +48,6 @@ if (mode === 'raw') {
 const seconds = Number(process.hrtime.bigint() - started) / 1e9;
 await rm(dir, { recursive: true, force: true });
 await store.close();
-console.log(JSON.stringify({ ...result, seconds, maxRssBytes: process.resourceUsage().maxRSS * 1024 }));
+const usage = process.resourceUsage();
+const cpuSeconds = (usage.userCPUTime + usage.systemCPUTime) / 1e6 - cpuBefore;
+console.log(JSON.stringify({ ...result, seconds, cpuSeconds, maxRssBytes: usage.maxRSS * 1024 }));

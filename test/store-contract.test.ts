@@ -271,6 +271,54 @@ describe.each(adapters)('store contract: $name', (adapter) => {
       expect(idsOf(await collect(r.scan({ tenant: b, type: 'Patient', until: untilB2 })))).toEqual(['shared']);
     });
 
+    it('scanJson gives the JSON of the rows scan gives, in order, as text or its UTF-8 bytes', async () => {
+      // A tenant name and texts that need quoting, non-ASCII text, and a resource far larger than a network read.
+      const t = uniq("tenant-o'brien\\-");
+      const big = 'x'.repeat(300_000);
+      await r.writeBatch(t, [
+        patient('a', { name: [{ family: "O'Brien \\ Ünïcødé 🎉" }] }),
+        patient('b', { text: { status: 'generated', div: big } }),
+        patient('c'),
+        ...Array.from({ length: 1200 }, (_, i) => observation(`o${String(i).padStart(4, '0')}`, 'a', { text: `tab\tline\n${i}` })),
+      ]);
+      await r.deleteResource(t, 'Patient', 'c');
+      const until = await r.snapshotTime(t);
+      if (!r.scanJson) return;
+      const text = async (request: Parameters<NonNullable<typeof r.scanJson>>[0]): Promise<string[]> => {
+        const out: string[] = [];
+        for await (const batch of (r.scanJson as NonNullable<typeof r.scanJson>)(request)) for (const line of batch) out.push(typeof line === 'string' ? line : line.toString('utf8'));
+        return out;
+      };
+      for (const scan of [
+        { tenant: t, type: 'Patient', until },
+        { tenant: t, type: 'Observation', until },
+        { tenant: t, type: 'Observation', until, ids: { after: 'o0100', to: 'o1100' } },
+      ]) {
+        const rows = await collect(r.scan(scan));
+        expect(rows.length).toBeGreaterThan(0);
+        expect(await text({ scan })).toEqual(rows.map((x) => x.json));
+      }
+      const patients = await text({ scan: { tenant: t, type: 'Patient', until } });
+      expect(patients).toHaveLength(2);
+      expect(patients[1]).toBe((await r.read(t, 'Patient', 'b'))?.json);
+      expect(patients[1]?.length).toBeGreaterThan(big.length);
+    });
+
+    it('gives its connection back (or a fresh one) when a scan is abandoned after its first batch', async () => {
+      const t = uniq('tenant-');
+      await r.writeBatch(t, Array.from({ length: 2500 }, (_, i) => observation(`o${String(i).padStart(4, '0')}`, 'p')));
+      const until = await r.snapshotTime(t);
+      const scan = { tenant: t, type: 'Observation', until };
+      // More abandoned scans than a pool holds connections: none is kept busy by a scan left midway.
+      for (let i = 0; i < 12; i++) {
+        for await (const batch of i % 2 === 0 && r.scanJson ? r.scanJson({ scan }) : r.scan(scan)) {
+          expect(batch.length).toBeGreaterThan(0);
+          break;
+        }
+      }
+      expect((await collect(r.scan(scan))).length).toBe(2500);
+    });
+
     it('deletes to a tombstone that scan({ deleted: true, since }) returns', async () => {
       const t = uniq('tenant-');
       await r.writeBatch(t, [patient('gone', { active: true }), patient('stays')]);
@@ -965,6 +1013,30 @@ describe.each(adapters)('store contract: $name', (adapter) => {
       const raced = uniq('jti-');
       const results = await Promise.all(Array.from({ length: 6 }, () => cl.useJti(id, raced, 10_000, 3_000)));
       expect(results.filter(Boolean)).toHaveLength(1);
+    });
+  });
+
+  describe('bulk loads', () => {
+    it('write, read and scan as usual while one or two overlap, whose ends may be called more than once', async () => {
+      const t = uniq('tenant-');
+      const endFirst = await r.beginBulkLoad();
+      const endSecond = await r.beginBulkLoad();
+      const batch = Array.from({ length: 300 }, (_, i) => observation(`bulk-o${i}`, 'bulk-p', { text: `v${i}` }));
+      expect(await r.writeBatch(t, [patient('bulk-p'), ...batch])).toEqual({ created: 301, updated: 0, unchanged: 0, deleted: 0 });
+      await endFirst();
+      await endFirst();
+      expect(await r.writeBatch(t, [observation('bulk-o0', 'bulk-p', { text: 'changed' })])).toEqual({ created: 0, updated: 1, unchanged: 0, deleted: 0 });
+      await endSecond();
+      expect(parsed(await r.read(t, 'Observation', 'bulk-o0')).code).toEqual({ text: 'changed' });
+      const scanned = await collect(r.scan({ tenant: t, type: 'Observation', until: clock.now + 1 }));
+      expect(scanned).toHaveLength(300);
+      // A store reopened after the load reads what it wrote.
+      const again = await opened.reopen();
+      try {
+        expect(parsed(await again.resources.read(t, 'Observation', 'bulk-o299')).code).toEqual({ text: 'v299' });
+      } finally {
+        await again.close();
+      }
     });
   });
 

@@ -31,6 +31,23 @@ export async function purgeDeletedJob(jobs: JobStore, storage: ObjectStorage, jo
 
 const DELETED_PER_BUNDLE = 500;
 
+/** An NDJSON line without its newline: text, or the stored UTF-8 bytes as a store read them. */
+type Line = string | Buffer;
+
+/** Lines as the bytes of a file, each followed by a newline. */
+function encodeLines(lines: Line[]): Buffer {
+  if (lines.every((l) => typeof l === 'string')) return Buffer.from(`${lines.join('\n')}\n`);
+  let size = 0;
+  for (const l of lines) size += Buffer.byteLength(l) + 1;
+  const out = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (const l of lines) {
+    at += typeof l === 'string' ? out.write(l, at) : l.copy(out, at);
+    out[at++] = 0x0a;
+  }
+  return out;
+}
+
 /** What a chunk reads, as a store request; undefined for slices that read nothing or read through filters. */
 function scanOf(job: ExportJob, params: ExportParams, chunk: ExportChunk, until: number): { scan: ScanRequest } | { referenced: ReferencedScanRequest } | undefined {
   const slice = chunk.slice as Slice;
@@ -218,10 +235,11 @@ async function* linesFor(
 }
 
 /** Transformed JSON lines (a resource the transform drops or cannot handle is left out; the latter with an error). */
-async function* transformed(batches: AsyncIterable<string[]>, transform: (json: string) => string | null, errors: string[]): AsyncIterable<string[]> {
+async function* transformed(batches: AsyncIterable<Line[]>, transform: (json: string) => string | null, errors: string[]): AsyncIterable<string[]> {
   for await (const batch of batches) {
     const out: string[] = [];
-    for (const json of batch) {
+    for (const line of batch) {
+      const json = typeof line === 'string' ? line : line.toString('utf8');
       try {
         const line = transform(json);
         if (line !== null) out.push(line);
@@ -255,8 +273,8 @@ export async function* withinFileSize<T>(
 }
 
 /** Names a resource line in an error (its type and id, when near the start). */
-export const lineName = (line: string): string => {
-  const m = /"resourceType":"([A-Za-z]+)"(?:.*?)"id":"([^"]+)"/.exec(line.slice(0, 300));
+export const lineName = (line: string | Buffer): string => {
+  const m = /"resourceType":"([A-Za-z]+)"(?:.*?)"id":"([^"]+)"/.exec(typeof line === 'string' ? line.slice(0, 300) : line.subarray(0, 300).toString());
   return m ? `${m[1]}/${m[2]}` : 'A resource';
 };
 
@@ -296,7 +314,7 @@ export async function runChunk(deps: RunChunkDeps, job: ExportJob, chunk: Export
   const seq = String(chunk.seq).padStart(4, '0');
   const fileBase = `${job.id}-${chunk.type}-${seq}`;
 
-  let source: AsyncIterator<string[]>;
+  let source: AsyncIterator<Line[]>;
   if (slice.mode === 'warnings') {
     const lines = params.warnings.map((w) => outcomeLine('warning', 'not-supported', w));
     source = (async function* () {
@@ -314,7 +332,7 @@ export async function runChunk(deps: RunChunkDeps, job: ExportJob, chunk: Export
     const filtered = Object.keys(params.typeFilters).length > 0;
     // Live rows (not Provenance filtered by its targets) are read as their JSON alone, when the store can.
     const direct = slice.mode !== 'deleted' && !(chunk.type === 'Provenance' && filtered) && deps.resources.scanJson ? scanOf(job, params, chunk, until) : undefined;
-    let lines: AsyncIterable<string[]>;
+    let lines: AsyncIterable<Line[]>;
     if (direct && deps.resources.scanJson) {
       const json = deps.resources.scanJson(direct);
       lines = transform ? transformed(json, transform, errors) : json;
@@ -326,7 +344,7 @@ export async function runChunk(deps: RunChunkDeps, job: ExportJob, chunk: Export
     source = (params.maxFileSize !== undefined ? withinFileSize(lines, deps.limits.maxFileBytes, errors, (line) => ({ bytes: Buffer.byteLength(line) + 1, what: lineName(line) })) : lines)[Symbol.asyncIterator]();
   }
 
-  let pending: string[] = [];
+  let pending: Line[] = [];
   let exhausted = false;
   const next = async (): Promise<boolean> => {
     if (pending.length > 0) return true;
@@ -350,7 +368,7 @@ export async function runChunk(deps: RunChunkDeps, job: ExportJob, chunk: Export
       const body = async function* (): AsyncIterable<Buffer> {
         while (await next()) {
           // Fast path: the whole batch fits the current part (encoded once, written as is).
-          const whole = Buffer.from(`${pending.join('\n')}\n`);
+          const whole = encodeLines(pending);
           if (lines + pending.length <= deps.limits.maxFileResources && bytes + whole.length <= deps.limits.maxFileBytes) {
             lines += pending.length;
             bytes += whole.length;
@@ -362,7 +380,7 @@ export async function runChunk(deps: RunChunkDeps, job: ExportJob, chunk: Export
           let take = 0;
           let size = 0;
           while (take < pending.length) {
-            const len = Buffer.byteLength(pending[take] as string) + 1;
+            const len = Buffer.byteLength(pending[take] as Line) + 1;
             if (lines + take >= deps.limits.maxFileResources) break;
             if (lines + take > 0 && bytes + size + len > deps.limits.maxFileBytes) break;
             size += len;
@@ -374,7 +392,7 @@ export async function runChunk(deps: RunChunkDeps, job: ExportJob, chunk: Export
           lines += take;
           bytes += size;
           deps.onProgress?.(take);
-          yield Buffer.from(`${out.join('\n')}\n`);
+          yield encodeLines(out);
           if (pending.length > 0) return;
         }
       };

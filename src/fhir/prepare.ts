@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { FhirResource, PreparedResource } from './resource.js';
 import { type CompartmentPaths, patientCompartment, patientCompartmentPaths } from './compartment.js';
 import { REFERENCE_TYPES } from './resource-types.js';
@@ -61,7 +61,7 @@ export function prepareResource(input: FhirResource): PreparedResource {
   const head = `{"resourceType":${JSON.stringify(resourceType)},"id":${JSON.stringify(id)},"meta":{`;
   const metaInner = metaJson.length > 2 ? `,${metaJson.slice(1, -1)}` : '';
   const tail = `${metaInner}}${restJson.length > 2 ? `,${restJson.slice(1)}` : '}'}`;
-  const contentHash = createHash('sha1').update(head).update(tail).digest('base64');
+  const contentHash = hash('sha1', head + tail, 'base64');
   const patients = patientCompartment(resource, compartmentPaths());
   const refs: { type: string; id: string }[] = [];
   let recordedAt: number | null = null;

@@ -273,12 +273,20 @@ export function extractSearchValues(resource: FhirResource): SearchValue[] {
       }
     }
   }
-  // One row per distinct value.
-  const seen = new Set<string>();
-  return out.filter((v) => {
-    const key = `${v.param}\u0000${v.sys ?? ''}\u0000${v.val ?? ''}\u0000${v.lo ?? ''}\u0000${v.hi ?? ''}`;
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
+  // One row per distinct value (a resource has a few: comparing them pairwise is cheaper than keying a set).
+  let kept = 0;
+  for (let i = 0; i < out.length; i++) {
+    const v = out[i] as SearchValue;
+    let repeated = false;
+    for (let j = 0; j < kept; j++) {
+      const w = out[j] as SearchValue;
+      if (w.param === v.param && (w.val ?? '') === (v.val ?? '') && (w.sys ?? '') === (v.sys ?? '') && w.lo === v.lo && w.hi === v.hi) {
+        repeated = true;
+        break;
+      }
+    }
+    if (!repeated) out[kept++] = v;
+  }
+  out.length = kept;
+  return out;
 }

@@ -7,6 +7,7 @@ import type { ResourceStore } from '../store/ports.js';
 import type { PreparedResource } from '../fhir/resource.js';
 import { startThread } from '../threads/start-thread.js';
 import { type ParseEvent, parseFiles, planTasks, TaskAssembler, type TaskEvent } from './parse.js';
+import { unpackResources, type WireResource } from './wire.js';
 
 export interface Rejection {
   file: string;
@@ -47,6 +48,11 @@ export interface ImportOptions {
  * file is parsed whole, so the bound is generous, and reaching it is reported as an error.
  */
 const PARSE_THREAD_HEAP_MB = 1024;
+/**
+ * Young generation of the parsing thread: parsing makes much short-lived garbage, and each collection of the young
+ * generation copies what is still in flight, so fewer, larger ones cost less (a fixed bound, whatever the input).
+ */
+const PARSE_THREAD_YOUNG_MB = 48;
 const MAX_PARSE_THREADS = 3;
 /** Resources per message of the parser: small, so that few are in flight however large a write is. */
 const PARSE_BATCH = 1000;
@@ -76,7 +82,7 @@ class ParseThread {
   constructor(workerData: object) {
     this.worker = startThread(new URL('./parse-thread.js', import.meta.url), {
       workerData,
-      resourceLimits: { maxOldGenerationSizeMb: PARSE_THREAD_HEAP_MB },
+      resourceLimits: { maxOldGenerationSizeMb: PARSE_THREAD_HEAP_MB, maxYoungGenerationSizeMb: PARSE_THREAD_YOUNG_MB },
     });
     this.worker.on('message', (m: { index: number; events: TaskEvent[] } | { done: true }) => this.push(m));
     this.worker.on('error', (e: Error & { code?: string }) =>
@@ -102,6 +108,7 @@ class ParseThread {
     if ('error' in m) throw m.error;
     if ('done' in m) return undefined;
     this.worker.postMessage('ack');
+    for (const event of m.events) if (event.kind === 'resources') unpackResources(event.items as WireResource[]);
     return m;
   }
 
@@ -193,40 +200,50 @@ export async function importPaths(options: ImportOptions): Promise<ImportResult>
 
   const files = await listFiles(options.paths);
   result.files = files.length;
-  const parse = { maxGroupMembers: options.maxGroupMembers, batchSize: Math.min(batchSize, PARSE_BATCH) };
-  // Enough messages ahead to fill the next write while this one runs.
-  const maxInFlight = Math.ceil(batchSize / parse.batchSize) + 1;
-  // One core stays for this thread's writes: on two cores a second parser only competes with the writer.
-  const threads = options.parseThreads ?? Math.max(1, Math.min(MAX_PARSE_THREADS, availableParallelism() - 1));
-  const events =
-    options.thread === false
-      ? parseFiles(files, { ...parse, rangeBytes: options.rangeBytes })
-      : parseInThreads(files, { ...parse, maxInFlight, threads, rangeBytes: options.rangeBytes });
-  for await (const event of events) {
-    switch (event.kind) {
-      case 'resources':
-        for (const item of event.items) {
-          pending.push(item);
-          pendingChars += item.template[0].length + item.template[1].length;
-          if (pending.length >= batchSize || pendingChars >= MAX_BATCH_CHARS) await flush();
-        }
-        break;
-      case 'reject':
-        result.rejectedCount++;
-        if (result.rejected.length < maxReported) result.rejected.push({ file: event.file, line: event.line, message: event.message });
-        break;
-      case 'delete':
-        await flush();
-        if (await options.resources.deleteResource(options.tenant, event.type, event.id)) countsFor(event.type).deleted++;
-        break;
-      case 'progress':
-        if (event.fileDone) await flush();
-        options.onProgress?.({ file: event.file, resources: result.accepted, bytes: event.bytes, totalBytes: event.totalBytes });
-        break;
-    }
+  const endBulkLoad = await options.resources.beginBulkLoad();
+  try {
+    await load();
+  } finally {
+    await endBulkLoad();
   }
-  await flush();
   // The planner's statistics would otherwise still describe the tables as they were before the import.
   await options.resources.refreshStatistics();
   return result;
+
+  async function load(): Promise<void> {
+    const parse = { maxGroupMembers: options.maxGroupMembers, batchSize: Math.min(batchSize, PARSE_BATCH) };
+    // Enough messages ahead to fill the next two writes while this one runs (threads that share cores with
+    // others run unevenly; a deeper queue keeps this thread writing meanwhile).
+    const maxInFlight = 2 * Math.ceil(batchSize / parse.batchSize) + 1;
+    // One core stays for this thread's writes: on two cores a second parser only competes with the writer.
+    const threads = options.parseThreads ?? Math.max(1, Math.min(MAX_PARSE_THREADS, availableParallelism() - 1));
+    const events =
+      options.thread === false
+        ? parseFiles(files, { ...parse, rangeBytes: options.rangeBytes })
+        : parseInThreads(files, { ...parse, maxInFlight, threads, rangeBytes: options.rangeBytes });
+    for await (const event of events) {
+      switch (event.kind) {
+        case 'resources':
+          for (const item of event.items) {
+            pending.push(item);
+            pendingChars += item.template[0].length + item.template[1].length;
+            if (pending.length >= batchSize || pendingChars >= MAX_BATCH_CHARS) await flush();
+          }
+          break;
+        case 'reject':
+          result.rejectedCount++;
+          if (result.rejected.length < maxReported) result.rejected.push({ file: event.file, line: event.line, message: event.message });
+          break;
+        case 'delete':
+          await flush();
+          if (await options.resources.deleteResource(options.tenant, event.type, event.id)) countsFor(event.type).deleted++;
+          break;
+        case 'progress':
+          if (event.fileDone) await flush();
+          options.onProgress?.({ file: event.file, resources: result.accepted, bytes: event.bytes, totalBytes: event.totalBytes });
+          break;
+      }
+    }
+    await flush();
+  }
 }

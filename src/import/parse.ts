@@ -139,6 +139,8 @@ export type TaskEvent =
   | { kind: 'progress'; bytes: number }
   | { kind: 'done'; lines: number };
 
+const READ_BYTES = 256 * 1024;
+
 /** Plain NDJSON files above this size are split into ranges of about this size. */
 const RANGE_BYTES = 8 * 1024 * 1024;
 
@@ -218,7 +220,8 @@ export async function* parseTask(task: ParseTask, options: { maxGroupMembers: nu
     yield { kind: 'done', lines: 0 };
     return;
   }
-  const raw = createReadStream(file, task.end < 0 ? {} : { start: task.start, end: task.end - 1 });
+  // Reads of 256 KiB: a quarter of the system calls of the default 64 KiB.
+  const raw = createReadStream(file, { highWaterMark: READ_BYTES, ...(task.end < 0 ? {} : { start: task.start, end: task.end - 1 }) });
   let read = 0;
   raw.on('data', (chunk) => {
     read += chunk.length;

@@ -86,10 +86,11 @@ export interface ResourceStore {
   scanReferenced(request: ReferencedScanRequest): AsyncIterable<StoredResource[]>;
   /**
    * The JSON text of each row of `scan` (live resources only, not `deleted`) or `scanReferenced`, the same rows
-   * in the same order and batches, without the rest of the row: what a plain export copies to its files.
+   * in the same order and batches, without the rest of the row: what a plain export copies to its files. Each
+   * line is the text, or its UTF-8 bytes as the store read them (copied to a file without decoding).
    * Optional: without it, callers take `json` from the rows of `scan` and `scanReferenced`.
    */
-  scanJson?(request: { scan: ScanRequest } | { referenced: ReferencedScanRequest }): AsyncIterable<string[]>;
+  scanJson?(request: { scan: ScanRequest } | { referenced: ReferencedScanRequest }): AsyncIterable<(string | Buffer)[]>;
   /** How many rows `scan` would return (an upper bound is fine for `since`), for planning and progress. */
   count(request: ScanRequest): Promise<number>;
   /** Ids of live resources of a type, in order, every `step`-th one (boundaries for slicing). */
@@ -101,6 +102,12 @@ export interface ResourceStore {
    * order; one indexed look-up per id, in one round trip (kick-off checks of listed patients).
    */
   presentIds(tenant: string, type: string, ids: string[], at: number): Promise<string[]>;
+  /**
+   * Marks the start of a bulk load (an import) until the returned function is called: the adapter may move its
+   * housekeeping off the writing thread meanwhile (SQLite checkpoints its write-ahead log on a thread of its own).
+   * Durability, atomicity of each batch and what readers see are as for any write.
+   */
+  beginBulkLoad(): Promise<() => Promise<void>>;
   /**
    * Refreshes the database's planner statistics after a large write (the end of an import): PostgreSQL
    * ANALYZEs the resource tables, SQLite runs `PRAGMA optimize`. Failures are not reported (only an optimisation).

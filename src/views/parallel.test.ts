@@ -54,7 +54,7 @@ describe('views on worker threads', () => {
       const par = join(dir, `par.${format}`);
       let resources = 0;
       const a = await writeViewFile(view, format, feed(input), seq, { threads: 0 });
-      const b = await writeViewFile(view, format, feed(input), par, { threads: 3, onResources: (n) => (resources += n) });
+      const b = await writeViewFile(view, format, feed(input), par, { threads: 3, inline: 0, onResources: (n) => (resources += n) });
       expect(b).toEqual(a);
       expect(a.rows).toBe(2500 + Math.ceil(2500 / 3) * 2);
       expect(await readFile(par, 'utf8')).toBe(await readFile(seq, 'utf8'));
@@ -65,7 +65,7 @@ describe('views on worker threads', () => {
   it('write the same Parquet rows as the calling thread', async () => {
     const input = batches(1200, 250);
     const a = await writeViewFile(view, 'parquet', feed(input), join(dir, 'seq.parquet'), { threads: 0 });
-    const b = await writeViewFile(view, 'parquet', feed(input), join(dir, 'par.parquet'), { threads: 2 });
+    const b = await writeViewFile(view, 'parquet', feed(input), join(dir, 'par.parquet'), { threads: 2, inline: 0 });
     expect(b.rows).toBe(a.rows);
     const { DuckDBInstance } = await import('@duckdb/node-api');
     const db = await DuckDBInstance.create(':memory:');
@@ -78,9 +78,18 @@ describe('views on worker threads', () => {
     db.closeSync();
   });
 
+  it('start threads only past the first batches, evaluated on the calling thread meanwhile', async () => {
+    const input = batches(3000, 40);
+    const seq = join(dir, 'inline-seq.csv');
+    const par = join(dir, 'inline-par.csv');
+    await writeViewFile(view, 'csv', feed(input), seq, { threads: 0 });
+    expect(await writeViewFile(view, 'csv', feed(input), par, { threads: 2, inline: 5 })).toEqual(await writeViewFile(view, 'csv', feed(input), seq, { threads: 0 }));
+    expect(await readFile(par, 'utf8')).toBe(await readFile(seq, 'utf8'));
+  });
+
   it('keep only the Patient compartments of the members given', async () => {
     const path = join(dir, 'members.ndjson');
-    await writeViewFile(view, 'ndjson', feed(batches(200, 50)), path, { threads: 2, members: ['p3', 'p7'] });
+    await writeViewFile(view, 'ndjson', feed(batches(200, 50)), path, { threads: 2, inline: 0, members: ['p3', 'p7'] });
     const rows = (await readFile(path, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { patient_id: string });
     expect(rows.length).toBeGreaterThan(0);
     expect(new Set(rows.map((r) => r.patient_id))).toEqual(new Set(['p3', 'p7']));
@@ -90,7 +99,7 @@ describe('views on worker threads', () => {
     const several = compileView({ resource: 'Observation', select: [{ column: [{ name: 'code', path: 'code.coding.code' }] }] });
     const json = JSON.stringify({ resourceType: 'Observation', id: 'x', code: { coding: [{ code: 'a' }, { code: 'b' }] } });
     const input: StoredResource[][] = [[{ type: 'Observation', id: 'x', versionId: 1, json, lastUpdated: 0, deleted: false }]];
-    const error = await writeViewFile(several, 'csv', feed(input), join(dir, 'several.csv'), { threads: 2 }).catch((e: unknown) => e);
+    const error = await writeViewFile(several, 'csv', feed(input), join(dir, 'several.csv'), { threads: 2, inline: 0 }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(FhirError);
     expect((error as FhirError).status).toBe(422);
     expect((error as FhirError).message).toMatch(/several values/);

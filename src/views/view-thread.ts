@@ -3,29 +3,22 @@
  * batch of resources (JSON text) it receives into encoded rows, sent back as transferred bytes.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { patientCompartment, patientCompartmentPaths } from '../fhir/compartment.js';
 import { FhirError } from '../fhir/errors.js';
-import type { FhirResource } from '../fhir/resource.js';
-import { compileView, type ViewRow } from './evaluate.js';
-import type { ThreadReply, ThreadRequest, ViewThreadData } from './parallel.js';
-import { encodeRows } from './writers.js';
+import { compileView } from './evaluate.js';
+import { encodeTexts, memberFilter, type ThreadReply, type ThreadRequest, type ViewThreadData } from './parallel.js';
 
 const data = workerData as ViewThreadData;
 const view = compileView(data.definition);
-const members = data.members ? new Set(data.members) : undefined;
-const paths = members ? patientCompartmentPaths() : undefined;
-const encoder = new TextEncoder();
+const accept = data.members ? memberFilter(data.members) : undefined;
 
+/** The batch's bytes in an ArrayBuffer of their own, which can be transferred. */
 function encode(texts: string[]): { bytes: Uint8Array; rows: number } {
-  const rows: ViewRow[] = [];
-  for (const text of texts) {
-    const resource = JSON.parse(text) as Record<string, unknown>;
-    if (members && !patientCompartment(resource as unknown as FhirResource, paths).some((id) => members.has(id))) continue;
-    for (const row of view.rows(resource)) rows.push(row);
-  }
-  return { bytes: encoder.encode(encodeRows(data.encoding, view.columns, rows)), rows: rows.length };
+  const { bytes, rows } = encodeTexts(view, data.encoding, texts, accept);
+  if (bytes.byteOffset === 0 && bytes.buffer.byteLength === bytes.byteLength) return { bytes, rows };
+  return { bytes: new Uint8Array(bytes), rows };
 }
 
+parentPort?.postMessage({ ready: true } satisfies ThreadReply);
 parentPort?.on('message', (m: ThreadRequest) => {
   let reply: ThreadReply;
   let transfer: ArrayBuffer[] = [];

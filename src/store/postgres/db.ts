@@ -43,12 +43,20 @@ export function checkSchemaName(schema: string): string {
 }
 
 /**
+ * Session settings of every store connection, before any the URL's `options` give (which win). JIT compilation is
+ * off: the store's statements are index scans whose estimated cost (inflated by the compartment subqueries) is
+ * far above `jit_above_cost`, so PostgreSQL spent about a second of CPU compiling each export scan and planning
+ * count, more than running it.
+ */
+const SESSION_DEFAULTS = '-c jit=off';
+
+/**
  * Pool configuration whose every connection has `search_path` set to `schema` (through the startup `options`
- * parameter, combined with any `options` the URL already carries).
+ * parameter, combined with any `options` the URL already carries), kept open while idle.
  */
 export function poolConfig(url: string, schema: string, max: number): PoolConfig {
   let connectionString = url;
-  let options = `-c search_path=${schema}`;
+  let options = `${SESSION_DEFAULTS} -c search_path=${schema}`;
   try {
     const parsed = new URL(url);
     const existing = parsed.searchParams.get('options');
@@ -56,12 +64,14 @@ export function poolConfig(url: string, schema: string, max: number): PoolConfig
       // A connection string's own `options` would override ours; merge them instead.
       parsed.searchParams.delete('options');
       connectionString = parsed.toString();
-      options = `${existing} ${options}`;
+      options = `${SESSION_DEFAULTS} ${existing} -c search_path=${schema}`;
     }
   } catch {
     // Not a URL (e.g. a key=value string): use it as is.
   }
-  return { connectionString, options, max, types: STORE_TYPES };
+  // Idle connections stay open (pg closes them after 10 s by default): a request after a quiet spell, the first
+  // kick-off after start among them, does not wait for a new connection's start-up.
+  return { connectionString, options, max, types: STORE_TYPES, idleTimeoutMillis: 0 };
 }
 
 export function isUniqueViolation(err: unknown, constraint?: string): boolean {
@@ -114,4 +124,10 @@ export async function transactionOrRollback<T>(pool: Pool, fn: (client: PoolClie
     if (err instanceof Rollback) return err.value as T;
     throw err;
   }
+}
+
+/** Opens `n` of the pool's connections at once and leaves them idle in it, so the first requests find them ready. */
+export async function warmPool(pool: Pool, n: number): Promise<void> {
+  const clients = await Promise.all(Array.from({ length: n }, () => pool.connect()));
+  for (const c of clients) c.release();
 }

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import type { Pool } from 'pg';
 import type { Store } from '../ports.js';
-import { checkSchemaName, poolConfig } from './db.js';
+import { checkSchemaName, poolConfig, warmPool } from './db.js';
 import { PostgresAuditStore } from './audit-store.js';
 import { PostgresClientStore } from './client-store.js';
 import { PostgresCohortStore } from './cohort-store.js';
@@ -49,7 +49,8 @@ export async function migratePostgres(pool: Pool, schema: string): Promise<numbe
       await client.query(lock);
       const applied = await client.query('SELECT 1 FROM schema_migrations WHERE version = $1', [m.version]);
       if (applied.rowCount === 0) {
-        await client.query(m.sql);
+        if (m.sql) await client.query(m.sql);
+        await m.run?.(client);
         await client.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)', [m.version, m.name, Date.now()]);
         ran.push(m.version);
       }
@@ -73,6 +74,8 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
   pool.on('error', () => undefined);
   try {
     await migratePostgres(pool, schema);
+    // A kick-off runs its statements one after another; a second connection serves a status poll meanwhile.
+    await warmPool(pool, Math.min(2, options.poolSize ?? 10));
   } catch (err) {
     await pool.end();
     throw err;

@@ -14,6 +14,30 @@ export const insertJob = (job: NewJob): Sql => ({
   values: newJobValues(job),
 });
 
+/**
+ * A job with its planned chunks and their total estimate in one statement (one round trip, one commit): the
+ * kick-off's write.
+ */
+export const insertJobWithChunks = (job: NewJob, chunks: PlannedChunkRow[]): Sql => ({
+  text: `WITH j AS (
+      INSERT INTO jobs (id, tenant, client_id, kind, status, request, request_hash, params, transaction_time, created_at, expires_at, total)
+      VALUES ($1, $2, $3, $4, 'in-progress', $5, $6, $7, $8, $9, $10, $11)
+      RETURNING *
+    ), c AS (
+      INSERT INTO chunks (job_id, seq, type, slice, status, estimate)
+      SELECT j.id, u.seq - 1, u.type, u.slice, 'pending', u.estimate
+      FROM j, unnest($12::text[], $13::text[], $14::bigint[]) WITH ORDINALITY AS u(type, slice, estimate, seq)
+    )
+    SELECT * FROM j`,
+  values: [
+    ...newJobValues(job),
+    chunks.reduce((n, c) => n + c.estimate, 0),
+    chunks.map((c) => c.type),
+    chunks.map((c) => JSON.stringify(c.slice)),
+    chunks.map((c) => c.estimate),
+  ],
+});
+
 export const insertJobPatients = (jobId: string, patients: { id: string; fullHistory: boolean }[]): Sql => ({
   text: `INSERT INTO job_patients (job_id, patient_id, full_history)
     SELECT $1, u.patient_id, u.full_history FROM unnest($2::text[], $3::boolean[]) AS u(patient_id, full_history)

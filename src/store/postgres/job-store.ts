@@ -15,6 +15,12 @@ export class PostgresJobStore implements JobStore {
   async createJob(job: NewJob): Promise<{ job: ExportJob } | { conflict: ExportJob }> {
     for (let attempt = 1; ; attempt++) {
       try {
+        if (!(job.patients && job.patients.length > 0) && job.chunks && job.chunks.length > 0) {
+          // The kick-off's shape (no patients yet, the planning chunk): one statement.
+          const [row] = await query<JobRow>(this.pool, sql.insertJobWithChunks(job, job.chunks));
+          if (!row) throw new Error(`job ${job.id} not inserted`);
+          return { job: toJob(row) };
+        }
         return await transaction(this.pool, async (client) => {
           const [row] = await query<JobRow>(client, sql.insertJob(job));
           if (!row) throw new Error(`job ${job.id} not inserted`);

@@ -1,12 +1,15 @@
+import type { PoolClient } from 'pg';
+import { indexMissingSearchValues } from './search-reindex.js';
+
 /**
  * Versioned schema of the PostgreSQL store; each entry runs once, in order, inside a transaction, in the
- * store's schema (the connection's `search_path`).
+ * store's schema (the connection's `search_path`): its SQL, then its step over the data, if it has one.
  *
  * Mirrors sqlite/migrations.ts. Differences: epoch-millisecond and count columns are BIGINT, flags are
  * BOOLEAN, and every id-like column uses the "C" collation so ordering and range comparisons (id slices,
  * patient ranges, the smallest-patient dedupe) are byte order, as in SQLite, whatever the database locale.
  */
-export const POSTGRES_MIGRATIONS: { version: number; name: string; sql: string }[] = [
+export const POSTGRES_MIGRATIONS: { version: number; name: string; sql: string; run?: (client: PoolClient) => Promise<void> }[] = [
   {
     version: 1,
     name: 'resources',
@@ -301,5 +304,13 @@ export const POSTGRES_MIGRATIONS: { version: number; name: string; sql: string }
       CREATE INDEX async_requests_by_expiry ON async_requests (expires_at);
       CREATE INDEX async_requests_by_tenant ON async_requests (tenant);
     `,
+  },
+  {
+    version: 12,
+    name: 'search values of the resources stored before the search-value index',
+    sql: '',
+    run: async (client) => {
+      await indexMissingSearchValues(client);
+    },
   },
 ];

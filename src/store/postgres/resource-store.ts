@@ -8,7 +8,9 @@ import type {
   StoredResource,
   WriteCounts,
 } from '../ports.js';
-import { query, Rollback, rollbackAndRelease, type Sql, transaction, transactionOrRollback } from './db.js';
+import { to as copyTo } from 'pg-copy-streams';
+import { binaryCopy, copiedRows } from './copy-rows.js';
+import { query, Rollback, type Sql, transaction, transactionOrRollback } from './db.js';
 import * as searchSql from './search-sql.js';
 import * as sql from './resource-sql.js';
 
@@ -20,13 +22,19 @@ import * as sql from './resource-sql.js';
 const FIRST_ANALYZE = 1_000;
 const ANALYZE_GROWTH = 4;
 
-/** Rows a scan fetches from its cursor per round trip (and yields per batch). */
+/** Rows a scan yields per batch, at most, and about the most JSON bytes. */
 const FETCH_ROWS = 1000;
+const FETCH_BYTES = 4 * 1024 * 1024;
 
 type Row = [type: string, id: string, version: number, lastUpdated: number, deleted: boolean, json: string | null, ...rest: unknown[]];
 
-function toStored(row: Row): StoredResource {
+function rowToStored(row: Row): StoredResource {
   return { type: row[0], id: row[1], versionId: row[2], lastUpdated: row[3], deleted: row[4], json: row[5] };
+}
+
+/** A scanned row (from a binary COPY) as a StoredResource, its JSON decoded. */
+function toStored(type: string, id: string, versionId: number, lastUpdated: number, deleted: boolean, json: Buffer | null): StoredResource {
+  return { type, id, versionId, lastUpdated, deleted, json: json === null ? null : json.toString('utf8') };
 }
 
 const keyOf = (type: string, id: string): string => `${type}/${id}`;
@@ -219,39 +227,38 @@ export class PostgresResourceStore implements ResourceStore {
   private async readOne(q: Sql): Promise<StoredResource | undefined> {
     const result = await this.pool.query<Row>({ text: q.text, values: q.values, rowMode: 'array' });
     const row = result.rows[0];
-    return row ? toStored(row) : undefined;
+    return row ? rowToStored(row) : undefined;
   }
 
   /**
-   * Streams a query through a server-side cursor in a read-only REPEATABLE READ transaction (one snapshot for
-   * current and history rows). The client goes back to the pool when the iteration ends, fails or is
-   * abandoned (`return()` runs the `finally`).
+   * Streams a query as a binary COPY (one statement, so current and history rows come from one snapshot). The
+   * client goes back to the pool when the iteration ends; one abandoned or failed midway is discarded, since its
+   * connection may still be sending rows.
    */
-  private async *stream(q: Sql): AsyncGenerator<StoredResource[]> {
+  private async *stream<T>(q: Sql, make: Parameters<typeof copiedRows<T>>[3]): AsyncGenerator<T[]> {
     const client = await this.pool.connect();
     let finished = false;
     try {
-      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-      await client.query({ text: `DECLARE scan NO SCROLL CURSOR FOR ${q.text}`, values: q.values });
-      for (;;) {
-        const result = await client.query<Row>({ text: `FETCH ${FETCH_ROWS} FROM scan`, rowMode: 'array' });
-        if (result.rows.length > 0) yield result.rows.map(toStored);
-        if (result.rows.length < FETCH_ROWS) break;
-      }
-      await client.query('COMMIT');
+      yield* copiedRows(client.query(copyTo(binaryCopy(q))), FETCH_ROWS, FETCH_BYTES, make);
       finished = true;
     } finally {
       if (finished) client.release();
-      else await rollbackAndRelease(client);
+      else client.release(new Error('scan ended before its last row'));
     }
   }
 
   scan(req: ScanRequest): AsyncIterable<StoredResource[]> {
-    return this.stream(sql.scan(req));
+    return this.stream(sql.scan(req), toStored);
   }
 
   scanReferenced(req: ReferencedScanRequest): AsyncIterable<StoredResource[]> {
-    return this.stream(sql.scanReferenced(req));
+    return this.stream(sql.scanReferenced(req), toStored);
+  }
+
+  /** The rows' JSON as the bytes PostgreSQL sent (not decoded): an export writes them as they are. */
+  scanJson(request: { scan: ScanRequest } | { referenced: ReferencedScanRequest }): AsyncIterable<Buffer[]> {
+    if ('scan' in request && request.scan.deleted) throw new Error('scanJson reads live resources only');
+    return this.stream('scan' in request ? sql.scan(request.scan) : sql.scanReferenced(request.referenced), (_type, _id, _version, _at, _deleted, json) => json ?? undefined);
   }
 
   async count(req: ScanRequest): Promise<number> {
@@ -276,6 +283,10 @@ export class PostgresResourceStore implements ResourceStore {
       present.push(...rows.map((r) => r.id));
     }
     return present;
+  }
+
+  async beginBulkLoad(): Promise<() => Promise<void>> {
+    return async () => {};
   }
 
   async refreshStatistics(): Promise<void> {

@@ -66,7 +66,7 @@ export function openSqliteStore(file: string, options: { now?: () => number; key
   const now = options.now ?? Date.now;
   return {
     kind: 'sqlite',
-    resources: new SqliteResourceStore(db, openReader, now),
+    resources: new SqliteResourceStore(db, openReader, now, file),
     jobs: new SqliteJobStore(db),
     clients: new SqliteClientStore(db, now),
     audit: new SqliteAuditStore(db),

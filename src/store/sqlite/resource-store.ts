@@ -1,4 +1,7 @@
+import { statSync } from 'node:fs';
+import type { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
+import { startThread } from '../../threads/start-thread.js';
 import { storedJson } from '../../fhir/prepare.js';
 import type { PreparedResource } from '../../fhir/resource.js';
 import type {
@@ -17,6 +20,13 @@ const BATCH_ROWS = 500;
  * SQLite's limit).
  */
 const ROWS_PER_INSERT = 64;
+
+/** SQLite's default: the writer checkpoints the write-ahead log when a commit leaves it above this many pages. */
+const WAL_AUTOCHECKPOINT = 1000;
+/** During a bulk load the log is checkpointed on a thread of its own this often (ms)… */
+const BULK_CHECKPOINT_MS = 50;
+/** …and by the writer itself when that thread falls behind so far that the log outgrows this. */
+const BULK_WAL_LIMIT = 256 * 1024 * 1024;
 
 const valuesList = (rows: number, row: string): string => Array.from({ length: rows }, () => row).join(', ');
 
@@ -121,11 +131,16 @@ function referencedSql(req: ReferencedScanRequest, table: 'resources' | 'resourc
 
 export class SqliteResourceStore implements ResourceStore {
   private readonly statements;
+  /** Bulk loads under way, and the thread checkpointing the log meanwhile. */
+  private bulkLoads = 0;
+  private checkpointer: { thread: Worker; exited: Promise<void> } | undefined;
 
   constructor(
     private readonly db: Database.Database,
     private readonly openReader: () => Database.Database,
     private readonly now: () => number,
+    /** The database file (':memory:' has no log to checkpoint). */
+    private readonly file = ':memory:',
   ) {
     this.statements = {
       ensureTenant: db.prepare('INSERT INTO tenants (id) VALUES (?) ON CONFLICT (id) DO NOTHING'),
@@ -187,7 +202,49 @@ export class SqliteResourceStore implements ResourceStore {
     return this.db.transaction(() => this.tick(tenant)).immediate();
   }
 
+  async beginBulkLoad(): Promise<() => Promise<void>> {
+    if (this.file === ':memory:' || this.file === '') return async () => {};
+    if (this.bulkLoads++ === 0) {
+      this.db.pragma('wal_autocheckpoint = 0');
+      const thread = startThread(new URL('./checkpoint-thread.js', import.meta.url), { workerData: { file: this.file, intervalMs: BULK_CHECKPOINT_MS } });
+      // A failing checkpoint thread costs only speed: the writer's own checkpoints take over.
+      thread.on('error', () => {
+        if (this.db.open) this.db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT}`);
+      });
+      // Never what keeps the process alive: a load that is not ended leaves only pages for the next checkpoint.
+      thread.unref();
+      this.checkpointer = { thread, exited: new Promise<void>((resolve) => thread.once('exit', () => resolve())) };
+    }
+    let ended = false;
+    return async () => {
+      if (ended) return;
+      ended = true;
+      if (--this.bulkLoads > 0) return;
+      if (this.db.open) this.db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT}`);
+      const checkpointer = this.checkpointer;
+      this.checkpointer = undefined;
+      if (!checkpointer) return;
+      // Waited for now: it keeps the process alive until it has stopped.
+      checkpointer.thread.ref();
+      checkpointer.thread.postMessage('stop');
+      await checkpointer.exited;
+    };
+  }
+
+  /** During a bulk load: checkpoints here when the checkpoint thread has fallen far behind. */
+  private boundLog(): void {
+    if (this.bulkLoads === 0) return;
+    let size = 0;
+    try {
+      size = statSync(`${this.file}-wal`).size;
+    } catch {
+      return;
+    }
+    if (size > BULK_WAL_LIMIT) this.db.pragma('wal_checkpoint(PASSIVE)');
+  }
+
   async writeBatch(tenant: string, batch: PreparedResource[]): Promise<WriteCounts> {
+    this.boundLog();
     const run = this.db.transaction((): WriteCounts => {
       const counts: WriteCounts = { created: 0, updated: 0, unchanged: 0, deleted: 0 };
       if (batch.length === 0) return counts;

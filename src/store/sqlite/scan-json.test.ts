@@ -48,7 +48,7 @@ describe('SQLite scanJson and idBoundaries', () => {
     const json: string[] = [];
     for await (const b of store.resources.scanJson?.(request) ?? []) {
       batches.push(b.length);
-      json.push(...b);
+      json.push(...b.map((x) => x.toString()));
     }
     return { batches, json };
   };

@@ -2,12 +2,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseMemberFilter, resolveCriterion, type MemberFilter } from '../src/fhir/member-filter.js';
 import { prepareResource, storedJson } from '../src/fhir/prepare.js';
 import type { FhirResource } from '../src/fhir/resource.js';
+import { POSTGRES_MIGRATIONS } from '../src/store/postgres/migrations.js';
+import { openPostgresStore } from '../src/store/postgres/index.js';
 import { SQLITE_MIGRATIONS } from '../src/store/sqlite/migrations.js';
 import { openSqliteStore } from '../src/store/sqlite/index.js';
+import { freshSchema, TEST_DATABASE_URL } from './helpers/postgres.js';
 
 let dir: string;
 let file: string;
@@ -122,6 +126,53 @@ describe('the SQLite search-value index of a database from an earlier release', 
       expect(await store.cohorts.matchPatients('t', [resolveCriterion(filter('Encounter?date=lt1970-01-02'), 0)], 10)).toEqual(['p1']);
     } finally {
       await store.close();
+    }
+  });
+});
+
+describe('the PostgreSQL search-value index of a database from an earlier release', () => {
+  it('is filled on open for the resources stored before it existed (deleted ones left out)', async () => {
+    const schema = freshSchema('reindex');
+    const client = new pg.Client({ connectionString: TEST_DATABASE_URL });
+    await client.connect();
+    try {
+      await client.query(`CREATE SCHEMA ${pg.escapeIdentifier(schema.name)}`);
+      await client.query(`SET search_path TO ${pg.escapeIdentifier(schema.name)}`);
+      await client.query('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)');
+      // Version 8 made the search-value table.
+      for (const m of POSTGRES_MIGRATIONS.filter((x) => x.version < 8)) {
+        await client.query(m.sql);
+        await client.query('INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, 1)', [m.version, m.name]);
+      }
+      await client.query("INSERT INTO tenants (id) VALUES ('t')");
+      for (const r of resources) {
+        const p = prepareResource(r);
+        const deleted = r.id === 'gone';
+        await client.query("INSERT INTO resources (tenant, type, id, version, last_updated, deleted, hash, json) VALUES ('t', $1, $2, 1, 1000, $3, $4, $5)", [
+          p.type,
+          p.id,
+          deleted,
+          p.contentHash,
+          deleted ? null : storedJson(p, 1, 1000),
+        ]);
+        for (const patient of p.patients) {
+          await client.query("INSERT INTO compartment (tenant, type, patient_id, id, n) VALUES ('t', $1, $2, $3, $4)", [p.type, patient, p.id, p.patients.length]);
+        }
+      }
+    } finally {
+      await client.end();
+    }
+    const store = await openPostgresStore(TEST_DATABASE_URL, { schema: schema.name, poolSize: 2 });
+    try {
+      const match = (text: string) => store.cohorts.matchPatients('t', [resolveCriterion(filter(text), Date.UTC(2024, 4, 8))], 10);
+      expect(await match('Patient?gender=female')).toEqual(['p1']);
+      expect(await match('Patient?family=mul')).toEqual(['p1']);
+      expect(await match('Encounter?status=finished&date=ge2024-05-01')).toEqual(['p1']);
+      expect(await match('Encounter?date=ge2024-05-02')).toEqual(['p2']);
+      expect(await match('Condition?code=http://snomed.info/sct|38341003')).toEqual(['p2']);
+    } finally {
+      await store.close();
+      await schema.drop();
     }
   });
 });
