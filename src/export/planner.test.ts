@@ -57,15 +57,16 @@ describe('planExport of a system export without _since', () => {
 });
 
 describe('longestFirst', () => {
-  it('queues referenced chunks first, then by estimate, ties in planned order', async () => {
+  it('queues referenced Provenance first, then by estimate (ties in planned order), other referenced types last', async () => {
     const { longestFirst } = await import('./worker.js');
     const chunks = [
+      { type: 'Location', slice: { mode: 'referenced' as const }, estimate: 0 },
       { type: 'Condition', slice: { mode: 'compartment' as const }, estimate: 10 },
       { type: 'Observation', slice: { mode: 'compartment' as const }, estimate: 500 },
       { type: 'Encounter', slice: { mode: 'compartment' as const }, estimate: 10 },
       { type: 'Provenance', slice: { mode: 'referenced' as const }, estimate: 0 },
       { type: 'OperationOutcome', slice: { mode: 'warnings' as const }, estimate: 0 },
     ];
-    expect(longestFirst([5, 6, 7, 8, 9], chunks)).toEqual([8, 6, 5, 7, 9]);
+    expect(longestFirst([4, 5, 6, 7, 8, 9], chunks)).toEqual([8, 6, 5, 7, 9, 4]);
   });
 });

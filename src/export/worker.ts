@@ -149,12 +149,15 @@ const SWEEP_TASK = 'export-retention-sweep';
 
 /**
  * The order a job's chunks are queued in: the longest first, so the chunks left when the others are done are short
- * ones and every thread finishes near the same time (one large chunk last keeps one thread busy alone). Chunks of
- * referenced resources (Provenance above all, one chunk whatever its size, unknown at planning) come first of all.
- * Files keep their chunks' order in the manifest whatever order the chunks ran in.
+ * ones and every thread finishes near the same time (one large chunk last keeps one thread busy alone). The
+ * Provenance of a compartment export (one chunk whatever its size, unknown at planning) comes first of all; the
+ * other referenced types (Location, Organization, Practitioner: few) last, so the first chunks done give the
+ * status's rate estimate (and its Retry-After) a fair sample. Files keep their chunks' order in the manifest
+ * whatever order the chunks ran in.
  */
 export function longestFirst(seqs: number[], chunks: PlannedChunk[]): number[] {
-  const size = (c: PlannedChunk | undefined): number => (c && (c.slice as Slice).mode === 'referenced' ? Number.POSITIVE_INFINITY : (c?.estimate ?? 0));
+  const size = (c: PlannedChunk | undefined): number =>
+    c && (c.slice as Slice).mode === 'referenced' ? (c.type === 'Provenance' ? Number.POSITIVE_INFINITY : -1) : (c?.estimate ?? 0);
   return seqs
     .map((seq, i) => ({ seq, size: size(chunks[i]) }))
     .sort((a, b) => (a.size === b.size ? a.seq - b.seq : b.size - a.size))
