@@ -179,8 +179,10 @@ function buildWorker(
   config: Config,
   parts: { store: Store; storage: ObjectStorage; queue: JobQueue; log: Logger; events: ExportEvents; audit: AuditTrail },
 ): { worker: ExportWorker; pool: ChunkPool | undefined } {
+  // An API node that runs no chunks (`--no-workers`) starts no chunk threads: each would open its own store and
+  // storage, and load the export code, for nothing (and compete with the first requests while it starts).
   const pool =
-    config.export.threads > 0
+    config.export.threads > 0 && config.export.workers
       ? createChunkPool({ entry: new URL('./export/chunk-thread.js', import.meta.url), size: config.export.threads, workerData: config })
       : undefined;
   const worker = createExportWorker({

@@ -4,8 +4,8 @@
  * are pre-signed GET URLs the store serves itself (Range included; no on-the-fly gzip, which S3 does not do).
  *
  * Portability: the client sends checksums only where an operation requires them (SDK v3.729 and later send them by
- * default, which many S3-compatible stores refuse), and objects are deleted one by one (DeleteObjects requires
- * Content-MD5 on several stores, which the SDK no longer sends).
+ * default, which many S3-compatible stores refuse), upload bodies with an unsigned payload, and objects are deleted
+ * one by one (DeleteObjects requires Content-MD5 on several stores, which the SDK no longer sends).
  */
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -52,6 +52,8 @@ const status = (e: unknown): number | undefined => (e as { $metadata?: { httpSta
 
 /** Parts of one upload in flight at once: two keep the store busy while the next fills; each holds a part in memory. */
 const UPLOAD_QUEUE = 2;
+/** Commands whose body is an object's content (sent with an unsigned payload). */
+const UNSIGNED_COMMANDS = new Set(['PutObjectCommand', 'UploadPartCommand']);
 /** Objects deleted at once by deletePrefix. */
 const DELETE_CONCURRENCY = 16;
 
@@ -68,6 +70,17 @@ export class S3ObjectStorage implements ObjectStorage {
       ...(options.credentials ? { credentials: options.credentials } : {}),
     };
     this.client = new S3Client({ ...base, ...(options.endpoint ? { endpoint: options.endpoint } : {}) });
+    // Upload bodies are sent with an unsigned payload (SigV4's UNSIGNED-PAYLOAD, which S3 and the compatible
+    // stores accept): the SDK would otherwise hash every part with SHA-256 to sign it, the largest CPU cost of an
+    // upload after the copying. The request itself stays signed; TLS (https endpoints) protects the body.
+    this.client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const request = args.request as { headers?: Record<string, string> };
+        if (UNSIGNED_COMMANDS.has(context.commandName ?? '') && request.headers) request.headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
+        return next(args);
+      },
+      { step: 'build', name: 'flatfhirUnsignedPayload' },
+    );
     const presignEndpoint = options.presignEndpoint ?? options.endpoint;
     this.presigner =
       options.presignEndpoint && options.presignEndpoint !== options.endpoint
