@@ -38,3 +38,4 @@ parentPort?.on('message', (message: ThreadRequest) => {
     },
   );
 });
+parentPort?.postMessage({ ready: true });
