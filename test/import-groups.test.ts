@@ -1,9 +1,12 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseMemberFilter, resolveCriterion } from '../src/fhir/member-filter.js';
 import { importPaths } from '../src/import/importer.js';
+import { openSqliteStore } from '../src/store/sqlite/index.js';
 import { type OpenedStore, storeAdapters } from './helpers/store-adapters.js';
 
 /**
@@ -90,4 +93,26 @@ describe.each(storeAdapters('import_groups', Date.now))('dynamic groups over imp
     });
     expect(await opened.store.cohorts.matchPatients('synthea', resolved, 1000)).toEqual(members);
   });
+});
+
+describe('search values of an import', () => {
+  it('are the same whether parsed on worker threads or on the writing thread', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'flatfhir-import-values-'));
+    const file = join(dir, 'flatfhir.sqlite');
+    const store = openSqliteStore(file);
+    try {
+      await importPaths({ resources: store.resources, tenant: 'threads', paths: [FIXTURES], maxGroupMembers: 1000, parseThreads: 2 });
+      await importPaths({ resources: store.resources, tenant: 'here', paths: [FIXTURES], maxGroupMembers: 1000, thread: false });
+      const db = new Database(file, { readonly: true });
+      const rows = (tenant: string): unknown[] =>
+        db.prepare('SELECT type, id, param, patient_id, k, sys, val, lo, hi FROM search_values WHERE tenant = ? ORDER BY type, id, param, patient_id, k').raw().all(tenant);
+      const threads = rows('threads');
+      expect(threads.length).toBeGreaterThan(100_000);
+      expect(threads).toEqual(rows('here'));
+      db.close();
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });

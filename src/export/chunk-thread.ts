@@ -11,7 +11,9 @@ import { JobCancelled, runChunk } from './runner.js';
 import { cancellationCheck, planJob } from './worker.js';
 
 const config = workerData as Config;
-const store = await openStore(config);
+// A chunk thread writes little (job patient sets when it plans, nothing when it runs chunks; its scans read on
+// connections of their own): a small page cache on its write connection keeps its memory small.
+const store = await openStore(config, { sqliteWriterCacheKb: 2048 });
 const storage = await openStorage(config, store.keys);
 
 parentPort?.on('message', (message: ThreadRequest) => {
@@ -29,7 +31,17 @@ parentPort?.on('message', (message: ThreadRequest) => {
           },
           job,
         )
-      : runChunk({ resources: store.resources, storage, limits: config.export, checkCancelled: cancellationCheck(store.jobs, job.id), duckdb: { memoryLimit: config.views.duckdbMemoryLimit } }, job, message.chunk);
+      : runChunk(
+          {
+            resources: store.resources,
+            storage,
+            limits: config.export,
+            checkCancelled: cancellationCheck(store.jobs, job.id),
+            duckdb: { memoryLimit: config.views.duckdbMemoryLimit },
+          },
+          job,
+          message.chunk,
+        );
   work.then(
     (result) => parentPort?.postMessage({ id, result }),
     (e: unknown) => {

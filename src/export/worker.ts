@@ -91,10 +91,10 @@ export interface ExportWorkerDeps {
   now?: () => number;
   /** Where chunks run (worker threads); by default, and for jobs with _typeFilter, on this thread. */
   execute?: ChunkExecutor;
-  /** For $sql-export chunks run on this thread: the embedded DuckDB's memory limit. */
-  duckdb?: { memoryLimit?: string };
   /** Where jobs are planned (a worker thread); by default on this thread. */
   planJob?: JobPlanner;
+  /** For $sql-export chunks run on this thread: the embedded DuckDB's memory limit. */
+  duckdb?: { memoryLimit?: string };
   settings: ChunkLimits & {
     concurrency: number;
     chunkResources: number;

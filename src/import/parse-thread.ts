@@ -6,6 +6,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { type ParseTask, parseTask, type TaskEvent } from './parse.js';
+import { packResources } from './wire.js';
 
 const { tasks, maxGroupMembers, batchSize, maxInFlight } = workerData as {
   tasks: { index: number; task: ParseTask }[];
@@ -23,7 +24,7 @@ parentPort?.on('message', () => {
 async function send(index: number, events: TaskEvent[]): Promise<void> {
   while (inFlight >= maxInFlight) await new Promise<void>((r) => (wakeUp = r));
   inFlight++;
-  parentPort?.postMessage({ index, events });
+  parentPort?.postMessage({ index, events: events.map((e) => (e.kind === 'resources' ? { ...e, items: packResources(e.items) } : e)) });
 }
 
 for (const { index, task } of tasks) {

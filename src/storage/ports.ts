@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 
 /** The media type export files (NDJSON objects) are served with. */
 export const OBJECT_CONTENT_TYPE = 'application/fhir+ndjson';
@@ -53,6 +53,14 @@ export interface ObjectStorage {
   presign(key: string, expiresAt: number, origin: string): Promise<string>;
   /** For adapters flatfhir serves itself: checks a pre-signed URL's signature and expiry. */
   verifyPresigned?(key: string, expiresAt: number, signature: string, now: number): boolean;
+  /**
+   * For adapters flatfhir serves itself: writes the object, or a byte range of it, to `out` through two buffers
+   * reused from read to read (a download holds them whatever its size, and allocates nothing more), each read
+   * waiting until the write before last is flushed. `opened` is called once the object is open, before the first
+   * write. Resolves once everything is written (the caller ends `out`); rejects when the object cannot be read or
+   * `out` fails or closes first.
+   */
+  writeTo?(key: string, out: Writable, range: { start: number; end?: number } | undefined, opened: () => void): Promise<void>;
   /** Resolves when the storage is reachable and writable; rejects with the reason otherwise (readiness checks). */
   check(): Promise<void>;
   /** Releases connections; the storage is not used afterwards. */

@@ -7,8 +7,11 @@ import type { Config } from '../config/index.js';
 import type { Store } from './ports.js';
 import { openSqliteStore } from './sqlite/index.js';
 
-/** Opens the store the configuration names: PostgreSQL for a database URL, else SQLite under the data directory. */
-export async function openStore(config: Pick<Config, 'databaseUrl' | 'dataDir'>): Promise<Store> {
+/**
+ * Opens the store the configuration names: PostgreSQL for a database URL, else SQLite under the data directory
+ * (`sqliteWriterCacheKb`: the page cache of its write connection, when not the default).
+ */
+export async function openStore(config: Pick<Config, 'databaseUrl' | 'dataDir'>, options: { sqliteWriterCacheKb?: number } = {}): Promise<Store> {
   if (config.databaseUrl) {
     // `?schema=name` selects the PostgreSQL schema (default public); it is ours, not libpq's, so it is taken off.
     const url = new URL(config.databaseUrl);
@@ -18,5 +21,8 @@ export async function openStore(config: Pick<Config, 'databaseUrl' | 'dataDir'>)
     const { openPostgresStore } = await import('./postgres/index.js');
     return openPostgresStore(url.toString(), schema ? { schema } : {});
   }
-  return openSqliteStore(join(config.dataDir, 'flatfhir.sqlite'), { keysDir: join(config.dataDir, 'keys') });
+  return openSqliteStore(join(config.dataDir, 'flatfhir.sqlite'), {
+    keysDir: join(config.dataDir, 'keys'),
+    ...(options.sqliteWriterCacheKb !== undefined ? { writerCacheKb: options.sqliteWriterCacheKb } : {}),
+  });
 }

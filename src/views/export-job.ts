@@ -20,9 +20,9 @@ import type { ExportChunk, ExportFile, ExportJob, JobStore, ResourceStore, Store
 import { compileView, type CompiledView } from './evaluate.js';
 import { paramError, type SqlOperationRequest, typesRead } from './request.js';
 import { runSqlQuery, type SqlQuery } from './sql-query.js';
-import { viewRows } from './sources.js';
 import type { ViewDefinition } from './view-definition.js';
-import { type DuckDbOptions, EXTENSIONS, FLAT_FORMATS, type FlatFormat, privateTempDir, writeRowsToFile } from './writers.js';
+import { encodeStored } from './parallel.js';
+import { type DuckDbOptions, EXTENSIONS, FLAT_FORMATS, type FlatFormat, frameEncoded, privateTempDir, writeEncodedToFile, writeRowsToFile } from './writers.js';
 
 /** A view the job computes, with the formats it is written in (a SQLQuery's dependencies: Parquet). */
 export interface ViewTableSpec {
@@ -194,10 +194,20 @@ export async function runViewChunk(
           }
         };
         const ext = EXTENSIONS[format];
-        const local = join(tmp.path, `${t}.${ext}`);
-        const written = await writeRowsToFile(format, view.columns, viewRows(view, checked()), local, { ...deps.duckdb, header: spec.header });
         const key = `jobs/${job.id}/${seq}-${t}.${table.name}.${ext}`;
-        const stored = await deps.storage.put(key, createReadStream(local));
+        let written: { rows: number };
+        let stored: { bytes: number };
+        if (format === 'parquet') {
+          // DuckDB writes a file: a local one, then put.
+          const local = join(tmp.path, `${t}.${ext}`);
+          written = await writeEncodedToFile(format, view.columns, encodeStored(view, 'staging', checked()), local, { ...deps.duckdb });
+          stored = await deps.storage.put(key, createReadStream(local));
+        } else {
+          // Text goes to storage as it is encoded, as a bulk export's NDJSON does.
+          const counted = { rows: 0 };
+          stored = await deps.storage.put(key, frameEncoded(format, view.columns, encodeStored(view, format, checked()), { header: spec.header, onRows: (n) => (counted.rows += n) }));
+          written = counted;
+        }
         files.push({
           id: `${job.id}-${seq}-${t}-${ext}`,
           kind: 'output',

@@ -9,9 +9,8 @@ import { FhirError } from '../fhir/errors.js';
 import type { FhirResource } from '../fhir/resource.js';
 import type { StoredResource } from '../store/ports.js';
 import { startThread } from '../threads/start-thread.js';
-import { compileView, type CompiledView, type ViewRow } from './evaluate.js';
-import { viewRows } from './sources.js';
-import { type BatchEncoding, type DuckDbOptions, type EncodedBatch, encodeRows, type FlatFormat, writeEncodedToFile, writeRowsToFile } from './writers.js';
+import { compileView, type CompiledView } from './evaluate.js';
+import { type BatchEncoding, type DuckDbOptions, type EncodedBatch, encodeRows, type FlatFormat, writeEncodedToFile } from './writers.js';
 
 /** Whether a resource is in the Patient compartment of one of `members`. */
 export function memberFilter(members: string[]): (r: Record<string, unknown>) => boolean {
@@ -20,15 +19,46 @@ export function memberFilter(members: string[]): (r: Record<string, unknown>) =>
   return (r) => patientCompartment(r as unknown as FhirResource, paths).some((id) => set.has(id));
 }
 
-/** Parses, evaluates and encodes one batch of resources (JSON text). */
-export function encodeTexts(view: CompiledView, encoding: BatchEncoding, texts: string[], accept?: (r: Record<string, unknown>) => boolean): { text: string; rows: number } {
-  const rows: ViewRow[] = [];
+/** Encoded text kept as a string before it becomes bytes: what stays on the heap while a batch is evaluated. */
+const FLUSH_CHARS = 64 * 1024;
+
+/**
+ * Parses, evaluates and encodes one batch of resources (JSON text). The text goes to bytes every 64 KiB, so that
+ * little of it stays on the JavaScript heap (where each scavenge would copy it) while the batch is parsed.
+ */
+export function encodeTexts(view: CompiledView, encoding: BatchEncoding, texts: string[], accept?: (r: Record<string, unknown>) => boolean): { bytes: Buffer; rows: number } {
+  const parts: Buffer[] = [];
+  let out = '';
+  let rows = 0;
   for (const text of texts) {
     const resource = JSON.parse(text) as Record<string, unknown>;
     if (accept && !accept(resource)) continue;
-    for (const row of view.rows(resource)) rows.push(row);
+    const produced = view.rows(resource);
+    if (produced.length === 0) continue;
+    rows += produced.length;
+    out += encodeRows(encoding, view.columns, produced);
+    if (out.length >= FLUSH_CHARS) {
+      parts.push(Buffer.from(out));
+      out = '';
+    }
   }
-  return { text: encodeRows(encoding, view.columns, rows), rows: rows.length };
+  if (out.length > 0) parts.push(Buffer.from(out));
+  return { bytes: parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts), rows };
+}
+
+/** A view over batches of stored resources, encoded batch by batch on the calling thread (see encodeTexts). */
+export async function* encodeStored(
+  view: CompiledView,
+  encoding: BatchEncoding,
+  batches: AsyncIterable<StoredResource[]>,
+  options: { members?: string[]; onResources?: (n: number) => void } = {},
+): AsyncIterable<EncodedBatch> {
+  const accept = options.members ? memberFilter(options.members) : undefined;
+  for await (const batch of resourceTexts(batches)) {
+    const { bytes, rows } = encodeTexts(view, encoding, batch, accept);
+    options.onResources?.(batch.length);
+    yield { text: bytes, rows };
+  }
 }
 
 /** What a view thread starts with. */
@@ -119,8 +149,8 @@ export async function* encodeInThreads(
     const candidates = ready.size > 0 ? [...ready] : inline === 0 ? workers : [];
     if (candidates.length === 0) {
       local ??= { view: compileView(definition), accept: options.members ? memberFilter(options.members) : undefined };
-      const { text, rows } = encodeTexts(local.view, encoding, batch, local.accept);
-      pending.set(seq, { promise: Promise.resolve({ text, rows, resources: batch.length }), resolve: () => undefined, reject: () => undefined, worker: undefined });
+      const { bytes, rows } = encodeTexts(local.view, encoding, batch, local.accept);
+      pending.set(seq, { promise: Promise.resolve({ text: bytes, rows, resources: batch.length }), resolve: () => undefined, reject: () => undefined, worker: undefined });
       return true;
     }
     let worker = candidates[0] as Worker;
@@ -197,6 +227,6 @@ export async function writeViewFile(
     });
     return writeEncodedToFile(format, view.columns, encoded, path, write);
   }
-  const accept = members ? memberFilter(members) : undefined;
-  return writeRowsToFile(format, view.columns, viewRows(view, batches, accept, onResources), path, write);
+  const encoded = encodeStored(view, format === 'parquet' ? 'staging' : format, batches, { ...(members ? { members } : {}), ...(onResources ? { onResources } : {}) });
+  return writeEncodedToFile(format, view.columns, encoded, path, write);
 }

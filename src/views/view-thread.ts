@@ -10,11 +10,12 @@ import { encodeTexts, memberFilter, type ThreadReply, type ThreadRequest, type V
 const data = workerData as ViewThreadData;
 const view = compileView(data.definition);
 const accept = data.members ? memberFilter(data.members) : undefined;
-const encoder = new TextEncoder();
 
+/** The batch's bytes in an ArrayBuffer of their own, which can be transferred. */
 function encode(texts: string[]): { bytes: Uint8Array; rows: number } {
-  const { text, rows } = encodeTexts(view, data.encoding, texts, accept);
-  return { bytes: encoder.encode(text), rows };
+  const { bytes, rows } = encodeTexts(view, data.encoding, texts, accept);
+  if (bytes.byteOffset === 0 && bytes.buffer.byteLength === bytes.byteLength) return { bytes, rows };
+  return { bytes: new Uint8Array(bytes), rows };
 }
 
 parentPort?.postMessage({ ready: true } satisfies ThreadReply);

@@ -108,13 +108,23 @@ export async function* encodeBatches(
  * NDJSON (one object per line) or JSON (one array of objects). Yields buffers as rows come, so memory does not
  * grow with the number of rows; `onRows` hears how many rows each batch held.
  */
-export async function* encodeText(
+export function encodeText(
   format: Exclude<FlatFormat, 'parquet'>,
   columns: readonly ColumnInfo[],
   batches: AsyncIterable<ViewRow[]> | Iterable<ViewRow[]>,
   options: { header?: boolean; onRows?: (n: number) => void } = {},
 ): AsyncIterable<Buffer> {
-  for await (const piece of framed(format, columns, encodeBatches(format, columns, batches), options.header !== false)) {
+  return frameEncoded(format, columns, encodeBatches(format, columns, batches), options);
+}
+
+/** Rows already encoded (encodeRows of the format) as the buffers of a whole file, as encodeText gives them. */
+export async function* frameEncoded(
+  format: Exclude<FlatFormat, 'parquet'>,
+  columns: readonly ColumnInfo[],
+  batches: AsyncIterable<EncodedBatch>,
+  options: { header?: boolean; onRows?: (n: number) => void } = {},
+): AsyncIterable<Buffer> {
+  for await (const piece of framed(format, columns, batches, options.header !== false)) {
     if (piece.rows > 0) options.onRows?.(piece.rows);
     if (piece.text.length > 0) yield typeof piece.text === 'string' ? Buffer.from(piece.text) : Buffer.from(piece.text.buffer, piece.text.byteOffset, piece.text.byteLength);
   }

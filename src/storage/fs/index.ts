@@ -2,9 +2,12 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { access, constants, mkdir, open, rename, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { DOWNLOAD_PATH, isValidObjectKey, type ObjectStorage } from '../ports.js';
+
+/** Bytes read at a time when serving a download. */
+const READ_BYTES = 256 * 1024;
 
 /** Objects as files under a root directory; downloads served by flatfhir under a signed, expiring URL. */
 export class FsObjectStorage implements ObjectStorage {
@@ -49,6 +52,48 @@ export class FsObjectStorage implements ObjectStorage {
     await stat(p);
     // Reads of 256 KiB (not the default 64 KiB): a download takes a quarter of the event-loop turns and system calls.
     return createReadStream(p, { highWaterMark: 256 * 1024, ...(range ? { start: range.start, ...(range.end !== undefined ? { end: range.end } : {}) } : {}) });
+  }
+
+  async writeTo(key: string, out: Writable, range: { start: number; end?: number } | undefined, opened: () => void): Promise<void> {
+    const handle = await open(this.path(key), 'r');
+    try {
+      const end = range?.end ?? (await handle.stat()).size - 1;
+      opened();
+      const buffers = [Buffer.allocUnsafeSlow(READ_BYTES), Buffer.allocUnsafeSlow(READ_BYTES)];
+      // A client that goes away closes `out`, or fails a write (its 'error' is taken here, not left uncaught).
+      let onClose: () => void = () => undefined;
+      let onError: (e: Error) => void = () => undefined;
+      const closed = new Promise<never>((_, reject) => {
+        onClose = () => reject(new Error('the download was closed before it was written'));
+        onError = reject;
+      });
+      closed.catch(() => undefined);
+      out.once('close', onClose);
+      out.on('error', onError);
+      try {
+        let flushed: Promise<void> = Promise.resolve();
+        for (let position = range?.start ?? 0, turn = 0; position <= end; turn ^= 1) {
+          // This buffer's previous write was awaited one turn ago, before the other buffer's was issued.
+          const buffer = buffers[turn] as Buffer;
+          const { bytesRead } = await handle.read(buffer, 0, Math.min(READ_BYTES, end - position + 1), position);
+          if (bytesRead === 0) break;
+          position += bytesRead;
+          await Promise.race([flushed, closed]);
+          if (out.destroyed) throw new Error('the download was closed before it was written');
+          flushed = new Promise<void>((resolve, reject) => {
+            out.write(bytesRead === buffer.length ? buffer : buffer.subarray(0, bytesRead), (e) => (e ? reject(e) : resolve()));
+          });
+          // Awaited after the next read; a failure meanwhile is not an unhandled rejection.
+          flushed.catch(() => undefined);
+        }
+        await Promise.race([flushed, closed]);
+      } finally {
+        // The error listener stays: a write still pending when `out` closed may fail after this.
+        out.off('close', onClose);
+      }
+    } finally {
+      await handle.close();
+    }
   }
 
   async stat(key: string): Promise<{ bytes: number } | undefined> {

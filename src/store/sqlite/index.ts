@@ -14,11 +14,11 @@ import { SQLITE_MIGRATIONS } from './migrations.js';
 import { SqliteResourceStore } from './resource-store.js';
 import { SqliteTenantStore } from './tenant-store.js';
 
-function configure(db: Database.Database): void {
+function configure(db: Database.Database, cacheKb: number): void {
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('busy_timeout = 10000');
-  db.pragma('cache_size = -32768');
+  db.pragma(`cache_size = -${cacheKb}`);
   db.pragma('temp_store = MEMORY');
   db.pragma('foreign_keys = OFF');
 }
@@ -42,9 +42,10 @@ export function migrateSqlite(db: Database.Database): number[] {
 
 /**
  * Opens (creating and migrating) the embedded SQLite store at `file`. Its keys live in files under `keysDir`
- * (default: `keys/` beside the database file, the data directory's).
+ * (default: `keys/` beside the database file, the data directory's). `writerCacheKb`: the page cache of its write
+ * connection (default 32 MiB, for imports; a chunk thread, which writes little, takes less).
  */
-export function openSqliteStore(file: string, options: { now?: () => number; keysDir?: string } = {}): Store {
+export function openSqliteStore(file: string, options: { now?: () => number; keysDir?: string; writerCacheKb?: number } = {}): Store {
   if (file !== ':memory:') {
     // It holds patient data: a folder of its own user only, and a file only that user reads (the -wal and -shm
     // files SQLite makes beside it take the database file's mode).
@@ -52,7 +53,7 @@ export function openSqliteStore(file: string, options: { now?: () => number; key
     closeSync(openSync(file, 'a', 0o600));
   }
   const db = new Database(file);
-  configure(db);
+  configure(db, options.writerCacheKb ?? 32_768);
   migrateSqlite(db);
   const openReader = (): Database.Database => {
     const reader = new Database(file, { readonly: true });

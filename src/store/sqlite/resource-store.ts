@@ -133,7 +133,7 @@ export class SqliteResourceStore implements ResourceStore {
   private readonly statements;
   /** Bulk loads under way, and the thread checkpointing the log meanwhile. */
   private bulkLoads = 0;
-  private checkpointer: Worker | undefined;
+  private checkpointer: { thread: Worker; exited: Promise<void> } | undefined;
 
   constructor(
     private readonly db: Database.Database,
@@ -206,22 +206,28 @@ export class SqliteResourceStore implements ResourceStore {
     if (this.file === ':memory:' || this.file === '') return async () => {};
     if (this.bulkLoads++ === 0) {
       this.db.pragma('wal_autocheckpoint = 0');
-      this.checkpointer = startThread(new URL('./checkpoint-thread.js', import.meta.url), { workerData: { file: this.file, intervalMs: BULK_CHECKPOINT_MS } });
+      const thread = startThread(new URL('./checkpoint-thread.js', import.meta.url), { workerData: { file: this.file, intervalMs: BULK_CHECKPOINT_MS } });
       // A failing checkpoint thread costs only speed: the writer's own checkpoints take over.
-      this.checkpointer.on('error', () => this.db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT}`));
+      thread.on('error', () => {
+        if (this.db.open) this.db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT}`);
+      });
+      // Never what keeps the process alive: a load that is not ended leaves only pages for the next checkpoint.
+      thread.unref();
+      this.checkpointer = { thread, exited: new Promise<void>((resolve) => thread.once('exit', () => resolve())) };
     }
     let ended = false;
     return async () => {
       if (ended) return;
       ended = true;
       if (--this.bulkLoads > 0) return;
-      this.db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT}`);
-      const thread = this.checkpointer;
+      if (this.db.open) this.db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT}`);
+      const checkpointer = this.checkpointer;
       this.checkpointer = undefined;
-      if (!thread) return;
-      const exited = new Promise<void>((resolve) => thread.once('exit', () => resolve()));
-      thread.postMessage('stop');
-      await exited;
+      if (!checkpointer) return;
+      // Waited for now: it keeps the process alive until it has stopped.
+      checkpointer.thread.ref();
+      checkpointer.thread.postMessage('stop');
+      await checkpointer.exited;
     };
   }
 
@@ -476,16 +482,23 @@ export class SqliteResourceStore implements ResourceStore {
   }
 
   async idBoundaries(tenant: string, type: string, until: number, step: number): Promise<string[]> {
-    return this.onReader(
-      (reader) =>
-        reader
-          .prepare(
-            `SELECT id FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM resources
-             WHERE tenant = ? AND type = ? AND deleted = 0 AND last_updated <= ?) WHERE n % ? = 0 ORDER BY id`,
-          )
-          .pluck()
-          .all(tenant, type, until, step) as string[],
-    );
+    const live = 'tenant = ? AND type = ? AND deleted = 0 AND last_updated <= ?';
+    return this.onReader((reader) => {
+      if (step <= 16) {
+        const ids = reader.prepare(`SELECT id FROM resources WHERE ${live} ORDER BY id`).pluck().all(tenant, type, until) as string[];
+        return step === 1 ? ids : ids.filter((_, i) => (i + 1) % step === 0);
+      }
+      // Each boundary is the step-th live id after the one before: SQLite steps its index cursor over the rows
+      // between (checking each row as the scan does), handing over one id per boundary rather than numbering all.
+      const next = reader.prepare(`SELECT id FROM resources WHERE ${live} AND id > ? ORDER BY id LIMIT 1 OFFSET ?`).pluck();
+      const bounds: string[] = [];
+      for (let after = ''; ; ) {
+        const id = next.get(tenant, type, until, after, step - 1) as string | undefined;
+        if (id === undefined) return bounds;
+        bounds.push(id);
+        after = id;
+      }
+    });
   }
 
   async countByType(tenant: string): Promise<Record<string, number>> {
