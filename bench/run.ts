@@ -15,8 +15,9 @@
  *                             resource, for 10,000 and 100,000 patients (or N)
  *   prepare  [--patients N]   generates and imports the population the export benchmarks use (kept in .bench/)
  *   views    [--patients N]   the shipped SQL on FHIR views (CSV, and Parquet for observations) over a generated
- *                             population (default 10,000 patients): rows/s, resources/s and peak RSS of each,
- *                             against the raw NDJSON export of the same type measured in the same run
+ *                             population (default 10,000 patients): rows/s, resources/s, CPU seconds and peak RSS
+ *                             of each, against the raw NDJSON export of the same type run just before it; then
+ *                             $sql-export of the observation view against the bulk export, through the server
  *   all                       import and export at the default size
  *   --threads N               export worker threads of the server (default: the server's default)
  *   --profile cpu|heap        runs the server with --cpu-prof or --heap-prof (profiles in .bench/profiles/)

@@ -104,6 +104,8 @@ export interface Runtime {
   app: FastifyInstance;
   metrics: PrometheusMetrics;
   readiness: Readiness;
+  /** Resolves once the chunk threads (if any) have started: their start-up loads the export code and opens stores. */
+  threadsStarted(): Promise<void>;
   /** The origin clients see: the configured public base URL, else the address the app listens on. */
   origin(): string;
   close(): Promise<void>;
@@ -281,6 +283,7 @@ export async function createRuntime(
     app,
     metrics,
     readiness,
+    threadsStarted: async () => pool?.ready(),
     origin,
     audit,
     async close() {
@@ -347,6 +350,9 @@ export async function serve(config: Config): Promise<Runtime> {
       ? await startMonitoring(config, { store: runtime.store, storage: runtime.storage, metrics: runtime.metrics, readiness: runtime.readiness, log })
       : undefined;
   if (monitor) log.info({ host: config.monitoring.host, port: monitor.port }, `monitoring on http://${config.monitoring.host}:${monitor.port}`);
+  // The chunk threads start before the server listens: the first requests do not share the cores with their
+  // start-up (each loads the export code and opens its store).
+  await runtime.threadsStarted();
   const address = await runtime.app.listen({ port: config.port, host: config.host });
   const origin = runtime.origin();
   if (tlsFiles) {
@@ -402,6 +408,7 @@ export async function runWorker(config: Config): Promise<{ worker: ExportWorker;
   const { events, counts } = observe(exportMetricsEvents(metrics));
   const audit = createAuditTrail({ store: store.audit, log: log.child({ component: 'audit' }) });
   const { worker, pool } = buildWorker(config, { store, storage, queue, log, events, audit });
+  await pool?.ready();
   const monitor = await startMonitoring(config, { store, storage, metrics, log }, DEFAULT_WORKER_MONITORING_PORT);
   await worker.start();
   announcer(log).info(

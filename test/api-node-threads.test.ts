@@ -36,15 +36,19 @@ async function settled(name: string): Promise<number> {
   return most;
 }
 
-it('opens the chunk threads’ connections only where chunks run', async () => {
+it('opens the chunk threads’ connections only where chunks run, before the threads count as started', async () => {
   const apiName = `apinode-api-${process.pid}`;
   const workerName = `apinode-worker-${process.pid}`;
   const url = (name: string): string => `${TEST_DATABASE_URL}?schema=${schema.name}&application_name=${name}`;
-  servers.push(await startServer({ databaseUrl: url(apiName), export: { workers: false, threads: 2 } }));
-  servers.push(await startServer({ databaseUrl: url(workerName), export: { workers: true, threads: 2 } }));
+  const apiNode = await startServer({ databaseUrl: url(apiName), export: { workers: false, threads: 2 } });
+  servers.push(apiNode);
+  const workerNode = await startServer({ databaseUrl: url(workerName), export: { workers: true, threads: 2 } });
+  servers.push(workerNode);
+  await Promise.all([apiNode.runtime.threadsStarted(), workerNode.runtime.threadsStarted()]);
+  // Started: each chunk thread has its store open (two connections each) when threadsStarted resolves.
+  const withWorkers = await connections(workerName);
   const api = await settled(apiName);
-  const withWorkers = await settled(workerName);
   expect(api).toBeGreaterThan(0);
-  // Two chunk threads open two store connections each.
   expect(withWorkers - api).toBeGreaterThanOrEqual(4);
+  expect(await settled(workerName)).toBe(withWorkers);
 }, 60_000);

@@ -48,14 +48,24 @@ function nodeArgs(): { args: string[]; env: Record<string, string> } {
   };
 }
 
+/** Every process this file started, for the diagnostics of a poll that times out. */
+const started: { name: string; process: FlatfhirProcess }[] = [];
+const remember = async (name: string, p: Promise<FlatfhirProcess>): Promise<FlatfhirProcess> => {
+  const process = await p;
+  started.push({ name: `${name} ${started.length + 1}`, process });
+  return process;
+};
 const api = (): Promise<FlatfhirProcess> => {
   const { args, env } = nodeArgs();
-  return startFlatfhir(['serve', ...args, '--port', '0', '--no-seed', '--no-workers'], env);
+  return remember('api', startFlatfhir(['serve', ...args, '--port', '0', '--no-seed', '--no-workers'], env));
 };
 const worker = (): Promise<FlatfhirProcess> => {
   const { args, env } = nodeArgs();
-  return startFlatfhir(['worker', ...args], env);
+  return remember('worker', startFlatfhir(['worker', ...args], env));
 };
+/** What each process wrote last (warnings and errors: they log at warn). */
+const processOutputs = (): string =>
+  started.map(({ name, process }) => `--- ${name} (${process.child.exitCode ?? process.child.signalCode ?? 'running'}):\n${process.output().slice(-3000)}`).join('\n');
 /** A worker left running by an earlier test of this file (or a new one). */
 let spareWorker: FlatfhirProcess | undefined;
 const running = (p: FlatfhirProcess | undefined): p is FlatfhirProcess => !!p && p.child.exitCode === null && p.child.signalCode === null;
@@ -77,9 +87,10 @@ async function poll(url: string, token: string, done: (r: Response, progress: st
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const r = await fetch(url, { headers: auth(token) });
-    if (done(r, r.headers.get('x-progress') ?? '')) return r;
+    const progress = r.headers.get('x-progress') ?? '';
+    if (done(r, progress)) return r;
     await r.arrayBuffer();
-    if (Date.now() > deadline) throw new Error(`${url} did not get there within ${timeoutMs} ms`);
+    if (Date.now() > deadline) throw new Error(`${url} did not get there within ${timeoutMs} ms (last: ${r.status} ${progress})\n${processOutputs()}`);
     await new Promise((res) => setTimeout(res, 100));
   }
 }

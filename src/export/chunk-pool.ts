@@ -13,7 +13,8 @@ interface Pending {
 /** What a thread is asked: to run a chunk, or to plan a job (keeping its patients for the audit trail or not). */
 export type ThreadRequest = { id: number; job: ExportJob; chunk: ExportChunk } | { id: number; job: ExportJob; plan: { auditPatients: boolean } };
 
-type Reply = { id: number; result: { files: ChunkFile[]; count: number } | PlanOutcome } | { id: number; error: string; code?: string; cancelled: boolean };
+/** `ready`: the thread has opened its store and storage and takes requests. */
+type Reply = { ready: true } | { id: number; result: { files: ChunkFile[]; count: number } | PlanOutcome } | { id: number; error: string; code?: string; cancelled: boolean };
 
 /** An error a thread reported, with the errno or SQLSTATE code it carried. */
 function threadError(message: string, code: string | undefined): Error {
@@ -26,6 +27,8 @@ export interface ChunkPool {
   execute: ChunkExecutor;
   /** Plans a job on a thread (with `auditPatients`, its patient set is kept for the audit trail). */
   planner(options: { auditPatients: boolean }): JobPlanner;
+  /** Resolves once the threads started with the pool have opened their store and storage (or ended). */
+  ready(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -46,7 +49,13 @@ export function createChunkPool(options: { entry: URL; size: number; workerData:
     // reaching it ends the whole process, not only the thread. The young generation is what a thread's rows pass
     // through: kept small, it bounds the process's resident size at little cost in scavenges.
     const w = startThread(options.entry, { workerData: options.workerData, resourceLimits: { maxOldGenerationSizeMb: 256, maxYoungGenerationSizeMb: 8 } });
+    let started: () => void = () => undefined;
+    starting.push(new Promise<void>((resolve) => (started = resolve)));
     w.on('message', (m: Reply) => {
+      if ('ready' in m) {
+        started();
+        return;
+      }
       const p = pending.get(m.id);
       if (!p) return;
       pending.delete(m.id);
@@ -60,6 +69,7 @@ export function createChunkPool(options: { entry: URL; size: number; workerData:
     const lose = (e: Error): void => {
       if (gone) return;
       gone = true;
+      started();
       for (const [id, p] of pending) {
         if (p.worker === w) {
           pending.delete(id);
@@ -84,7 +94,9 @@ export function createChunkPool(options: { entry: URL; size: number; workerData:
     else idle.push(w);
   };
 
+  const starting: Promise<void>[] = [];
   for (let i = 0; i < options.size; i++) idle.push(spawn());
+  const initial = Promise.all(starting.slice(0, options.size)).then(() => undefined);
 
   const acquire = (): Promise<Worker> => {
     const w = idle.pop();
@@ -103,6 +115,7 @@ export function createChunkPool(options: { entry: URL; size: number; workerData:
   };
 
   return {
+    ready: () => initial,
     execute: (job: ExportJob, chunk: ExportChunk) => ask<{ files: ChunkFile[]; count: number }>((id) => ({ id, job, chunk })),
     planner: (plan) => (job: ExportJob) => ask<PlanOutcome>((id) => ({ id, job, plan })),
     async close() {

@@ -50,3 +50,4 @@ parentPort?.on('message', (message: ThreadRequest) => {
     },
   );
 });
+parentPort?.postMessage({ ready: true });

@@ -5,6 +5,7 @@
 import type { AddressInfo } from 'node:net';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
+import { notAcceptable } from '../fhir/errors.js';
 import type { AuditTrail } from '../manage/audit-trail.js';
 import type { Caller } from '../auth/access.js';
 import type { AuthService } from '../auth/service.js';
@@ -72,4 +73,15 @@ export async function authenticate(deps: AppDeps, request: FastifyRequest): Prom
   const caller = await deps.auth.authenticate(tenant, request.headers.authorization);
   request.caller = caller;
   return caller;
+}
+
+/** Status URLs and their DELETE accept application/json and application/fhir+json (or anything generic). */
+export function checkJsonAccept(request: FastifyRequest): void {
+  const accept = request.headers.accept;
+  if (!accept) return;
+  const ok = accept
+    .split(',')
+    .map((a) => a.split(';')[0]?.trim().toLowerCase())
+    .some((a) => a === 'application/json' || a === 'application/fhir+json' || a === '*/*' || a === 'application/*');
+  if (!ok) throw notAcceptable(`Accept "${accept}" is not supported: use application/fhir+json or application/json.`);
 }

@@ -2,7 +2,7 @@
  * Row shapes of the jobs, chunks, files and clients tables and their mapping to the port types, shared by the
  * SQLite and PostgreSQL adapters (same column names; SQLite keeps booleans as 0/1).
  */
-import type { AuditEvent, AuditQuery, ExportChunk, ExportFile, ExportJob, JobFilter, JobStatus, NewAuditEvent, NewJob, RegisteredClient } from './ports.js';
+import type { AsyncRequest, AuditEvent, AuditQuery, ExportChunk, ExportFile, ExportJob, JobFilter, JobStatus, NewAuditEvent, NewJob, RegisteredClient } from './ports.js';
 
 export interface JobRow {
   id: string;
@@ -205,3 +205,32 @@ export function auditWhere(q: Omit<AuditQuery, 'limit'>, add: (value: unknown) =
   }
   return where.length ? `WHERE ${where.join(' AND ')}` : '';
 }
+
+/** A row of async_requests (PostgreSQL may give BIGINT columns as strings). */
+export interface AsyncRequestRow {
+  id: string;
+  tenant: string;
+  client_id: string;
+  request: string;
+  payload: string;
+  status: AsyncRequest['status'];
+  result: string | null;
+  created_at: string | number;
+  completed_at: string | number | null;
+  expires_at: string | number;
+  lease_until: string | number | null;
+}
+
+export const toAsyncRequest = (r: AsyncRequestRow): AsyncRequest => ({
+  id: r.id,
+  tenant: r.tenant,
+  clientId: r.client_id,
+  request: r.request,
+  payload: r.payload,
+  status: r.status,
+  result: r.result,
+  createdAt: Number(r.created_at),
+  completedAt: r.completed_at === null ? null : Number(r.completed_at),
+  expiresAt: Number(r.expires_at),
+  leaseUntil: r.lease_until === null ? null : Number(r.lease_until),
+});

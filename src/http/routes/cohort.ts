@@ -1,23 +1,12 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { createRateLimiter } from '../../auth/rate-limit.js';
-import { forbidden, notAcceptable, throttled } from '../../fhir/errors.js';
+import { forbidden, throttled } from '../../fhir/errors.js';
 import { type AsyncCohortStatus, createBulkCohortService } from '../../manage/bulk-cohort.js';
 import { auditRequest, failureOf } from '../audit.js';
-import { type AppContext, authenticate, fhirBase } from '../context.js';
+import { type AppContext, authenticate, checkJsonAccept, fhirBase } from '../context.js';
 import { FHIR_JSON } from '../errors.js';
 
 type TenantParams = { tenant: string };
-
-/** The status URL and its DELETE answer JSON (application/fhir+json or application/json, or anything generic). */
-function checkJsonAccept(request: FastifyRequest): void {
-  const accept = request.headers.accept;
-  if (!accept) return;
-  const ok = accept
-    .split(',')
-    .map((a) => a.split(';')[0]?.trim().toLowerCase())
-    .some((a) => a === 'application/json' || a === 'application/fhir+json' || a === '*/*' || a === 'application/*');
-  if (!ok) throw notAcceptable(`Accept "${accept}" is not supported: use application/fhir+json or application/json.`);
-}
 
 const respondAsync = (request: FastifyRequest): boolean =>
   String(request.headers.prefer ?? '')

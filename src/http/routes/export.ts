@@ -1,26 +1,15 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { createRateLimiter } from '../../auth/rate-limit.js';
-import { FhirError, methodNotAllowed, notAcceptable, notFound, throttled } from '../../fhir/errors.js';
+import { FhirError, methodNotAllowed, notFound, throttled } from '../../fhir/errors.js';
 import type { KickoffRefusal } from '../../monitoring/ports.js';
 import type { JobStatusView } from '../../export/service.js';
 import type { ExportKind } from '../../store/ports.js';
 import { formatProgress } from '../../export/status-view.js';
 import { auditRequest, failureOf } from '../audit.js';
-import { type AppContext, authenticate, fhirBase } from '../context.js';
+import { type AppContext, authenticate, checkJsonAccept, fhirBase } from '../context.js';
 
 interface TenantParams {
   tenant: string;
-}
-
-/** Status and delete accept application/json and application/fhir+json (or anything generic). */
-function checkJsonAccept(request: FastifyRequest): void {
-  const accept = request.headers.accept;
-  if (!accept) return;
-  const ok = accept
-    .split(',')
-    .map((a) => a.split(';')[0]?.trim().toLowerCase())
-    .some((a) => a === 'application/json' || a === 'application/fhir+json' || a === '*/*' || a === 'application/*');
-  if (!ok) throw notAcceptable(`Accept "${accept}" is not supported: use application/fhir+json or application/json.`);
 }
 
 /** The per-client kick-off rate limit's 429 (told apart from the one-export rule's in metrics). */

@@ -1,34 +1,7 @@
 import type { Pool } from 'pg';
 import type { AsyncRequest, AsyncRequestStore, NewAsyncRequest } from '../ports.js';
+import { type AsyncRequestRow, toAsyncRequest } from '../rows.js';
 import { query } from './db.js';
-
-interface AsyncRequestRow {
-  id: string;
-  tenant: string;
-  client_id: string;
-  request: string;
-  payload: string;
-  status: AsyncRequest['status'];
-  result: string | null;
-  created_at: string | number;
-  completed_at: string | number | null;
-  expires_at: string | number;
-  lease_until: string | number | null;
-}
-
-const toRequest = (r: AsyncRequestRow): AsyncRequest => ({
-  id: r.id,
-  tenant: r.tenant,
-  clientId: r.client_id,
-  request: r.request,
-  payload: r.payload,
-  status: r.status,
-  result: r.result,
-  createdAt: Number(r.created_at),
-  completedAt: r.completed_at === null ? null : Number(r.completed_at),
-  expiresAt: Number(r.expires_at),
-  leaseUntil: r.lease_until === null ? null : Number(r.lease_until),
-});
 
 export class PostgresAsyncRequestStore implements AsyncRequestStore {
   constructor(private readonly pool: Pool) {}
@@ -43,7 +16,7 @@ export class PostgresAsyncRequestStore implements AsyncRequestStore {
 
   async getRequest(id: string): Promise<AsyncRequest | undefined> {
     const [row] = await query<AsyncRequestRow>(this.pool, { text: 'SELECT * FROM async_requests WHERE id = $1', values: [id] });
-    return row ? toRequest(row) : undefined;
+    return row ? toAsyncRequest(row) : undefined;
   }
 
   async claimRequest(id: string, now: number, leaseUntil: number): Promise<AsyncRequest | undefined> {
@@ -52,7 +25,7 @@ export class PostgresAsyncRequestStore implements AsyncRequestStore {
              WHERE id = $2 AND status = 'pending' AND (lease_until IS NULL OR lease_until < $3) RETURNING *`,
       values: [leaseUntil, id, now],
     });
-    return row ? toRequest(row) : undefined;
+    return row ? toAsyncRequest(row) : undefined;
   }
 
   async finishRequest(id: string, status: 'completed' | 'failed', result: string, at: number): Promise<boolean> {
@@ -65,7 +38,7 @@ export class PostgresAsyncRequestStore implements AsyncRequestStore {
 
   async deleteRequest(id: string): Promise<AsyncRequest | undefined> {
     const [row] = await query<AsyncRequestRow>(this.pool, { text: 'DELETE FROM async_requests WHERE id = $1 RETURNING *', values: [id] });
-    return row ? toRequest(row) : undefined;
+    return row ? toAsyncRequest(row) : undefined;
   }
 
   async purgeExpiredRequests(now: number): Promise<number> {

@@ -1,33 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { AsyncRequest, AsyncRequestStore, NewAsyncRequest } from '../ports.js';
-
-interface AsyncRequestRow {
-  id: string;
-  tenant: string;
-  client_id: string;
-  request: string;
-  payload: string;
-  status: AsyncRequest['status'];
-  result: string | null;
-  created_at: number;
-  completed_at: number | null;
-  expires_at: number;
-  lease_until: number | null;
-}
-
-const toRequest = (r: AsyncRequestRow): AsyncRequest => ({
-  id: r.id,
-  tenant: r.tenant,
-  clientId: r.client_id,
-  request: r.request,
-  payload: r.payload,
-  status: r.status,
-  result: r.result,
-  createdAt: Number(r.created_at),
-  completedAt: r.completed_at === null ? null : Number(r.completed_at),
-  expiresAt: Number(r.expires_at),
-  leaseUntil: r.lease_until === null ? null : Number(r.lease_until),
-});
+import { type AsyncRequestRow, toAsyncRequest } from '../rows.js';
 
 export class SqliteAsyncRequestStore implements AsyncRequestStore {
   constructor(private readonly db: Database.Database) {}
@@ -43,7 +16,7 @@ export class SqliteAsyncRequestStore implements AsyncRequestStore {
 
   async getRequest(id: string): Promise<AsyncRequest | undefined> {
     const row = this.db.prepare('SELECT * FROM async_requests WHERE id = ?').get(id) as AsyncRequestRow | undefined;
-    return row ? toRequest(row) : undefined;
+    return row ? toAsyncRequest(row) : undefined;
   }
 
   async claimRequest(id: string, now: number, leaseUntil: number): Promise<AsyncRequest | undefined> {
@@ -53,7 +26,7 @@ export class SqliteAsyncRequestStore implements AsyncRequestStore {
          WHERE id = ? AND status = 'pending' AND (lease_until IS NULL OR lease_until < ?) RETURNING *`,
       )
       .get(leaseUntil, id, now) as AsyncRequestRow | undefined;
-    return row ? toRequest(row) : undefined;
+    return row ? toAsyncRequest(row) : undefined;
   }
 
   async finishRequest(id: string, status: 'completed' | 'failed', result: string, at: number): Promise<boolean> {
@@ -66,7 +39,7 @@ export class SqliteAsyncRequestStore implements AsyncRequestStore {
 
   async deleteRequest(id: string): Promise<AsyncRequest | undefined> {
     const row = this.db.prepare('DELETE FROM async_requests WHERE id = ? RETURNING *').get(id) as AsyncRequestRow | undefined;
-    return row ? toRequest(row) : undefined;
+    return row ? toAsyncRequest(row) : undefined;
   }
 
   async purgeExpiredRequests(now: number): Promise<number> {
