@@ -171,3 +171,39 @@ describe.each(adapters)('queue contract: $name', (adapter) => {
     expect(counts.get('b')).toBeGreaterThan(0);
   });
 });
+
+describe('pg-boss: an item fetched by a consumer that never finishes it', () => {
+  it('is offered again to another process after the expiry (a worker killed between fetching and claiming)', async () => {
+    const schema = freshSchema('queue');
+    const store = await openPostgresStore(TEST_DATABASE_URL, { schema: schema.name, poolSize: 1 });
+    await store.close();
+    const open = (): Promise<JobQueue> => openPgBossQueue({ connectionString: TEST_DATABASE_URL, schema: schema.name, pollIntervalMs: 100, poolSize: 2, expireSeconds: 2 });
+    const stuck = await open();
+    const other = await open();
+    let release = (): void => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const fetchedByStuck: string[] = [];
+    const a = stuck.consume(
+      async (item) => {
+        fetchedByStuck.push(key(item));
+        await held;
+      },
+      { concurrency: 1 },
+    );
+    await stuck.send(items('expiring', 1));
+    await waitFor(() => fetchedByStuck.length === 1, 'the first delivery');
+    const got: string[] = [];
+    const b = other.consume(async (item) => void got.push(key(item)), { concurrency: 1 });
+    try {
+      // Without an expiry of its own the item would stay with the silent consumer for pg-boss's default 15 minutes.
+      await waitFor(() => got.length === 1, 'the second delivery', 30_000);
+      expect(got).toEqual(['expiring/0']);
+    } finally {
+      release();
+      await Promise.all([a.stop(), b.stop()]);
+      await stuck.close();
+      await other.close();
+      await schema.drop();
+    }
+  }, 60_000);
+});

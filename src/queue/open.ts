@@ -16,6 +16,8 @@ export async function openQueue(config: Pick<Config, 'databaseUrl' | 'export'>, 
     connectionString: url.toString(),
     schema,
     pollIntervalMs: config.export.queuePollMs,
+    // An item fetched by a process that died before claiming its chunk is offered again after three leases.
+    expireSeconds: Math.max(10, config.export.leaseSeconds * 3),
     ...(onError ? { onError } : {}),
   });
 }

@@ -6,10 +6,12 @@ const QUEUE = 'flatfhir-export-chunks';
 /** Deliveries of an item whose handler rejected (the store was unreachable, say) or whose consumer vanished. */
 const RETRY_LIMIT = 12;
 /**
- * After this long in a handler pg-boss offers an item again. It covers a consumer that died between fetching an
- * item and claiming its chunk; a chunk still running under a live lease makes the second delivery a no-op.
+ * After this long in a handler pg-boss offers an item again (by default). It covers a consumer that died between
+ * fetching an item and claiming its chunk: that chunk is still pending in the store, so no lapsed lease shows it,
+ * and only the queue can offer it again. A chunk still running under a live lease makes the second delivery a
+ * no-op, so a short expiry costs a redundant delivery now and then and saves minutes of a stalled job.
  */
-const EXPIRE_SECONDS = 300;
+const EXPIRE_SECONDS = 30;
 
 export interface PgBossQueueOptions {
   connectionString: string;
@@ -19,6 +21,11 @@ export interface PgBossQueueOptions {
   pollIntervalMs: number;
   /** Connections of pg-boss's own pool. */
   poolSize?: number;
+  /**
+   * Seconds an item may stay fetched before pg-boss offers it again (a few times the chunk lease); expiry is
+   * checked this often too.
+   */
+  expireSeconds?: number;
   onError?: (error: unknown) => void;
 }
 
@@ -28,13 +35,14 @@ export interface PgBossQueueOptions {
  * so it waits for the polling interval only when the queue was empty.
  */
 export async function openPgBossQueue(options: PgBossQueueOptions): Promise<JobQueue> {
+  const expireSeconds = Math.max(1, Math.round(options.expireSeconds ?? EXPIRE_SECONDS));
   const boss = new PgBoss({
     connectionString: options.connectionString,
     schema: options.schema,
     max: options.poolSize ?? 4,
     schedule: false,
     // Maintenance expires items of vanished consumers (see EXPIRE_SECONDS) and archives old ones.
-    maintenanceIntervalSeconds: 60,
+    maintenanceIntervalSeconds: Math.min(60, expireSeconds),
     application_name: 'flatfhir-queue',
   });
   boss.on('error', (e: unknown) => options.onError?.(e));
@@ -46,7 +54,7 @@ export async function openPgBossQueue(options: PgBossQueueOptions): Promise<JobQ
       retryLimit: RETRY_LIMIT,
       retryDelay: 1,
       retryBackoff: true,
-      expireInSeconds: EXPIRE_SECONDS,
+      expireInSeconds: expireSeconds,
     });
   } catch (e) {
     // Several processes starting at once: the queue exists once one of them created it.
@@ -135,7 +143,8 @@ export async function openPgBossQueue(options: PgBossQueueOptions): Promise<JobQ
     durable: true,
     async send(items) {
       if (items.length === 0) return;
-      await boss.insert(items.map((item) => ({ name: QUEUE, data: { jobId: item.jobId, seq: item.seq } })));
+      // The expiry on each item too: a queue created by an earlier version keeps its own default.
+      await boss.insert(items.map((item) => ({ name: QUEUE, data: { jobId: item.jobId, seq: item.seq }, expireInSeconds: expireSeconds })));
       wakeLocal();
     },
     consume,
