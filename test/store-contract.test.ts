@@ -319,6 +319,21 @@ describe.each(adapters)('store contract: $name', (adapter) => {
       expect((await collect(r.scan(scan))).length).toBe(2500);
     });
 
+    it('idBoundaries at an older snapshot lists the ids live then: updated and deleted since included, created since not', async () => {
+      const t = uniq('tenant-');
+      await r.writeBatch(t, [patient('a1'), patient('b2', { active: true }), patient('c3'), patient('d4')]);
+      const snapshot = await r.snapshotTime(t);
+      clock.now += 1000;
+      await r.writeBatch(t, [patient('b2', { active: false }), patient('e5')]);
+      expect(await r.deleteResource(t, 'Patient', 'c3')).toBe(true);
+      // What a scan at the snapshot exports, computed apart: the ids idBoundaries(…, 1) must list.
+      const exported = (await collect(r.scan({ tenant: t, type: 'Patient', until: snapshot }))).map((x) => x.id).sort();
+      expect(exported).toEqual(['a1', 'b2', 'c3', 'd4']);
+      expect(await r.idBoundaries(t, 'Patient', snapshot, 1)).toEqual(exported);
+      expect(await r.idBoundaries(t, 'Patient', snapshot, 2)).toEqual(['b2', 'd4']);
+      expect(await r.idBoundaries(t, 'Patient', await r.snapshotTime(t), 1)).toEqual(['a1', 'b2', 'd4', 'e5']);
+    });
+
     it('deletes to a tombstone that scan({ deleted: true, since }) returns', async () => {
       const t = uniq('tenant-');
       await r.writeBatch(t, [patient('gone', { active: true }), patient('stays')]);

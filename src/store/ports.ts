@@ -93,7 +93,12 @@ export interface ResourceStore {
   scanJson?(request: { scan: ScanRequest } | { referenced: ReferencedScanRequest }): AsyncIterable<(string | Buffer)[]>;
   /** How many rows `scan` would return (an upper bound is fine for `since`), for planning and progress. */
   count(request: ScanRequest): Promise<number>;
-  /** Ids of live resources of a type, in order, every `step`-th one (boundaries for slicing). */
+  /**
+   * Ids of the resources of a type live at `until` (current versions written by then, and replaced versions that
+   * were current then), in order, every `step`-th one (boundaries for slicing; step 1: all of them, the patient set
+   * a system export records). For steps above 16 SQLite counts current rows only: the boundaries then only split
+   * the id range, whose slices still cover every id.
+   */
   idBoundaries(tenant: string, type: string, until: number, step: number): Promise<string[]>;
   /** Counts of live resources per type. */
   countByType(tenant: string): Promise<Record<string, number>>;

@@ -161,8 +161,11 @@ export const countByType = (tenant: string): Sql => ({
 
 export const idBoundaries = (tenant: string, type: string, until: number, step: number): Sql => ({
   text: `SELECT id FROM (
-      SELECT id, row_number() OVER (ORDER BY id) AS n FROM resources
-      WHERE tenant = $1 AND type = $2 AND deleted = false AND last_updated <= $3::bigint
+      SELECT id, row_number() OVER (ORDER BY id) AS n FROM (
+        SELECT id FROM resources WHERE tenant = $1 AND type = $2 AND deleted = false AND last_updated <= $3::bigint
+        UNION
+        SELECT id FROM resource_history WHERE tenant = $1 AND type = $2 AND deleted = false AND last_updated <= $3::bigint AND valid_to > $3::bigint
+      ) live
     ) s WHERE n % $4::bigint = 0 ORDER BY id`,
   values: [tenant, type, until, step],
 });

@@ -485,7 +485,12 @@ export class SqliteResourceStore implements ResourceStore {
     const live = 'tenant = ? AND type = ? AND deleted = 0 AND last_updated <= ?';
     return this.onReader((reader) => {
       if (step <= 16) {
-        const ids = reader.prepare(`SELECT id FROM resources WHERE ${live} ORDER BY id`).pluck().all(tenant, type, until) as string[];
+        // Every id live at the snapshot: current versions written by then, and versions since replaced that were
+        // current then (a resource updated after the snapshot is still exported, from history).
+        const ids = reader
+          .prepare(`SELECT id FROM resources WHERE ${live} UNION SELECT id FROM resource_history WHERE ${live} AND valid_to > ? ORDER BY id`)
+          .pluck()
+          .all(tenant, type, until, tenant, type, until, until) as string[];
         return step === 1 ? ids : ids.filter((_, i) => (i + 1) % step === 0);
       }
       // Each boundary is the step-th live id after the one before: SQLite steps its index cursor over the rows
