@@ -181,21 +181,8 @@ export class PostgresResourceStore implements ResourceStore {
     }
     if (comp.ids.length > 0) await query(client, sql.addCompartment(tenant, comp.types, comp.patients, comp.ids, comp.ns));
     if (refs.srcIds.length > 0) await query(client, sql.addRefs(tenant, refs.srcTypes, refs.srcIds, refs.tgtTypes, refs.tgtIds, refs.ats));
-    const search: searchSql.SearchRows = { types: [], ids: [], params: [], patients: [], syss: [], vals: [], los: [], his: [] };
-    for (const item of written) {
-      for (const v of item.searchValues ?? []) {
-        for (const patient of item.patients) {
-          search.types.push(item.type);
-          search.ids.push(item.id);
-          search.params.push(v.param);
-          search.patients.push(patient);
-          search.syss.push(v.sys);
-          search.vals.push(v.val);
-          search.los.push(v.lo);
-          search.his.push(v.hi);
-        }
-      }
-    }
+    const search = searchSql.emptySearchRows();
+    for (const item of written) searchSql.pushSearchRows(search, item.type, item.id, item);
     if (search.ids.length > 0) await query(client, searchSql.addSearchValues(tenant, search));
   }
 

@@ -2,7 +2,7 @@ import type { PoolClient } from 'pg';
 import { prepareResource } from '../../fhir/prepare.js';
 import type { FhirResource } from '../../fhir/resource.js';
 import { INDEXED_PARAMS } from '../../fhir/search-values.js';
-import { addSearchValues, type SearchRows } from './search-sql.js';
+import { addSearchValues, emptySearchRows, pushSearchRows, type SearchRows } from './search-sql.js';
 
 /** Resources read per step (their JSON is parsed): memory stays flat however large the store. */
 const STEP = 1000;
@@ -34,22 +34,8 @@ export async function indexMissingSearchValues(client: PoolClient): Promise<numb
       }
       const prepared = prepareResource(resource);
       let search = byTenant.get(row.tenant);
-      if (!search) byTenant.set(row.tenant, (search = { types: [], ids: [], params: [], patients: [], syss: [], vals: [], los: [], his: [] }));
-      let n = 0;
-      for (const v of prepared.searchValues ?? []) {
-        for (const patient of prepared.patients) {
-          search.types.push(row.type);
-          search.ids.push(row.id);
-          search.params.push(v.param);
-          search.patients.push(patient);
-          search.syss.push(v.sys);
-          search.vals.push(v.val);
-          search.los.push(v.lo);
-          search.his.push(v.hi);
-          n++;
-        }
-      }
-      if (n > 0) indexed++;
+      if (!search) byTenant.set(row.tenant, (search = emptySearchRows()));
+      if (pushSearchRows(search, row.type, row.id, prepared) > 0) indexed++;
     }
     for (const [tenant, search] of byTenant) if (search.ids.length > 0) await client.query(addSearchValues(tenant, search));
     const last = rows[rows.length - 1];

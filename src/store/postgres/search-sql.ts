@@ -1,4 +1,5 @@
 import type { Sql } from './db.js';
+import type { PreparedResource } from '../../fhir/resource.js';
 
 /** The SQL that keeps the search-value index (see fhir/search-values.ts) in step with writes. */
 
@@ -17,6 +18,27 @@ export interface SearchRows {
   vals: (string | null)[];
   los: (number | null)[];
   his: (number | null)[];
+}
+
+export const emptySearchRows = (): SearchRows => ({ types: [], ids: [], params: [], patients: [], syss: [], vals: [], los: [], his: [] });
+
+/** Adds a resource's rows (one per search value and compartment patient) to `rows`; returns how many. */
+export function pushSearchRows(rows: SearchRows, type: string, id: string, item: Pick<PreparedResource, 'patients' | 'searchValues'>): number {
+  let n = 0;
+  for (const v of item.searchValues ?? []) {
+    for (const patient of item.patients) {
+      rows.types.push(type);
+      rows.ids.push(id);
+      rows.params.push(v.param);
+      rows.patients.push(patient);
+      rows.syss.push(v.sys);
+      rows.vals.push(v.val);
+      rows.los.push(v.lo);
+      rows.his.push(v.hi);
+      n++;
+    }
+  }
+  return n;
 }
 
 export const addSearchValues = (tenant: string, r: SearchRows): Sql => ({
