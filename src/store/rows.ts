@@ -1,8 +1,8 @@
 /**
- * Row shapes of the jobs, chunks, files and clients tables and their mapping to the port types, shared by the
- * SQLite and PostgreSQL adapters (same column names; SQLite keeps booleans as 0/1).
+ * Row shapes of the jobs, chunks, files, clients, audit, asynchronous-request and tenant tables and their mapping
+ * to the port types, shared by the SQLite and PostgreSQL adapters (same column names; SQLite keeps booleans as 0/1).
  */
-import type { AsyncRequest, AuditEvent, AuditQuery, ExportChunk, ExportFile, ExportJob, JobFilter, JobStatus, NewAuditEvent, NewJob, RegisteredClient } from './ports.js';
+import type { AsyncRequest, AuditEvent, AuditQuery, ExportChunk, ExportFile, ExportJob, JobFilter, JobStatus, NewAuditEvent, NewJob, RegisteredClient, TenantRecord } from './ports.js';
 
 export interface JobRow {
   id: string;
@@ -234,3 +234,14 @@ export const toAsyncRequest = (r: AsyncRequestRow): AsyncRequest => ({
   expiresAt: Number(r.expires_at),
   leaseUntil: r.lease_until === null ? null : Number(r.lease_until),
 });
+
+export interface TenantRow {
+  id: string;
+  name: string;
+  created_at: number | null;
+}
+
+export const toTenant = (r: TenantRow): TenantRecord => ({ id: r.id, name: r.name, createdAt: r.created_at });
+
+/** Tables whose rows belong to a tenant through a `tenant` column (both adapters remove a tenant from these). */
+export const TENANT_TABLES = ['resources', 'resource_history', 'compartment', 'refs', 'search_values', 'view_definitions', 'async_requests'];

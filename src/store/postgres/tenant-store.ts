@@ -1,17 +1,7 @@
 import type { Pool } from 'pg';
 import type { TenantRecord, TenantStore } from '../ports.js';
+import { TENANT_TABLES, type TenantRow, toTenant } from '../rows.js';
 import { query, rollbackAndRelease } from './db.js';
-
-interface TenantRow {
-  id: string;
-  name: string;
-  created_at: number | null;
-}
-
-const toTenant = (r: TenantRow): TenantRecord => ({ id: r.id, name: r.name, createdAt: r.created_at });
-
-/** Tables whose rows belong to a tenant through a `tenant` column. */
-const TENANT_TABLES = ['resources', 'resource_history', 'compartment', 'refs', 'search_values', 'view_definitions', 'async_requests'];
 
 export class PostgresTenantStore implements TenantStore {
   constructor(private readonly pool: Pool) {}

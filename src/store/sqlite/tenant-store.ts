@@ -1,16 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { TenantRecord, TenantStore } from '../ports.js';
-
-interface TenantRow {
-  id: string;
-  name: string;
-  created_at: number | null;
-}
-
-const toTenant = (r: TenantRow): TenantRecord => ({ id: r.id, name: r.name, createdAt: r.created_at });
-
-/** Tables whose rows belong to a tenant through a `tenant` column. */
-const TENANT_TABLES = ['resources', 'resource_history', 'compartment', 'refs', 'search_values', 'view_definitions', 'async_requests'];
+import { TENANT_TABLES, type TenantRow, toTenant } from '../rows.js';
 
 export class SqliteTenantStore implements TenantStore {
   constructor(private readonly db: Database.Database) {}
