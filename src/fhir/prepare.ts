@@ -99,6 +99,17 @@ const isoInstant = (ms: number): string => {
   return lastStamp.iso;
 };
 
+/** A stored resource's JSON prepared again (compartment, references, search values); undefined when it does not parse. */
+export function prepareStored(json: string | null): PreparedResource | undefined {
+  let resource: FhirResource;
+  try {
+    resource = JSON.parse(json ?? '') as FhirResource;
+  } catch {
+    return undefined;
+  }
+  return prepareResource(resource);
+}
+
 /** The exact JSON text stored and exported: the resource with `meta.versionId` and `meta.lastUpdated` set. */
 export function storedJson(resource: FhirResource | PreparedResource, versionId: number, lastUpdated: number): string {
   if ('template' in resource && Array.isArray(resource.template)) {

@@ -1,6 +1,5 @@
 import type { PoolClient } from 'pg';
-import { prepareResource } from '../../fhir/prepare.js';
-import type { FhirResource } from '../../fhir/resource.js';
+import { prepareStored } from '../../fhir/prepare.js';
 import { INDEXED_PARAMS } from '../../fhir/search-values.js';
 import { addSearchValues, emptySearchRows, pushSearchRows, type SearchRows } from './search-sql.js';
 
@@ -26,13 +25,8 @@ export async function indexMissingSearchValues(client: PoolClient): Promise<numb
     );
     const byTenant = new Map<string, SearchRows>();
     for (const row of rows) {
-      let resource: FhirResource;
-      try {
-        resource = JSON.parse(row.json ?? '') as FhirResource;
-      } catch {
-        continue;
-      }
-      const prepared = prepareResource(resource);
+      const prepared = prepareStored(row.json);
+      if (!prepared) continue;
       let search = byTenant.get(row.tenant);
       if (!search) byTenant.set(row.tenant, (search = emptySearchRows()));
       if (pushSearchRows(search, row.type, row.id, prepared) > 0) indexed++;

@@ -1,6 +1,5 @@
 import type Database from 'better-sqlite3';
-import { prepareResource } from '../../fhir/prepare.js';
-import type { FhirResource } from '../../fhir/resource.js';
+import { prepareStored } from '../../fhir/prepare.js';
 import { INDEXED_PARAMS } from '../../fhir/search-values.js';
 
 /** Resources read per step (their JSON is parsed): memory stays flat however large the store. */
@@ -26,13 +25,8 @@ export function indexMissingSearchValues(db: Database.Database): number {
   for (;;) {
     const rows = next.all(...types, ...after) as { tenant: string; type: string; id: string; json: string | null }[];
     for (const row of rows) {
-      let resource: FhirResource;
-      try {
-        resource = JSON.parse(row.json ?? '') as FhirResource;
-      } catch {
-        continue;
-      }
-      const prepared = prepareResource(resource);
+      const prepared = prepareStored(row.json);
+      if (!prepared) continue;
       let k = 0;
       for (const v of prepared.searchValues ?? []) {
         for (const patient of prepared.patients) insert.run(row.tenant, row.type, row.id, v.param, patient, k++, v.sys, v.val, v.lo, v.hi);
