@@ -3,7 +3,6 @@
  * `Content-Encoding: gzip` and `Vary`, the decompressed bytes exactly the file's; identity when gzip is refused
  * (`q=0`) or not asked for, and for Range requests (ranges are of the stored bytes).
  */
-import { request } from 'node:http';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,24 +10,13 @@ import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importPaths } from '../src/import/importer.js';
 import { fixtureResources, writeNdjson } from './fixtures/population.js';
+import { requestBytes } from './helpers/http.js';
 import { auth, runExport, startServer, type TestServer } from './helpers/server.js';
 
 const TENANT = 'tenant-gzip';
 let server: TestServer;
 
-/** A GET whose body is not decoded: status, headers, raw bytes. */
-function rawGet(url: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
-  return new Promise((resolve, reject) => {
-    request(url, { headers }, (res) => {
-      const parts: Buffer[] = [];
-      res.on('data', (c: Buffer) => parts.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(parts) }));
-      res.on('error', reject);
-    })
-      .on('error', reject)
-      .end();
-  });
-}
+const rawGet = (url: string, headers: Record<string, string> = {}) => requestBytes(url, { headers });
 
 beforeAll(async () => {
   server = await startServer();

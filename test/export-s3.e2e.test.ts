@@ -8,11 +8,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importPaths } from '../src/import/importer.js';
 import { fixtureResources, writeNdjson } from './fixtures/population.js';
 import { startS3, type TestS3 } from './helpers/s3.js';
+import { requestBytes } from './helpers/http.js';
 import { auth, runExport, startServer, type TestServer } from './helpers/server.js';
 
 const TENANT = 'tenant-s3';
@@ -27,19 +27,7 @@ async function seed(s: TestServer): Promise<void> {
   await rm(dir, { recursive: true });
 }
 
-/** A GET without any decoding by the client: status, headers and the raw body bytes. */
-function rawGet(url: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
-  return new Promise((resolve, reject) => {
-    request(url, { headers }, (res) => {
-      const parts: Buffer[] = [];
-      res.on('data', (c: Buffer) => parts.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(parts) }));
-      res.on('error', reject);
-    })
-      .on('error', reject)
-      .end();
-  });
-}
+const rawGet = (url: string, headers: Record<string, string> = {}) => requestBytes(url, { headers });
 
 const location = async (url: string, token: string): Promise<string> => {
   const res = await fetch(url, { headers: auth(token), redirect: 'manual' });

@@ -11,21 +11,30 @@ export interface RawResponse {
   body: string;
 }
 
-/** One request; the body is read whole. Keeps no connection open. */
-export function request(
+/** One request; the body is read whole, as bytes (nothing decoded, gzip included). Keeps no connection open. */
+export function requestBytes(
   url: string,
   options: { method?: string; headers?: Record<string, string | string[]>; body?: string | Buffer } = {},
-): Promise<RawResponse> {
+): Promise<Omit<RawResponse, 'body'> & { body: Buffer }> {
   return new Promise((resolve, reject) => {
     const req = http.request(url, { method: options.method ?? 'GET', headers: options.headers ?? {}, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
       res.on('error', reject);
     });
     req.on('error', reject);
     req.end(options.body);
   });
+}
+
+/** One request; the body is read whole, as UTF-8 text. Keeps no connection open. */
+export async function request(
+  url: string,
+  options: { method?: string; headers?: Record<string, string | string[]>; body?: string | Buffer } = {},
+): Promise<RawResponse> {
+  const r = await requestBytes(url, options);
+  return { ...r, body: r.body.toString('utf8') };
 }
 
 /** Writes bytes to a server in one write and returns everything it sends back until it closes (or `timeoutMs`). */
