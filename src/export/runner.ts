@@ -34,9 +34,29 @@ const DELETED_PER_BUNDLE = 500;
 /** An NDJSON line without its newline: text, or the stored UTF-8 bytes as a store read them. */
 type Line = string | Buffer;
 
-/** Lines as the bytes of a file, each followed by a newline. */
-function encodeLines(lines: Line[]): Buffer {
-  if (lines.every((l) => typeof l === 'string')) return Buffer.from(`${lines.join('\n')}\n`);
+/**
+ * Lines as the bytes of a file, each followed by a newline. Written straight into one buffer: joining the batch
+ * into one string first would make a second copy of it on the heap, large enough to be allocated as a large
+ * object and kept until a full collection.
+ */
+export function encodeLines(lines: Line[]): Buffer {
+  // Sized by characters, which is exact when every line is ASCII (stored JSON nearly always is); a line that
+  // writes another number of bytes than it has characters holds other text, and the batch is measured exactly.
+  let chars = lines.length;
+  for (const l of lines) chars += l.length;
+  const guess = Buffer.allocUnsafe(chars);
+  let pos = 0;
+  let exact = true;
+  for (const l of lines) {
+    const n = typeof l === 'string' ? guess.write(l, pos) : l.copy(guess, pos);
+    if (n !== l.length) {
+      exact = false;
+      break;
+    }
+    pos += n;
+    guess[pos++] = 0x0a;
+  }
+  if (exact) return guess;
   let size = 0;
   for (const l of lines) size += Buffer.byteLength(l) + 1;
   const out = Buffer.allocUnsafe(size);
