@@ -17,6 +17,17 @@ export default tseslint.config(
       '@typescript-eslint/no-explicit-any': 'error',
     },
   },
+  {
+    // @medplum/core is loaded on first use (threads that never need it do not hold it): only its types are imported.
+    files: ['src/**/*.ts'],
+    ignores: ['src/fhir/medplum.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        { paths: [{ name: '@medplum/core', message: 'take it from medplum() in src/fhir/medplum.ts, which loads it on first use', allowTypeImports: true }] },
+      ],
+    },
+  },
   { files: ['eslint.config.js', 'vitest.config.ts'], ...tseslint.configs.disableTypeChecked },
   {
     files: ['**/*.mjs'],

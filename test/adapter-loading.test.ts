@@ -1,6 +1,7 @@
 /**
  * Adapters are loaded only when configured: the embedded server (SQLite, local files, in-process queue) never
- * loads the AWS SDK, pg or pg-boss; a server configured for S3 loads the SDK.
+ * loads the AWS SDK, pg or pg-boss, and no thread loads @medplum/core before it is needed; a server configured for S3
+ * loads the SDK.
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -42,6 +43,8 @@ describe('adapter modules', () => {
     ]);
     expect(embedded).toContain('better-sqlite3');
     expect(embedded.filter((p) => p.startsWith('@aws-sdk/') || p === 'pg' || p === 'pg-boss')).toEqual([]);
+    // Nor @medplum/core, which nothing needs until a FHIRPath, a _typeFilter or an indexed write comes.
+    expect(embedded).not.toContain('@medplum/core');
     expect(onS3).toContain('@aws-sdk/client-s3');
   }, 60_000);
 });
