@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { AuditEvent, AuditQuery, AuditStore, NewAuditEvent } from '../ports.js';
 import { AUDIT_COLUMNS, AUDIT_MAX_PAGE, AUDIT_PAGE, type AuditRow, auditValues, auditWhere, toAuditEvent } from '../rows.js';
+import { inSlices, writeTransaction } from './write-transaction.js';
 
 export class SqliteAuditStore implements AuditStore {
   constructor(private readonly db: Database.Database) {}
@@ -9,9 +10,9 @@ export class SqliteAuditStore implements AuditStore {
     if (events.length === 0) return;
     const db = this.db;
     const add = db.prepare(`INSERT INTO audit_events (${AUDIT_COLUMNS.join(', ')}) VALUES (${AUDIT_COLUMNS.map(() => '?').join(', ')})`);
-    db.transaction(() => {
+    await writeTransaction(db, () => {
       for (const e of events) add.run(...auditValues(e));
-    }).immediate();
+    });
   }
 
   private where(q: Omit<AuditQuery, 'limit'>): { clause: string; params: unknown[] } {
@@ -39,9 +40,9 @@ export class SqliteAuditStore implements AuditStore {
     if (patientIds.length === 0) return;
     const db = this.db;
     const add = db.prepare('INSERT OR IGNORE INTO audit_job_patients (patient_id, job_id, tenant, at) VALUES (?, ?, ?, ?)');
-    db.transaction(() => {
-      for (const id of patientIds) add.run(id, jobId, tenant, at);
-    }).immediate();
+    await inSlices(db, [...patientIds].sort(), (ids) => {
+      for (const id of ids) add.run(id, jobId, tenant, at);
+    });
   }
 
   async jobsOfPatient(patientId: string, tenant?: string): Promise<string[]> {
@@ -54,11 +55,9 @@ export class SqliteAuditStore implements AuditStore {
 
   async purgeBefore(before: number): Promise<number> {
     const db = this.db;
-    return db
-      .transaction((): number => {
-        db.prepare('DELETE FROM audit_job_patients WHERE at < ?').run(before);
-        return db.prepare('DELETE FROM audit_events WHERE at < ?').run(before).changes;
-      })
-      .immediate();
+    return writeTransaction(db, (): number => {
+      db.prepare('DELETE FROM audit_job_patients WHERE at < ?').run(before);
+      return db.prepare('DELETE FROM audit_events WHERE at < ?').run(before).changes;
+    });
   }
 }

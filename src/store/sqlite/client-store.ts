@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { ClientStore, RegisteredClient } from '../ports.js';
 import { type ClientRow, toClient } from '../rows.js';
+import { writeTransaction } from './write-transaction.js';
 
 export class SqliteClientStore implements ClientStore {
   constructor(
@@ -39,24 +40,20 @@ export class SqliteClientStore implements ClientStore {
 
   async setClientDisabled(clientId: string, disabled: boolean): Promise<boolean> {
     const db = this.db;
-    return db
-      .transaction((): boolean => {
-        const changed = db.prepare('UPDATE clients SET disabled = ? WHERE client_id = ?').run(disabled ? 1 : 0, clientId).changes > 0;
-        if (changed && disabled) this.revoke(clientId);
-        return changed;
-      })
-      .immediate();
+    return writeTransaction(db, (): boolean => {
+      const changed = db.prepare('UPDATE clients SET disabled = ? WHERE client_id = ?').run(disabled ? 1 : 0, clientId).changes > 0;
+      if (changed && disabled) this.revoke(clientId);
+      return changed;
+    });
   }
 
   async removeClient(clientId: string): Promise<boolean> {
     const db = this.db;
-    return db
-      .transaction((): boolean => {
-        const removed = db.prepare('DELETE FROM clients WHERE client_id = ?').run(clientId).changes > 0;
-        if (removed) this.revoke(clientId);
-        return removed;
-      })
-      .immediate();
+    return writeTransaction(db, (): boolean => {
+      const removed = db.prepare('DELETE FROM clients WHERE client_id = ?').run(clientId).changes > 0;
+      if (removed) this.revoke(clientId);
+      return removed;
+    });
   }
 
   async revocations(since: number): Promise<Map<string, number>> {
@@ -66,12 +63,10 @@ export class SqliteClientStore implements ClientStore {
 
   async useJti(clientId: string, jti: string, expiresAt: number, now: number): Promise<boolean> {
     const db = this.db;
-    return db
-      .transaction((): boolean => {
-        db.prepare('DELETE FROM used_jti WHERE expires_at < ?').run(now);
-        const r = db.prepare('INSERT OR IGNORE INTO used_jti (client_id, jti, expires_at) VALUES (?, ?, ?)').run(clientId, jti, expiresAt);
-        return r.changes > 0;
-      })
-      .immediate();
+    return writeTransaction(db, (): boolean => {
+      db.prepare('DELETE FROM used_jti WHERE expires_at < ?').run(now);
+      const r = db.prepare('INSERT OR IGNORE INTO used_jti (client_id, jti, expires_at) VALUES (?, ?, ?)').run(clientId, jti, expiresAt);
+      return r.changes > 0;
+    });
   }
 }

@@ -13,11 +13,12 @@ import { SqliteSessionStore } from './session-store.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 import { SqliteResourceStore } from './resource-store.js';
 import { SqliteTenantStore } from './tenant-store.js';
+import { BUSY_TIMEOUT_MS } from './write-transaction.js';
 
 function configure(db: Database.Database, cacheKb: number): void {
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
-  db.pragma('busy_timeout = 10000');
+  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   db.pragma(`cache_size = -${cacheKb}`);
   db.pragma('temp_store = MEMORY');
   db.pragma('foreign_keys = OFF');
@@ -57,7 +58,7 @@ export function openSqliteStore(file: string, options: { now?: () => number; key
   migrateSqlite(db);
   const openReader = (): Database.Database => {
     const reader = new Database(file, { readonly: true });
-    reader.pragma('busy_timeout = 10000');
+    reader.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     // Scans read their pages once, in index order; the operating system's page cache keeps the file. A small cache
     // per reader (every running chunk has one) keeps the B-tree's inner pages and the process small.
     reader.pragma('cache_size = -2048');

@@ -1,36 +1,35 @@
 import type Database from 'better-sqlite3';
 import type { ChunkRef, ChunkStatus, ExportChunk, ExportFile, ExportJob, JobFilter, JobStatus, JobStore, Lease, NewJob, PlannedChunkRow } from '../ports.js';
 import { type ChunkRow, type FileRow, type JobRow, jobListClauses, newJobValues, toChunk, toFile, toJob } from '../rows.js';
+import { inSlices, writeTransaction } from './write-transaction.js';
 
 export class SqliteJobStore implements JobStore {
   constructor(private readonly db: Database.Database) {}
 
   async createJob(job: NewJob): Promise<{ job: ExportJob } | { conflict: ExportJob }> {
     const db = this.db;
-    return db
-      .transaction((): { job: ExportJob } | { conflict: ExportJob } => {
-        const running = db
-          .prepare("SELECT * FROM jobs WHERE tenant = ? AND client_id = ? AND status = 'in-progress'")
-          .get(job.tenant, job.clientId) as JobRow | undefined;
-        if (running) return { conflict: toJob(running) };
-        db.prepare(
-          `INSERT INTO jobs (id, tenant, client_id, kind, status, request, request_hash, params, transaction_time, created_at, expires_at)
-           VALUES (?, ?, ?, ?, 'in-progress', ?, ?, ?, ?, ?, ?)`,
-        ).run(...newJobValues(job));
-        if (job.patients) {
-          const add = db.prepare('INSERT OR IGNORE INTO job_patients (job_id, patient_id, full_history) VALUES (?, ?, ?)');
-          for (const p of job.patients) add.run(job.id, p.id, p.fullHistory ? 1 : 0);
-        }
-        if (job.chunks) {
-          this.insertChunks(job.id, 0, job.chunks);
-          db.prepare('UPDATE jobs SET total = ? WHERE id = ?').run(
-            job.chunks.reduce((n, c) => n + c.estimate, 0),
-            job.id,
-          );
-        }
-        return { job: toJob(db.prepare('SELECT * FROM jobs WHERE id = ?').get(job.id) as JobRow) };
-      })
-      .immediate();
+    return writeTransaction(db, (): { job: ExportJob } | { conflict: ExportJob } => {
+      const running = db
+        .prepare("SELECT * FROM jobs WHERE tenant = ? AND client_id = ? AND status = 'in-progress'")
+        .get(job.tenant, job.clientId) as JobRow | undefined;
+      if (running) return { conflict: toJob(running) };
+      db.prepare(
+        `INSERT INTO jobs (id, tenant, client_id, kind, status, request, request_hash, params, transaction_time, created_at, expires_at)
+         VALUES (?, ?, ?, ?, 'in-progress', ?, ?, ?, ?, ?, ?)`,
+      ).run(...newJobValues(job));
+      if (job.patients) {
+        const add = db.prepare('INSERT OR IGNORE INTO job_patients (job_id, patient_id, full_history) VALUES (?, ?, ?)');
+        for (const p of job.patients) add.run(job.id, p.id, p.fullHistory ? 1 : 0);
+      }
+      if (job.chunks) {
+        this.insertChunks(job.id, 0, job.chunks);
+        db.prepare('UPDATE jobs SET total = ? WHERE id = ?').run(
+          job.chunks.reduce((n, c) => n + c.estimate, 0),
+          job.id,
+        );
+      }
+      return { job: toJob(db.prepare('SELECT * FROM jobs WHERE id = ?').get(job.id) as JobRow) };
+    });
   }
 
   async getJob(id: string): Promise<ExportJob | undefined> {
@@ -77,9 +76,9 @@ export class SqliteJobStore implements JobStore {
   async setJobPatients(jobId: string, patients: { id: string; fullHistory: boolean }[]): Promise<void> {
     const db = this.db;
     const add = db.prepare('INSERT OR IGNORE INTO job_patients (job_id, patient_id, full_history) VALUES (?, ?, ?)');
-    db.transaction(() => {
-      for (const p of patients) add.run(jobId, p.id, p.fullHistory ? 1 : 0);
-    }).immediate();
+    await inSlices(db, [...patients].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)), (slice) => {
+      for (const p of slice) add.run(jobId, p.id, p.fullHistory ? 1 : 0);
+    });
   }
 
   async completePlan(
@@ -90,19 +89,17 @@ export class SqliteJobStore implements JobStore {
     at: number,
   ): Promise<{ seqs: number[]; jobCompleted: boolean } | undefined> {
     const db = this.db;
-    return db
-      .transaction((): { seqs: number[]; jobCompleted: boolean } | undefined => {
-        if (!db.prepare("SELECT 1 FROM jobs WHERE id = ? AND status = 'in-progress'").get(jobId)) return undefined;
-        const r = db
-          .prepare("UPDATE chunks SET status = 'done', lease_until = NULL, lease_owner = NULL, error = NULL WHERE job_id = ? AND seq = ? AND status != 'done'")
-          .run(jobId, seq);
-        if (r.changes === 0) return undefined;
-        const first = db.prepare('SELECT COALESCE(max(seq), -1) + 1 FROM chunks WHERE job_id = ?').pluck().get(jobId) as number;
-        this.insertChunks(jobId, first, chunks);
-        db.prepare('UPDATE jobs SET total = ? WHERE id = ?').run(total, jobId);
-        return { seqs: chunks.map((_, i) => first + i), jobCompleted: this.completeIfDone(jobId, at) };
-      })
-      .immediate();
+    return writeTransaction(db, (): { seqs: number[]; jobCompleted: boolean } | undefined => {
+      if (!db.prepare("SELECT 1 FROM jobs WHERE id = ? AND status = 'in-progress'").get(jobId)) return undefined;
+      const r = db
+        .prepare("UPDATE chunks SET status = 'done', lease_until = NULL, lease_owner = NULL, error = NULL WHERE job_id = ? AND seq = ? AND status != 'done'")
+        .run(jobId, seq);
+      if (r.changes === 0) return undefined;
+      const first = db.prepare('SELECT COALESCE(max(seq), -1) + 1 FROM chunks WHERE job_id = ?').pluck().get(jobId) as number;
+      this.insertChunks(jobId, first, chunks);
+      db.prepare('UPDATE jobs SET total = ? WHERE id = ?').run(total, jobId);
+      return { seqs: chunks.map((_, i) => first + i), jobCompleted: this.completeIfDone(jobId, at) };
+    });
   }
 
   async listChunks(jobId: string): Promise<ExportChunk[]> {
@@ -111,21 +108,19 @@ export class SqliteJobStore implements JobStore {
 
   async claimChunk(jobId: string, seq: number, lease: Lease, now: number): Promise<{ job: ExportJob; chunk: ExportChunk } | undefined> {
     const db = this.db;
-    return db
-      .transaction((): { job: ExportJob; chunk: ExportChunk } | undefined => {
-        const job = db.prepare("SELECT * FROM jobs WHERE id = ? AND status = 'in-progress'").get(jobId) as JobRow | undefined;
-        if (!job) return undefined;
-        const r = db
-          .prepare(
-            `UPDATE chunks SET status = 'running', attempts = attempts + 1, lease_until = ?, lease_owner = ?
-             WHERE job_id = ? AND seq = ? AND (status = 'pending' OR (status = 'running' AND lease_until < ?))`,
-          )
-          .run(lease.until, lease.owner, jobId, seq, now);
-        if (r.changes === 0) return undefined;
-        const chunk = db.prepare('SELECT * FROM chunks WHERE job_id = ? AND seq = ?').get(jobId, seq) as ChunkRow;
-        return { job: toJob(job), chunk: toChunk(chunk) };
-      })
-      .immediate();
+    return writeTransaction(db, (): { job: ExportJob; chunk: ExportChunk } | undefined => {
+      const job = db.prepare("SELECT * FROM jobs WHERE id = ? AND status = 'in-progress'").get(jobId) as JobRow | undefined;
+      if (!job) return undefined;
+      const r = db
+        .prepare(
+          `UPDATE chunks SET status = 'running', attempts = attempts + 1, lease_until = ?, lease_owner = ?
+           WHERE job_id = ? AND seq = ? AND (status = 'pending' OR (status = 'running' AND lease_until < ?))`,
+        )
+        .run(lease.until, lease.owner, jobId, seq, now);
+      if (r.changes === 0) return undefined;
+      const chunk = db.prepare('SELECT * FROM chunks WHERE job_id = ? AND seq = ?').get(jobId, seq) as ChunkRow;
+      return { job: toJob(job), chunk: toChunk(chunk) };
+    });
   }
 
   async renewLease(jobId: string, seq: number, lease: Lease): Promise<boolean> {
@@ -168,26 +163,24 @@ export class SqliteJobStore implements JobStore {
     at: number,
   ): Promise<{ recorded: boolean; jobCompleted: boolean }> {
     const db = this.db;
-    return db
-      .transaction((): { recorded: boolean; jobCompleted: boolean } => {
-        const unchanged = { recorded: false, jobCompleted: false };
-        const job = db.prepare("SELECT status FROM jobs WHERE id = ? AND status = 'in-progress'").get(jobId);
-        if (!job) return unchanged;
-        const done = db
-          .prepare(
-            "UPDATE chunks SET status = 'done', count = ?, lease_until = NULL, lease_owner = NULL, error = NULL WHERE job_id = ? AND seq = ? AND status != 'done' RETURNING estimate",
-          )
-          .get(count, jobId, seq) as { estimate: number } | undefined;
-        if (!done) return unchanged;
-        db.prepare('DELETE FROM files WHERE job_id = ? AND chunk_seq = ?').run(jobId, seq);
-        const add = db.prepare(
-          'INSERT INTO files (id, job_id, chunk_seq, kind, type, part, object_key, count, bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
-        );
-        for (const f of files) add.run(f.id, jobId, seq, f.kind, f.type, f.part, f.objectKey, f.count, f.bytes);
-        db.prepare('UPDATE jobs SET done = done + ?, total = max(total + ? - ?, 0) WHERE id = ?').run(count, count, done.estimate, jobId);
-        return { recorded: true, jobCompleted: this.completeIfDone(jobId, at) };
-      })
-      .immediate();
+    return writeTransaction(db, (): { recorded: boolean; jobCompleted: boolean } => {
+      const unchanged = { recorded: false, jobCompleted: false };
+      const job = db.prepare("SELECT status FROM jobs WHERE id = ? AND status = 'in-progress'").get(jobId);
+      if (!job) return unchanged;
+      const done = db
+        .prepare(
+          "UPDATE chunks SET status = 'done', count = ?, lease_until = NULL, lease_owner = NULL, error = NULL WHERE job_id = ? AND seq = ? AND status != 'done' RETURNING estimate",
+        )
+        .get(count, jobId, seq) as { estimate: number } | undefined;
+      if (!done) return unchanged;
+      db.prepare('DELETE FROM files WHERE job_id = ? AND chunk_seq = ?').run(jobId, seq);
+      const add = db.prepare(
+        'INSERT INTO files (id, job_id, chunk_seq, kind, type, part, object_key, count, bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      );
+      for (const f of files) add.run(f.id, jobId, seq, f.kind, f.type, f.part, f.objectKey, f.count, f.bytes);
+      db.prepare('UPDATE jobs SET done = done + ?, total = max(total + ? - ?, 0) WHERE id = ?').run(count, count, done.estimate, jobId);
+      return { recorded: true, jobCompleted: this.completeIfDone(jobId, at) };
+    });
   }
 
   async failChunk(jobId: string, seq: number, error: string, retry: boolean): Promise<void> {
@@ -205,22 +198,20 @@ export class SqliteJobStore implements JobStore {
 
   async deleteJob(jobId: string): Promise<ExportFile[]> {
     const db = this.db;
-    return db
-      .transaction((): ExportFile[] => {
-        db.prepare("UPDATE jobs SET status = 'deleted' WHERE id = ?").run(jobId);
-        return (db.prepare('SELECT * FROM files WHERE job_id = ?').all(jobId) as FileRow[]).map(toFile);
-      })
-      .immediate();
+    return writeTransaction(db, (): ExportFile[] => {
+      db.prepare("UPDATE jobs SET status = 'deleted' WHERE id = ?").run(jobId);
+      return (db.prepare('SELECT * FROM files WHERE job_id = ?').all(jobId) as FileRow[]).map(toFile);
+    });
   }
 
   async purgeJob(jobId: string): Promise<void> {
     const db = this.db;
-    db.transaction(() => {
+    await writeTransaction(db, () => {
       db.prepare('DELETE FROM files WHERE job_id = ?').run(jobId);
       db.prepare('DELETE FROM chunks WHERE job_id = ?').run(jobId);
       db.prepare('DELETE FROM job_patients WHERE job_id = ?').run(jobId);
       db.prepare("DELETE FROM jobs WHERE id = ? AND status = 'deleted'").run(jobId);
-    }).immediate();
+    });
   }
 
   async listFiles(jobId: string): Promise<ExportFile[]> {

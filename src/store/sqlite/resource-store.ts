@@ -11,6 +11,7 @@ import type {
   StoredResource,
   WriteCounts,
 } from '../ports.js';
+import { writeTransaction } from './write-transaction.js';
 
 type Row = [type: string, id: string, version: number, lastUpdated: number, deleted: number, json: string | null];
 const BATCH_ROWS = 500;
@@ -205,7 +206,7 @@ export class SqliteResourceStore implements ResourceStore {
 
   async snapshotTime(tenant: string): Promise<number> {
     // The writer connection serialises with every write transaction, so the tick orders after all committed writes.
-    return this.db.transaction(() => this.tick(tenant)).immediate();
+    return writeTransaction(this.db, () => this.tick(tenant));
   }
 
   async beginBulkLoad(): Promise<() => Promise<void>> {
@@ -251,7 +252,7 @@ export class SqliteResourceStore implements ResourceStore {
 
   async writeBatch(tenant: string, batch: PreparedResource[]): Promise<WriteCounts> {
     this.boundLog();
-    const run = this.db.transaction((): WriteCounts => {
+    const run = (): WriteCounts => {
       const counts: WriteCounts = { created: 0, updated: 0, unchanged: 0, deleted: 0 };
       if (batch.length === 0) return counts;
       const at = this.tick(tenant);
@@ -304,8 +305,8 @@ export class SqliteResourceStore implements ResourceStore {
       this.insertGrouped(this.statements.addRefs, this.statements.addRef, refs, 6);
       this.insertGrouped(this.statements.addSearches, this.statements.addSearch, searches, 10);
       return counts;
-    });
-    return run.immediate();
+    };
+    return writeTransaction(this.db, run);
   }
 
   /** Runs `grouped` over `ROWS_PER_INSERT` rows at a time and `single` over the rest (`width` parameters a row). */
@@ -362,21 +363,19 @@ export class SqliteResourceStore implements ResourceStore {
 
   async deleteResource(tenant: string, type: string, id: string): Promise<boolean> {
     const s = this.statements;
-    return this.db
-      .transaction((): boolean => {
-        const existing = s.current.get(tenant, type, id) as
-          | { version: number; last_updated: number; deleted: number; hash: string; json: string | null }
-          | undefined;
-        if (!existing || existing.deleted === 1) return false;
-        const at = this.tick(tenant);
-        s.toHistory.run(tenant, type, id, existing.version, existing.last_updated, 0, existing.json, at);
-        s.update.run(existing.version + 1, at, 1, '', null, tenant, type, id);
-        // A deleted resource no longer pulls in what it referenced; its compartment rows stay for `deleted` scans.
-        s.clearRefs.run(tenant, type, id);
-        s.clearSearch.run(tenant, type, id);
-        return true;
-      })
-      .immediate();
+    return writeTransaction(this.db, (): boolean => {
+      const existing = s.current.get(tenant, type, id) as
+        | { version: number; last_updated: number; deleted: number; hash: string; json: string | null }
+        | undefined;
+      if (!existing || existing.deleted === 1) return false;
+      const at = this.tick(tenant);
+      s.toHistory.run(tenant, type, id, existing.version, existing.last_updated, 0, existing.json, at);
+      s.update.run(existing.version + 1, at, 1, '', null, tenant, type, id);
+      // A deleted resource no longer pulls in what it referenced; its compartment rows stay for `deleted` scans.
+      s.clearRefs.run(tenant, type, id);
+      s.clearSearch.run(tenant, type, id);
+      return true;
+    });
   }
 
   async read(tenant: string, type: string, id: string): Promise<StoredResource | undefined> {

@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { TenantRecord, TenantStore } from '../ports.js';
 import { TENANT_TABLES, type TenantRow, toTenant } from '../rows.js';
+import { writeTransaction } from './write-transaction.js';
 
 export class SqliteTenantStore implements TenantStore {
   constructor(private readonly db: Database.Database) {}
@@ -30,18 +31,16 @@ export class SqliteTenantStore implements TenantStore {
 
   async removeTenant(id: string): Promise<boolean> {
     const db = this.db;
-    return db
-      .transaction((): boolean => {
-        if (db.prepare('DELETE FROM tenants WHERE id = ?').run(id).changes === 0) return false;
-        for (const table of TENANT_TABLES) db.prepare(`DELETE FROM ${table} WHERE tenant = ?`).run(id);
-        db.prepare('DELETE FROM used_jti WHERE client_id IN (SELECT client_id FROM clients WHERE tenant = ?)').run(id);
-        db.prepare('DELETE FROM clients WHERE tenant = ?').run(id);
-        for (const table of ['job_patients', 'chunks', 'files']) {
-          db.prepare(`DELETE FROM ${table} WHERE job_id IN (SELECT id FROM jobs WHERE tenant = ?)`).run(id);
-        }
-        db.prepare('DELETE FROM jobs WHERE tenant = ?').run(id);
-        return true;
-      })
-      .immediate();
+    return writeTransaction(db, (): boolean => {
+      if (db.prepare('DELETE FROM tenants WHERE id = ?').run(id).changes === 0) return false;
+      for (const table of TENANT_TABLES) db.prepare(`DELETE FROM ${table} WHERE tenant = ?`).run(id);
+      db.prepare('DELETE FROM used_jti WHERE client_id IN (SELECT client_id FROM clients WHERE tenant = ?)').run(id);
+      db.prepare('DELETE FROM clients WHERE tenant = ?').run(id);
+      for (const table of ['job_patients', 'chunks', 'files']) {
+        db.prepare(`DELETE FROM ${table} WHERE job_id IN (SELECT id FROM jobs WHERE tenant = ?)`).run(id);
+      }
+      db.prepare('DELETE FROM jobs WHERE tenant = ?').run(id);
+      return true;
+    });
   }
 }

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { StoredView, ViewStore } from '../ports.js';
+import { writeTransaction } from './write-transaction.js';
 
 interface ViewRow {
   tenant: string;
@@ -26,17 +27,15 @@ export class SqliteViewStore implements ViewStore {
 
   async putView(v: StoredView): Promise<boolean> {
     const db = this.db;
-    return db
-      .transaction((): boolean => {
-        const had = db.prepare('SELECT 1 FROM view_definitions WHERE tenant = ? AND name = ?').get(v.tenant, v.name) !== undefined;
-        db.prepare(
-          `INSERT INTO view_definitions (tenant, name, url, resource, definition, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
-           ON CONFLICT (tenant, name) DO UPDATE SET url = excluded.url, resource = excluded.resource,
-             definition = excluded.definition, updated_at = excluded.updated_at`,
-        ).run(v.tenant, v.name, v.url, v.resource, v.definition, v.createdAt, v.updatedAt);
-        return !had;
-      })
-      .immediate();
+    return writeTransaction(db, (): boolean => {
+      const had = db.prepare('SELECT 1 FROM view_definitions WHERE tenant = ? AND name = ?').get(v.tenant, v.name) !== undefined;
+      db.prepare(
+        `INSERT INTO view_definitions (tenant, name, url, resource, definition, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (tenant, name) DO UPDATE SET url = excluded.url, resource = excluded.resource,
+           definition = excluded.definition, updated_at = excluded.updated_at`,
+      ).run(v.tenant, v.name, v.url, v.resource, v.definition, v.createdAt, v.updatedAt);
+      return !had;
+    });
   }
 
   async getView(tenant: string, name: string): Promise<StoredView | undefined> {
