@@ -392,6 +392,13 @@ async function benchExport(n: number): Promise<void> {
       console.log(`      ${fmt(rate(e2e))} resources/s, ${fmt(e2e.bytes / e2e.seconds / 1e6, 1)} MB/s (${fmt(e2e.resources)} resources in ${e2e.files} files, ${mb(e2e.bytes)}, ${fmt(e2e.seconds, 2)} s; job complete after ${fmt(e2e.completed, 2)} s)`);
       console.log(`      (b) / (a): ${fmt((rate(e2e) / rate(raw)) * 100)}%; kick-off answered in ${fmt(e2e.kickoffMs)} ms; server peak RSS during the export ${mb(rss)} (sampled: ${mb(e2e.rssJob)} while the job ran, ${mb(e2e.rssDownloads)} while files downloaded)`);
     }
+    const kickoffs = {
+      system: await kickoffLatency(origin, tenant, '$export', clientFile, 15),
+      group: await kickoffLatency(origin, tenant, 'Group/all-patients/$export', clientFile, 15),
+    };
+    console.log(
+      `  kick-off, 15 in a row (each right after the previous job was deleted, while its planning or chunks still ran): system median ${fmt(kickoffs.system.median, 1)} ms (max ${fmt(kickoffs.system.max, 1)}), Group median ${fmt(kickoffs.group.median, 1)} ms (max ${fmt(kickoffs.group.max, 1)})`,
+    );
     const gz = await gzipFigures(origin, pid, tenant, clientFile);
     const [plain, zipped] = gz as [(typeof gz)[0], (typeof gz)[0]];
     console.log(`  gzip: the Group export's files downloaded whole, 4 at a time`);

@@ -335,12 +335,19 @@ export async function seedSandbox(config: Config, store: Store, log: Logger): Pr
   }
 }
 
+/**
+ * The page cache of a server's SQLite write connection (KiB). A server writes job state, tokens and the audit
+ * trail, and reads them back, through it (scans and planning read on connections of their own): the default 32 MiB,
+ * sized for imports, would fill over time with whatever passed through it and stay resident.
+ */
+const SERVER_WRITER_CACHE_KB = 4096;
+
 /** Starts a server: seeds the sandbox on first start, listens, runs the worker, stops cleanly on SIGTERM/SIGINT. */
 export async function serve(config: Config): Promise<Runtime> {
   const requestContext = createRequestContext();
   const log = createLogger(config, undefined, requestContext);
   await prepareDataDir(config.dataDir);
-  const store = await openStore(config);
+  const store = await openStore(config, { sqliteWriterCacheKb: SERVER_WRITER_CACHE_KB });
   if (config.seedSandbox) await seedSandbox(config, store, log);
   const tlsFiles = config.tls.cert && config.tls.key ? { cert: config.tls.cert, key: config.tls.key } : undefined;
   const tls = tlsFiles ? await readTlsCredentials(tlsFiles) : undefined;
