@@ -6,11 +6,14 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { Config } from '../config/index.js';
 import { openStorage } from '../storage/open.js';
 import { openStore } from '../store/open.js';
+import { lowerThreadPriority } from '../threads/start-thread.js';
 import type { ThreadRequest } from './chunk-pool.js';
 import { JobCancelled, runChunk } from './runner.js';
 import { cancellationCheck, planJob } from './worker.js';
 
 const config = workerData as Config;
+// Chunks and planning yield the cores to the main thread's HTTP answers.
+lowerThreadPriority();
 // A chunk thread writes little (job patient sets when it plans, nothing when it runs chunks; its scans read on
 // connections of their own): a small page cache on its write connection keeps its memory small.
 const store = await openStore(config, { sqliteWriterCacheKb: 2048 });
