@@ -1,6 +1,7 @@
 /**
- * Downloads of locally stored export files, served through the filesystem storage's `writeTo` (two reused read
- * buffers): files larger than the buffers, ranges that cross them, and a client that goes away midway.
+ * Downloads of locally stored export files, served through the filesystem storage's `writeTo` (two read buffers,
+ * passed on to later downloads): files larger than the buffers, ranges that cross them, many downloads at once, and
+ * a client that goes away midway (then downloads after it are still whole).
  */
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
@@ -74,6 +75,26 @@ describe('filesystem storage writeTo', () => {
     }
   });
 
+  it('serves many downloads at once and one after the other byte for byte (read buffers passed on between downloads)', async () => {
+    const other = 'jobs/x/0002-0.Observation.ndjson';
+    const otherBody = randomBytes(2 * 256 * 1024 + 999);
+    await storage.put(other, Readable.from([otherBody]));
+    const a = await serve(storage, key);
+    const b = await serve(storage, other);
+    try {
+      for (let round = 0; round < 3; round++) {
+        // More at once than the buffers kept between downloads, from two objects of different sizes.
+        const got = await Promise.all(
+          Array.from({ length: 10 }, async (_, i) => Buffer.from(await (await fetch(i % 2 === 0 ? a.origin : `${b.origin}/?start=7&end=${otherBody.length - 1}`)).arrayBuffer())),
+        );
+        got.forEach((g, i) => expect(g.equals(i % 2 === 0 ? body : otherBody.subarray(7))).toBe(true));
+      }
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
   it('rejects when the client goes away before the object is written, and leaves nothing open', async () => {
     const big = 'jobs/x/0001-0.Observation.ndjson';
     await storage.put(big, Readable.from([randomBytes(64 * 1024 * 1024)]));
@@ -89,6 +110,13 @@ describe('filesystem storage writeTo', () => {
         req.on('error', () => undefined);
       });
       expect(await s.ended[0]).toMatch(/closed before it was written|EPIPE|ECONNRESET|destroyed/);
+      // The abandoned download's buffers are not handed on: a download after it is whole.
+      const after = await serve(storage, key);
+      try {
+        expect(Buffer.from(await (await fetch(after.origin)).arrayBuffer()).equals(body)).toBe(true);
+      } finally {
+        await after.close();
+      }
     } finally {
       await s.close();
     }

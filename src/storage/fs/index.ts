@@ -8,6 +8,12 @@ import { DOWNLOAD_PATH, isValidObjectKey, type ObjectStorage } from '../ports.js
 
 /** Bytes read at a time when serving a download. */
 const READ_BYTES = 256 * 1024;
+/**
+ * Read buffers of finished downloads, kept for the next ones (pairs, up to this many): a download that allocated
+ * its own would leave them to the garbage collector, and a burst of downloads would hold many pairs at once.
+ */
+const SPARE_PAIRS = 4;
+const spare: Buffer[][] = [];
 
 /** Objects as files under a root directory; downloads served by flatfhir under a signed, expiring URL. */
 export class FsObjectStorage implements ObjectStorage {
@@ -59,7 +65,8 @@ export class FsObjectStorage implements ObjectStorage {
     try {
       const end = range?.end ?? (await handle.stat()).size - 1;
       opened();
-      const buffers = [Buffer.allocUnsafeSlow(READ_BYTES), Buffer.allocUnsafeSlow(READ_BYTES)];
+      const buffers = spare.pop() ?? [Buffer.allocUnsafeSlow(READ_BYTES), Buffer.allocUnsafeSlow(READ_BYTES)];
+      let reusable = false;
       // A client that goes away closes `out`, or fails a write (its 'error' is taken here, not left uncaught).
       let onClose: () => void = () => undefined;
       let onError: (e: Error) => void = () => undefined;
@@ -87,9 +94,12 @@ export class FsObjectStorage implements ObjectStorage {
           flushed.catch(() => undefined);
         }
         await Promise.race([flushed, closed]);
+        // Every write has completed: nothing refers to the buffers any more.
+        reusable = true;
       } finally {
         // The error listener stays: a write still pending when `out` closed may fail after this.
         out.off('close', onClose);
+        if (reusable && spare.length < SPARE_PAIRS) spare.push(buffers);
       }
     } finally {
       await handle.close();
