@@ -131,7 +131,8 @@ async function startProcess(args: string[], env: Record<string, string> = {}): P
   const profile = values.profile === 'cpu' || values.profile === 'heap' ? [`--${values.profile}-prof`, `--${values.profile}-prof-dir`, join(CACHE, 'profiles')] : [];
   const proc = spawn(process.execPath, [...profile, 'bin/flatfhir.js', ...args], {
     cwd: ROOT,
-    env: { ...process.env, LOG_LEVEL: 'warn', ...(values.threads !== undefined ? { FLATFHIR_EXPORT_THREADS: values.threads } : {}), ...env },
+    // Two malloc arenas, as the systemd units, the container image and the compose file run flatfhir (deploy/).
+    env: { ...process.env, MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2', LOG_LEVEL: 'warn', ...(values.threads !== undefined ? { FLATFHIR_EXPORT_THREADS: values.threads } : {}), ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const origin = await new Promise<string>((resolve, reject) => {
@@ -406,7 +407,7 @@ async function benchExport(n: number): Promise<void> {
       console.log(`      ${g.name.padEnd(18)} ${mb(g.bytes).padStart(10)} sent in ${fmt(g.seconds, 2)} s (${fmt(g.bytes / g.seconds / 1e6, 1)} MB/s on the wire), server CPU ${fmt(g.cpu, 2)} s`);
     }
     console.log(`      gzip sends ${fmt((zipped.bytes / plain.bytes) * 100)}% of the bytes for ${fmt(zipped.cpu - plain.cpu, 2)} s more server CPU (${fmt(plain.bytes / 1e6 / Math.max(0.01, zipped.cpu - plain.cpu), 0)} MB of NDJSON compressed per CPU second)`);
-    console.log(`  server RSS after start, before any export: ${mb(idle)}`);
+    console.log(`  server RSS after start, before any export: ${mb(idle)} (the server runs with MALLOC_ARENA_MAX=${process.env.MALLOC_ARENA_MAX ?? '2'}, as deploy/ runs it)`);
   } finally {
     await stop(proc);
   }
