@@ -407,7 +407,7 @@ async function benchExport(n: number): Promise<void> {
       console.log(`      ${g.name.padEnd(18)} ${mb(g.bytes).padStart(10)} sent in ${fmt(g.seconds, 2)} s (${fmt(g.bytes / g.seconds / 1e6, 1)} MB/s on the wire), server CPU ${fmt(g.cpu, 2)} s`);
     }
     console.log(`      gzip sends ${fmt((zipped.bytes / plain.bytes) * 100)}% of the bytes for ${fmt(zipped.cpu - plain.cpu, 2)} s more server CPU (${fmt(plain.bytes / 1e6 / Math.max(0.01, zipped.cpu - plain.cpu), 0)} MB of NDJSON compressed per CPU second)`);
-    console.log(`  server RSS after start, before any export: ${mb(idle)} (the server runs with MALLOC_ARENA_MAX=${process.env.MALLOC_ARENA_MAX ?? '2'}, as deploy/ runs it)`);
+    console.log(`  server RSS after start, before any export: ${mb(idle)} (the server runs with MALLOC_ARENA_MAX=${process.env.MALLOC_ARENA_MAX ?? '2'}; deploy/ sets 2)`);
   } finally {
     await stop(proc);
   }
