@@ -3,26 +3,16 @@
  * loads the AWS SDK, pg or pg-boss, and no thread loads @medplum/core before it is needed; a server configured for S3
  * loads the SDK.
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { lastJsonLine } from './helpers/process.js';
 
 let dataDir: string;
 
 async function loadedPackages(config: Record<string, unknown>): Promise<string[]> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/loaded-packages.ts', JSON.stringify(config)], {
-    cwd: join(import.meta.dirname, '..'),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-  if (code !== 0) throw new Error(`the runtime exited with ${code}: ${err}`);
-  return JSON.parse(out.trim().split('\n').pop() as string) as string[];
+  return lastJsonLine<string[]>(['--import', 'tsx', 'test/helpers/loaded-packages.ts', JSON.stringify(config)]);
 }
 
 beforeAll(async () => {

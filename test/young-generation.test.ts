@@ -3,19 +3,11 @@
  * one sets V8's flags to their defaults again, which let the young generation grow to 2 × 16 MiB). Runs the
  * compiled build (dist/), as users run the server.
  */
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { lastJsonLine } from './helpers/process.js';
 
 async function newSpaceMb(mode: 'keep' | 'default'): Promise<number> {
-  const child = spawn(process.execPath, ['test/helpers/young-generation.mjs', mode], { cwd: join(import.meta.dirname, '..'), stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-  if (code !== 0) throw new Error(`the child exited with ${code}: ${err}`);
-  return (JSON.parse(out.trim().split('\n').pop() as string) as { newSpaceMb: number }).newSpaceMb;
+  return (await lastJsonLine<{ newSpaceMb: number }>(['test/helpers/young-generation.mjs', mode])).newSpaceMb;
 }
 
 describe('the main thread young generation', () => {

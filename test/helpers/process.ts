@@ -48,3 +48,18 @@ export async function stop(p: ServeProcess): Promise<number | string> {
   if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGTERM');
   return p.exited;
 }
+
+/**
+ * Runs a Node entry of the repository (`args`: node arguments, the entry first or after loader flags) to its end and
+ * returns the last line it printed, parsed as JSON; a child that fails rejects with what it wrote to stderr.
+ */
+export async function lastJsonLine<T>(args: string[]): Promise<T> {
+  const child = spawn(process.execPath, args, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  if (code !== 0) throw new Error(`${args.join(' ')} exited with ${code}: ${err}`);
+  return JSON.parse(out.trim().split('\n').pop() as string) as T;
+}
