@@ -33,16 +33,16 @@ export interface ChunkPool {
 }
 
 /**
- * Runs chunks on worker threads, so reading the store and writing files use every core while the main thread
- * serves HTTP. Each thread runs `entry` (a module that opens its own store and storage from `workerData`).
- */
-/**
  * The young generation of a chunk thread (MiB). Each batch of rows passes through it; 8 MiB measured about 10 MB
  * more resident per thread at the same speed, and 3 MiB promotes the batches in flight to the old generation
  * (with the file buffers they hold), which then grows to several times this.
  */
 const CHUNK_THREAD_YOUNG_MB = 4;
 
+/**
+ * Runs chunks on worker threads, so reading the store and writing files use every core while the main thread
+ * serves HTTP. Each thread runs `entry` (a module that opens its own store and storage from `workerData`).
+ */
 export function createChunkPool(options: { entry: URL; size: number; workerData: unknown }): ChunkPool {
   const idle: Worker[] = [];
   const waiting: ((w: Worker) => void)[] = [];
