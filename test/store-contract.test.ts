@@ -893,6 +893,21 @@ describe.each(adapters)('store contract: $name', (adapter) => {
       expect(await jobs.getFile(files[0]?.id as string)).toBeUndefined();
     });
 
+    it('purges a job with a large patient set whole (written and removed in slices)', async () => {
+      const t = uniq('tenant-');
+      const patients = Array.from({ length: 1234 }, (_, i) => ({ id: `pp-${String(i).padStart(5, '0')}`, fullHistory: i % 7 === 0 }));
+      await store.resources.writeBatch(t, [patient('pp-00003'), patient('pp-01200')]);
+      const until = await store.resources.snapshotTime(t);
+      const job = created(await store.jobs.createJob(newJob(t, uniq('client-'))));
+      await store.jobs.setJobPatients(job.id, patients);
+      const members = () => store.resources.count({ tenant: t, type: 'Patient', until, patients: { jobId: job.id } });
+      expect(await members()).toBe(2);
+      await store.jobs.deleteJob(job.id);
+      await store.jobs.purgeJob(job.id);
+      expect(await store.jobs.getJob(job.id)).toBeUndefined();
+      expect(await members()).toBe(0);
+    });
+
     it('completes a job exactly when its last chunk commits, whoever commits it', async () => {
       const jobs = store.jobs;
       const t = uniq('tenant-');

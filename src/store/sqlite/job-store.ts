@@ -206,6 +206,13 @@ export class SqliteJobStore implements JobStore {
 
   async purgeJob(jobId: string): Promise<void> {
     const db = this.db;
+    // The patient set (a row per patient) goes first, in slices: a purge, which runs where requests are answered,
+    // never holds the thread or the write lock for long. A purge cut short leaves a job marked deleted, purged again.
+    const patients = db.prepare('SELECT patient_id FROM job_patients WHERE job_id = ?').pluck().all(jobId) as string[];
+    const remove = db.prepare('DELETE FROM job_patients WHERE job_id = ? AND patient_id = ?');
+    await inSlices(db, patients, (slice) => {
+      for (const id of slice) remove.run(jobId, id);
+    });
     await writeTransaction(db, () => {
       db.prepare('DELETE FROM files WHERE job_id = ?').run(jobId);
       db.prepare('DELETE FROM chunks WHERE job_id = ?').run(jobId);

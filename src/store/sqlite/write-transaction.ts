@@ -55,9 +55,10 @@ const SLICE_ROWS = 500;
 const SLICE_PAUSE_MS = 2;
 
 /**
- * Writes many idempotent rows (INSERT OR IGNORE: a write cut short is completed by doing it again) in transactions
- * of `SLICE_ROWS`, pausing between them, so that a large background write (a job's patient set: one row per
- * patient) never holds the write lock for long: a kick-off or a status update waits a slice at most.
+ * Writes (or deletes) many rows idempotently (INSERT OR IGNORE, DELETE: a write cut short is completed by doing it
+ * again) in transactions of `SLICE_ROWS`, pausing between them, so that a large write (a job's patient set: one row
+ * per patient) never holds the write lock, nor the thread, for long: a kick-off or a status update waits a slice at
+ * most.
  */
 export async function inSlices<T>(db: Database.Database, rows: T[], write: (slice: T[]) => void): Promise<void> {
   for (let i = 0; i < rows.length; i += SLICE_ROWS) {
