@@ -417,6 +417,35 @@ describe('manifest extension', () => {
   });
 });
 
+describe('manifest extension across group versions', () => {
+  it('counts the members of the version each export read, the same version twice and a new version once it is stored', async () => {
+    const all = ids(fixture.get('Patient') ?? []);
+    const group = { resourceType: 'Group', id: 'v3-versions', type: 'person', actual: true, member: all.slice(0, 5).map((p) => ({ entity: { reference: `Patient/${p}` } })) };
+    const { prepareResource } = await import('../src/fhir/prepare.js');
+    const resources = server.runtime.store.resources;
+    const exported = async (): Promise<{ reference: string; activeMembers: number }> => {
+      const kick = await kickoff(`${base}/Group/v3-versions/$export?_type=Patient`);
+      const manifest = (await (await waitForJob(kick.headers.get('content-location') as string, token)).response.json()) as {
+        extension: Record<string, { reference: string; activeMembers: number }>;
+      };
+      await fetch(kick.headers.get('content-location') as string, { method: 'DELETE', headers: auth(token) });
+      return manifest.extension['urn:flatfhir:manifest:group'] as { reference: string; activeMembers: number };
+    };
+    await resources.writeBatch(TENANT, [prepareResource(group)]);
+    const first = await exported();
+    expect(await exported()).toEqual(first);
+    await resources.writeBatch(TENANT, [prepareResource({ ...group, member: group.member.slice(0, 3) })]);
+    const second = await exported();
+    expect([first, second]).toEqual([
+      { reference: 'Group/v3-versions/_history/1', activeMembers: 5 },
+      { reference: 'Group/v3-versions/_history/2', activeMembers: 3 },
+    ]);
+    // A member whose period has ended by the export's snapshot is not counted.
+    await resources.writeBatch(TENANT, [prepareResource({ ...group, member: [...group.member.slice(0, 3), { entity: { reference: `Patient/${all[5]}` }, period: { end: '2001-01-01' } }] })]);
+    expect(await exported()).toEqual({ reference: 'Group/v3-versions/_history/3', activeMembers: 3 });
+  });
+});
+
 describe('ready for STU4', () => {
   const MAX = 65_536;
 

@@ -1,5 +1,5 @@
 import { FhirError, invalid, notFound } from '../fhir/errors.js';
-import { activeMembers, type GroupMember, memberFilters } from '../fhir/group.js';
+import { activeMembers, type GroupMember, memberFilters, membersAtAnyTime } from '../fhir/group.js';
 import { parseMemberFilter, resolveCriterion } from '../fhir/member-filter.js';
 import { isClinicalType, isReferenceType } from '../fhir/resource-types.js';
 import type { CohortStore, ExportJob, ResourceStore } from '../store/ports.js';
@@ -61,6 +61,14 @@ export async function groupMembers(resources: ResourceStore, tenant: string, gro
 }
 
 /**
+ * Active-member counts of group versions whose count holds at any time (`membersAtAnyTime`), by tenant, id,
+ * version and last update (a stored version never changes): a kick-off of a large group already exported then
+ * reads it without parsing it, which would make garbage of every member entry on the thread that answers requests.
+ */
+const memberCounts = new Map<string, number>();
+const MEMBER_COUNTS_KEPT = 256;
+
+/**
  * The kick-off's checks that depend on the data (the IG wants them answered at kick-off): the group exists,
  * listed patients are its members, or exist. Each is one indexed read (the group) or one batched look-up.
  */
@@ -74,7 +82,15 @@ export async function checkKickoffData(
     const groupId = params.groupId as string;
     const stored = await resources.readAt(tenant, 'Group', groupId, until);
     if (!stored || stored.deleted || !stored.json) throw notFound(`Group/${groupId} was not found.`);
-    const members = activeMembers(JSON.parse(stored.json) as object, until);
+    const key = [tenant, groupId, stored.versionId, stored.lastUpdated].join('\u0000');
+    const known = params.patients ? undefined : memberCounts.get(key);
+    if (known !== undefined) return { group: { versionId: stored.versionId, members: known } };
+    const group = JSON.parse(stored.json) as object;
+    const members = activeMembers(group, until);
+    if (membersAtAnyTime(group)) {
+      if (memberCounts.size >= MEMBER_COUNTS_KEPT) memberCounts.delete(memberCounts.keys().next().value as string);
+      memberCounts.set(key, members.length);
+    }
     if (params.patients) {
       const ids = new Set(members.map((m) => m.patientId));
       const outside = params.patients.filter((p) => !ids.has(p));

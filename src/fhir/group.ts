@@ -39,6 +39,9 @@ export function activeMembers(group: GroupLike, at: number): GroupMember[] {
   return [...out.values()].sort((a, b) => (a.patientId < b.patientId ? -1 : a.patientId > b.patientId ? 1 : 0));
 }
 
+/** Whether a group's active members are the same at any time: no member entry has a period. */
+export const membersAtAnyTime = (group: GroupLike): boolean => !(group.member ?? []).some((m) => m.period?.start !== undefined || m.period?.end !== undefined);
+
 /** How many member entries a Group lists (for the group size limit). */
 export const memberCount = (group: GroupLike): number => (Array.isArray(group.member) ? group.member.length : 0);
 
