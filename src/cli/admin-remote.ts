@@ -1,5 +1,6 @@
 import { type Command, Option } from 'commander';
 import type { Config } from '../config/index.js';
+import { type AdminAnswer, callAdminApi } from '../manage/remote.js';
 
 /**
  * The management commands against a running server instead of the store: `--server URL` (its origin) and the admin
@@ -30,27 +31,16 @@ export function adminCaller(options: RemoteOptions, config: Pick<Config, 'auth'>
   const token = options.adminToken ?? config.auth.adminToken;
   if (!token) throw new Error('--server needs the admin credential: --admin-token TOKEN or FLATFHIR_ADMIN_TOKEN.');
   return async (method, path, body) => {
-    let res: Response;
+    let answer: AdminAnswer;
     try {
-      res = await fetch(`${origin}${path}`, {
-        method,
-        headers: { authorization: `Bearer ${token}`, accept: 'application/json', ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-      });
+      answer = await callAdminApi({ origin, token }, method, path, body);
     } catch (e) {
       throw new Error(`${origin} cannot be reached: ${(e as Error).message}`);
     }
-    const text = await res.text();
-    let json: unknown;
-    try {
-      json = text === '' ? undefined : JSON.parse(text);
-    } catch {
-      json = undefined;
+    if (!answer.ok) {
+      const issue = (answer.json as { issue?: { diagnostics?: string }[] } | undefined)?.issue?.[0]?.diagnostics;
+      throw new Error(`${origin} answered ${answer.status}${issue ? `: ${issue}` : ''}`);
     }
-    if (!res.ok) {
-      const issue = (json as { issue?: { diagnostics?: string }[] } | undefined)?.issue?.[0]?.diagnostics;
-      throw new Error(`${origin} answered ${res.status}${issue ? `: ${issue}` : ''}`);
-    }
-    return json;
+    return answer.json;
   };
 }

@@ -12,37 +12,54 @@ export interface RemoteOptions {
   fetch?: typeof fetch;
 }
 
+/** A server's answer to one admin API call: its status and its JSON body (undefined when empty or not JSON). */
+export interface AdminAnswer {
+  status: number;
+  ok: boolean;
+  json: unknown;
+}
+
+/**
+ * One call of a server's admin API with its admin credential. Rejects only when the server cannot be reached (with
+ * the network error); every answer, an error status included, is resolved, for the caller to report its own way.
+ */
+export async function callAdminApi(
+  server: { origin: string; token: string; fetch?: typeof fetch },
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<AdminAnswer> {
+  const res = await (server.fetch ?? fetch)(`${server.origin}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${server.token}`, accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await res.text();
+  let json: unknown;
+  try {
+    json = text === '' ? undefined : JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, ok: res.ok, json };
+}
+
 export function remoteManagement(options: RemoteOptions): Management {
   const origin = options.server.replace(/\/+$/, '');
   const doFetch = options.fetch ?? fetch;
 
   async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
-    let res: Response;
+    let answer: AdminAnswer;
     try {
-      res = await doFetch(`${origin}${path}`, {
-        method,
-        headers: {
-          authorization: `Bearer ${options.adminToken}`,
-          accept: 'application/json',
-          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      });
+      answer = await callAdminApi({ origin, token: options.adminToken, fetch: doFetch }, method, path, body);
     } catch (e) {
       throw new Error(`Cannot reach ${origin}: ${(e as Error).message}`);
     }
-    const text = await res.text();
-    let json: unknown;
-    try {
-      json = text === '' ? undefined : JSON.parse(text);
-    } catch {
-      json = undefined;
+    if (!answer.ok) {
+      const issue = (answer.json as { issue?: { code?: string; diagnostics?: string }[] } | undefined)?.issue?.[0];
+      throw new FhirError(answer.status, issue?.code ?? 'exception', issue?.diagnostics ?? `${method} ${path} answered ${answer.status}`);
     }
-    if (!res.ok) {
-      const issue = (json as { resourceType?: string; issue?: { code?: string; diagnostics?: string }[] } | undefined)?.issue?.[0];
-      throw new FhirError(res.status, issue?.code ?? 'exception', issue?.diagnostics ?? `${method} ${path} answered ${res.status}`);
-    }
-    return json as T;
+    return answer.json as T;
   }
 
   const q = (params: Record<string, string | number | boolean | undefined>): string => {
