@@ -39,6 +39,36 @@ export function useResource<T>(path: string | undefined, reloadKey: unknown = 0)
   return { data, error, reload, loading };
 }
 
+/** What a page's actions come to: the notice of the last one that succeeded, the error of the last one that failed. */
+export interface Actions {
+  notice: string | undefined;
+  error: string | undefined;
+  /** Clears the error, runs the action and shows the notice it returns (if any), or the error it fails with (and no notice). */
+  run: (action: () => Promise<string | undefined | void>) => Promise<void>;
+  /** Shows an error found before any request (a field left empty). */
+  fail: (message: string) => void;
+}
+
+export function useActions(): Actions {
+  const [notice, setNotice] = useState<string>();
+  const [error, setError] = useState<string>();
+  const run = async (action: () => Promise<string | undefined | void>): Promise<void> => {
+    setError(undefined);
+    try {
+      const text = await action();
+      if (typeof text === 'string') setNotice(text);
+    } catch (err) {
+      setNotice(undefined);
+      setError(errorText(err));
+    }
+  };
+  const fail = (message: string): void => {
+    setNotice(undefined);
+    setError(message);
+  };
+  return { notice, error, run, fail };
+}
+
 /** Calls `fn` every `ms` while `active`. */
 export function useInterval(fn: () => void, ms: number, active: boolean): void {
   const saved = useRef(fn);

@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
-import { api, enc, errorText, get, query } from '../api.js';
-import { Confirm, ErrorBox, fmtNumber, fmtTime, Notice, Select, TextArea, TextField, useResource } from '../components.js';
+import { api, enc, get, query } from '../api.js';
+import { Confirm, ErrorBox, fmtNumber, fmtTime, Notice, Select, TextArea, TextField, useActions, useResource } from '../components.js';
 import { download, generateKeyPair, jwksFromPaste, type KeyAlg } from '../keys.js';
 
 interface ClientView {
@@ -49,8 +49,7 @@ export function ClientsPage({ tenant }: { tenant: string }) {
   const [chosen, setChosen] = useState<Set<string>>(new Set());
   const [access, setAccess] = useState<'rs' | 'read'>('rs');
   const [cohorts, setCohorts] = useState(false);
-  const [actionError, setActionError] = useState<string>();
-  const [notice, setNotice] = useState<string>();
+  const actions = useActions();
   const [removing, setRemoving] = useState<ClientView>();
   const [busy, setBusy] = useState(false);
 
@@ -67,11 +66,9 @@ export function ClientsPage({ tenant }: { tenant: string }) {
 
   const register = async (e: Event) => {
     e.preventDefault();
-    setActionError(undefined);
-    setNotice(undefined);
-    if (!tenant) return setActionError('Choose a tenant first.');
+    if (!tenant) return actions.fail('Choose a tenant first.');
     setBusy(true);
-    try {
+    await actions.run(async () => {
       const body: Record<string, unknown> = { tenant, scope: scope(), ...(name ? { name } : {}) };
       let privateJwk: Record<string, unknown> | undefined;
       if (source === 'generate') {
@@ -89,48 +86,40 @@ export function ClientsPage({ tenant }: { tenant: string }) {
         const smart = await get<{ token_endpoint?: string }>(`/r4/${enc(client.tenant)}/.well-known/smart-configuration`).catch(() => undefined);
         const file = { clientId: client.client_id, fhirBaseUrl, tokenUrl: smart?.token_endpoint ?? `${fhirBaseUrl}/token`, scope: client.scope, privateJwk };
         download(`flatfhir-client-${client.client_id}.json`, `${JSON.stringify(file, null, 2)}\n`);
-        setNotice(`Client ${client.client_id} registered. Its client file (with the private key) was offered as a download; it is not kept anywhere else.`);
-      } else {
-        setNotice(`Client ${client.client_id} registered.`);
       }
       setName('');
       setCohorts(false);
       setPasted('');
       setJwksUrl('');
       reload();
-    } catch (err) {
-      setActionError(errorText(err));
-    } finally {
-      setBusy(false);
-    }
+      return privateJwk
+        ? `Client ${client.client_id} registered. Its client file (with the private key) was offered as a download; it is not kept anywhere else.`
+        : `Client ${client.client_id} registered.`;
+    });
+    setBusy(false);
   };
 
-  const act = async (c: ClientView, action: 'disable' | 'enable') => {
-    try {
+  const act = (c: ClientView, action: 'disable' | 'enable') =>
+    actions.run(async () => {
       await api('POST', `/admin/clients/${enc(c.client_id)}/${action}`);
-      setNotice(`Client ${c.client_id} ${action}d.`);
       reload();
-    } catch (err) {
-      setActionError(errorText(err));
-    }
-  };
+      return `Client ${c.client_id} ${action}d.`;
+    });
   const remove = async () => {
     const c = removing;
     setRemoving(undefined);
     if (!c) return;
-    try {
+    await actions.run(async () => {
       await api('DELETE', `/admin/clients/${enc(c.client_id)}`);
-      setNotice(`Client ${c.client_id} removed.`);
       reload();
-    } catch (err) {
-      setActionError(errorText(err));
-    }
+      return `Client ${c.client_id} removed.`;
+    });
   };
 
   return (
     <>
-      <ErrorBox error={error ?? actionError} />
-      <Notice text={notice} />
+      <ErrorBox error={error ?? actions.error} />
+      <Notice text={actions.notice} />
       <table>
         <caption class="muted">Client applications{tenant ? ` of ${tenant}` : ''}</caption>
         <thead>

@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
 import { api, enc, errorText, get, query } from '../api.js';
-import { Confirm, ErrorBox, fmtBytes, fmtNumber, fmtTime, Notice, Select, useInterval, useResource } from '../components.js';
+import { Confirm, ErrorBox, fmtBytes, fmtNumber, fmtTime, Notice, Select, useActions, useInterval, useResource } from '../components.js';
 
 interface JobSummary {
   id: string;
@@ -130,8 +130,7 @@ export function ExportsPage({ tenant }: { tenant: string }) {
   const { data, error, reload } = useResource<{ jobs: JobSummary[] }>(`/admin/jobs${query({ tenant, state, limit: 100 })}`);
   const [selected, setSelected] = useState<string>();
   const [cancelling, setCancelling] = useState<JobSummary>();
-  const [actionError, setActionError] = useState<string>();
-  const [notice, setNotice] = useState<string>();
+  const actions = useActions();
   const running = data?.jobs.some((j) => j.state === 'in-progress') ?? false;
   // Live progress: the list is polled every second while a job runs (every 5 s otherwise, to see new ones).
   useInterval(reload, running ? 1000 : 5000, true);
@@ -140,13 +139,11 @@ export function ExportsPage({ tenant }: { tenant: string }) {
     const j = cancelling;
     setCancelling(undefined);
     if (!j) return;
-    try {
+    await actions.run(async () => {
       await api('POST', `/admin/jobs/${enc(j.id)}/cancel`);
-      setNotice(`Export job ${j.id} cancelled.`);
       reload();
-    } catch (err) {
-      setActionError(errorText(err));
-    }
+      return `Export job ${j.id} cancelled.`;
+    });
   };
 
   return (
@@ -166,8 +163,8 @@ export function ExportsPage({ tenant }: { tenant: string }) {
           ]}
         />
       </div>
-      <ErrorBox error={error ?? actionError} />
-      <Notice text={notice} />
+      <ErrorBox error={error ?? actions.error} />
+      <Notice text={actions.notice} />
       <table>
         <caption class="muted">Export jobs{tenant ? ` of ${tenant}` : ''}, newest first</caption>
         <thead>

@@ -1,6 +1,6 @@
 import { useState } from 'preact/hooks';
-import { api, enc, errorText, query } from '../api.js';
-import { Confirm, ErrorBox, fmtNumber, fmtTime, Notice, splitIds, TextArea, TextField, useResource } from '../components.js';
+import { api, enc, query } from '../api.js';
+import { Confirm, ErrorBox, fmtNumber, fmtTime, Notice, splitIds, TextArea, TextField, useActions, useResource } from '../components.js';
 
 interface GroupSummary {
   id: string;
@@ -61,24 +61,20 @@ function GroupPanel({ tenant, id, limit, onChanged, onClose }: { tenant: string;
   const creator = byClients?.find((e) => e.action === 'group.create' && e.outcome === 'success')?.client_id;
   const [ids, setIds] = useState('');
   const [picked, setPicked] = useState<Set<string>>(new Set());
-  const [actionError, setActionError] = useState<string>();
-  const [notice, setNotice] = useState<string>();
+  const actions = useActions();
   const change = async (what: 'add' | 'remove' | 'inactive' | 'active') => {
-    setActionError(undefined);
     const patients = what === 'add' ? splitIds(ids) : [...picked];
-    if (patients.length === 0) return setActionError(what === 'add' ? 'Paste at least one patient id.' : 'Tick at least one member.');
-    try {
+    if (patients.length === 0) return actions.fail(what === 'add' ? 'Paste at least one patient id.' : 'Tick at least one member.');
+    await actions.run(async () => {
       const path = { add: 'members', remove: 'members/remove', inactive: 'members/inactive', active: 'members/inactive' }[what];
       await api('POST', `${base}/${path}`, what === 'inactive' || what === 'active' ? { patients, inactive: what === 'inactive' } : { patients });
-      setNotice(`${patients.length} member(s) ${{ add: 'added', remove: 'removed', inactive: 'marked inactive', active: 'marked active' }[what]}.`);
       setIds('');
       setPicked(new Set());
       reload();
       history.reload();
       onChanged();
-    } catch (err) {
-      setActionError(errorText(err));
-    }
+      return `${patients.length} member(s) ${{ add: 'added', remove: 'removed', inactive: 'marked inactive', active: 'marked active' }[what]}.`;
+    });
   };
   const toggle = (m: string) => {
     const next = new Set(picked);
@@ -89,8 +85,8 @@ function GroupPanel({ tenant, id, limit, onChanged, onClose }: { tenant: string;
   return (
     <section class="panel" aria-labelledby="group-title">
       <h3 id="group-title">Group {data?.name ?? id}</h3>
-      <ErrorBox error={error ?? actionError} />
-      <Notice text={notice} />
+      <ErrorBox error={error ?? actions.error} />
+      <Notice text={actions.notice} />
       {data && (
         <>
           <p>
@@ -192,8 +188,7 @@ export function GroupsPage({ tenant }: { tenant: string }) {
   const [preview, setPreview] = useState<Preview>();
   const [selected, setSelected] = useState<string>();
   const [removing, setRemoving] = useState<GroupSummary>();
-  const [actionError, setActionError] = useState<string>();
-  const [notice, setNotice] = useState<string>();
+  const actions = useActions();
 
   const criteriaList = (): string[] =>
     criteria
@@ -205,48 +200,39 @@ export function GroupsPage({ tenant }: { tenant: string }) {
     if (mode === 'search') return { name, from_search: search };
     return { name, member_filter: criteriaList() };
   };
-  const doPreview = async () => {
-    setActionError(undefined);
-    try {
+  const doPreview = () =>
+    actions.run(async () => {
       setPreview(await api<Preview>('POST', `/admin/tenants/${enc(tenant)}/groups/preview`, mode === 'dynamic' ? { member_filter: criteriaList() } : { from_search: search }));
-    } catch (err) {
-      setActionError(errorText(err));
-    }
-  };
+    });
   const create = async (e: Event) => {
     e.preventDefault();
-    setActionError(undefined);
-    if (!tenant) return setActionError('Choose a tenant first.');
-    try {
+    if (!tenant) return actions.fail('Choose a tenant first.');
+    await actions.run(async () => {
       const g = await api<GroupSummary>('POST', `/admin/tenants/${enc(tenant)}/groups`, body());
-      setNotice(`Group ${g.name} created (${g.id}).`);
       setName('');
       setIds('');
       setCriteria('');
       setPreview(undefined);
       reload();
-    } catch (err) {
-      setActionError(errorText(err));
-    }
+      return `Group ${g.name} created (${g.id}).`;
+    });
   };
   const remove = async () => {
     const g = removing;
     setRemoving(undefined);
     if (!g) return;
-    try {
+    await actions.run(async () => {
       await api('DELETE', `/admin/tenants/${enc(g.tenant)}/groups/${enc(g.id)}`);
-      setNotice(`Group ${g.name} removed.`);
       if (selected === g.id) setSelected(undefined);
       reload();
-    } catch (err) {
-      setActionError(errorText(err));
-    }
+      return `Group ${g.name} removed.`;
+    });
   };
 
   return (
     <>
-      <ErrorBox error={error ?? actionError} />
-      <Notice text={notice} />
+      <ErrorBox error={error ?? actions.error} />
+      <Notice text={actions.notice} />
       {!tenant && <p>Choose a tenant to see its groups.</p>}
       <table>
         <caption class="muted">Groups{tenant ? ` of ${tenant}` : ''}</caption>

@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
-import { api, enc, errorText, get } from '../api.js';
-import { Confirm, ErrorBox, fmtNumber, Notice, TextField, useResource } from '../components.js';
+import { api, enc, get } from '../api.js';
+import { Confirm, ErrorBox, fmtNumber, Notice, TextField, useActions, useResource } from '../components.js';
 
 export interface Tenant {
   id: string;
@@ -29,41 +29,35 @@ export function TenantsPage({ onChanged }: { onChanged: () => void }) {
   }, [list.data]);
   const [id, setId] = useState('');
   const [name, setName] = useState('');
-  const [actionError, setActionError] = useState<string>();
-  const [notice, setNotice] = useState<string>();
+  const actions = useActions();
   const [removing, setRemoving] = useState<Tenant>();
 
   const create = async (e: Event) => {
     e.preventDefault();
-    setActionError(undefined);
-    try {
+    await actions.run(async () => {
       await api('POST', '/admin/tenants', { id, ...(name ? { name } : {}) });
-      setNotice(`Tenant ${id} created.`);
       setId('');
       setName('');
       reload();
       onChanged();
-    } catch (err) {
-      setActionError(errorText(err));
-    }
+      return `Tenant ${id} created.`;
+    });
   };
   const remove = async () => {
     const t = removing;
     setRemoving(undefined);
     if (!t) return;
-    try {
+    await actions.run(async () => {
       await api('DELETE', `/admin/tenants/${enc(t.id)}?force=true`);
-      setNotice(`Tenant ${t.id} removed.`);
       reload();
       onChanged();
-    } catch (err) {
-      setActionError(errorText(err));
-    }
+      return `Tenant ${t.id} removed.`;
+    });
   };
   return (
     <>
-      <ErrorBox error={error ?? actionError} />
-      <Notice text={notice} />
+      <ErrorBox error={error ?? actions.error} />
+      <Notice text={actions.notice} />
       <table>
         <caption class="muted">Tenants and what each holds</caption>
         <thead>
