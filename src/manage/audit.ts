@@ -2,6 +2,7 @@ import { invalid } from '../fhir/errors.js';
 import type { AuditEvent, AuditOutcome, AuditQuery } from '../store/ports.js';
 import { AUDIT_MAX_PAGE } from '../store/rows.js';
 import type { AuditTrail } from './audit-trail.js';
+import type { AuditEventView } from './views.js';
 
 /**
  * Reading the audit trail (`flatfhir audit list`, `/admin/audit`): the query from user input, the JSON view of a
@@ -74,19 +75,7 @@ export function auditQuery(input: AuditQueryInput): AuditQuery {
   return q;
 }
 
-export interface AuditEventView {
-  id: number;
-  time: string;
-  action: string;
-  outcome: AuditOutcome;
-  status: number | null;
-  tenant: string | null;
-  client_id: string | null;
-  source: string | null;
-  job_id: string | null;
-  request: string | null;
-  detail: string | null;
-}
+export type { AuditEventView } from './views.js';
 
 export const auditEventView = (e: AuditEvent): AuditEventView => ({
   id: e.id,

@@ -1,20 +1,7 @@
 import { useState } from 'preact/hooks';
+import type { AuditEventView } from '../../../src/manage/views.js';
 import { query } from '../api.js';
 import { ErrorBox, fmtTime, Select, TextField, useResource } from '../components.js';
-
-interface AuditEvent {
-  id: number;
-  time: string;
-  action: string;
-  outcome: 'success' | 'failure';
-  status: number | null;
-  tenant: string | null;
-  client_id: string | null;
-  source: string | null;
-  job_id: string | null;
-  request: string | null;
-  detail: string | null;
-}
 
 const ACTIONS = ['', 'token', 'export.kickoff', 'export.status', 'export.download', 'export.delete', 'export.expire', 'group', 'admin'];
 
@@ -31,7 +18,7 @@ export function AuditPage({ tenant }: { tenant: string }) {
   const [from, setFrom] = useState('');
   const [to, setTo] = useState('');
   const [filters, setFilters] = useState<Record<string, string | undefined>>({});
-  const { data, error } = useResource<{ events: AuditEvent[]; next?: string }>(`/admin/audit${query({ tenant, ...filters })}`);
+  const { data, error } = useResource<{ events: AuditEventView[]; next?: string }>(`/admin/audit${query({ tenant, ...filters })}`);
   const apply = (e: Event) => {
     e.preventDefault();
     setFilters({ client, patient, action, from: instant(from), to: instant(to) });

@@ -1,19 +1,9 @@
+import type { DashboardStats } from '../../../src/manage/views.js';
 import { query } from '../api.js';
 import { ErrorBox, fmtBytes, fmtNumber, useInterval, useResource } from '../components.js';
 
-interface Stats {
-  since: string;
-  exportsRunning: number;
-  exportsFinished: number;
-  exportsFailed: number;
-  resourcesExported: number;
-  bytesExported: number;
-  failedAuthentications: number | null;
-  throughput: { start: string; resources: number; bytes: number }[];
-}
-
 /** Resources exported per hour over the last day, as SVG bars with an axis; the table beside it says the same. */
-function ThroughputChart({ series }: { series: Stats['throughput'] }) {
+function ThroughputChart({ series }: { series: DashboardStats['throughput'] }) {
   const width = 720;
   const height = 220;
   const left = 56;
@@ -54,7 +44,7 @@ function ThroughputChart({ series }: { series: Stats['throughput'] }) {
 }
 
 export function DashboardPage({ tenant }: { tenant: string }) {
-  const { data, error, reload } = useResource<Stats>(`/admin/stats${query({ tenant })}`);
+  const { data, error, reload } = useResource<DashboardStats>(`/admin/stats${query({ tenant })}`);
   useInterval(reload, 5000, true);
   return (
     <section aria-labelledby="dash-figures">

@@ -11,6 +11,7 @@ import type { AuditStore, ExportJob, JobStore } from '../../store/ports.js';
 import { adminAuth } from '../admin-auth.js';
 import { login, logout, requestSession, sessionCredential, sessionDeps } from '../console-session.js';
 import type { AppContext } from '../context.js';
+import type { DashboardStats } from '../../manage/views.js';
 
 /** The built console (`npm run build` writes it): `dist/console` of the package, from src/ or dist/ alike. */
 export const CONSOLE_ASSETS = fileURLToPath(new URL('../../../dist/console/', import.meta.url));
@@ -25,16 +26,7 @@ export async function dashboardStats(
   audit: Pick<AuditStore, 'count'>,
   now: number,
   tenant?: string,
-): Promise<{
-  since: string;
-  exportsRunning: number;
-  exportsFinished: number;
-  exportsFailed: number;
-  resourcesExported: number;
-  bytesExported: number;
-  failedAuthentications: number;
-  throughput: { start: string; resources: number; bytes: number }[];
-}> {
+): Promise<DashboardStats> {
   const since = now - 24 * HOUR;
   const all = (await jobs.listJobs({})).filter((j) => tenant === undefined || j.tenant === tenant);
   const finished = all.filter((j): j is ExportJob & { completedAt: number } => j.completedAt !== null && j.completedAt > since);
