@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { ChunkRef, ChunkStatus, ExportChunk, ExportFile, ExportJob, JobFilter, JobStatus, JobStore, Lease, NewJob, PlannedChunkRow } from '../ports.js';
 import { type ChunkRow, type FileRow, type JobRow, jobListClauses, newJobValues, toChunk, toFile, toJob } from '../rows.js';
-import { inSlices, writeTransaction } from './write-transaction.js';
+import { deleteInSlices, inSlices, writeTransaction } from './write-transaction.js';
 
 export class SqliteJobStore implements JobStore {
   constructor(private readonly db: Database.Database) {}
@@ -207,12 +207,10 @@ export class SqliteJobStore implements JobStore {
   async purgeJob(jobId: string): Promise<void> {
     const db = this.db;
     // The patient set (a row per patient) goes first, in slices: a purge, which runs where requests are answered,
-    // never holds the thread or the write lock for long. A purge cut short leaves a job marked deleted, purged again.
-    const patients = db.prepare('SELECT patient_id FROM job_patients WHERE job_id = ?').pluck().all(jobId) as string[];
-    const remove = db.prepare('DELETE FROM job_patients WHERE job_id = ? AND patient_id = ?');
-    await inSlices(db, patients, (slice) => {
-      for (const id of slice) remove.run(jobId, id);
-    });
+    // never holds the thread or the write lock for long, nor reads the whole set. A purge cut short leaves a job
+    // marked deleted, purged again.
+    const removeSome = db.prepare('DELETE FROM job_patients WHERE job_id = ? AND patient_id IN (SELECT patient_id FROM job_patients WHERE job_id = ? LIMIT ?)');
+    await deleteInSlices(db, (limit) => removeSome.run(jobId, jobId, limit).changes);
     await writeTransaction(db, () => {
       db.prepare('DELETE FROM files WHERE job_id = ?').run(jobId);
       db.prepare('DELETE FROM chunks WHERE job_id = ?').run(jobId);

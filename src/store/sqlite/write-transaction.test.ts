@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { inSlices, writeTransaction } from './write-transaction.js';
+import { deleteInSlices, inSlices, writeTransaction } from './write-transaction.js';
 
 let dir: string;
 let a: Database.Database;
@@ -85,5 +85,24 @@ describe('inSlices', () => {
     expect(slices).toBe(4);
     expect(seenByOther).toBeLessThan(rows.length + 1);
     expect(a.prepare('SELECT count(*) FROM t').pluck().get()).toBe(rows.length + 1);
+  });
+});
+
+describe('deleteInSlices', () => {
+  it('deletes every row a slice at a time, each slice its own transaction', async () => {
+    const add = a.prepare('INSERT INTO t VALUES (?, 0)');
+    a.transaction(() => {
+      for (let i = 0; i < 1234; i++) add.run(`k${i}`);
+    })();
+    const removeSome = a.prepare('DELETE FROM t WHERE k IN (SELECT k FROM t LIMIT ?)');
+    const seen: number[] = [];
+    await deleteInSlices(a, (limit) => {
+      expect(a.inTransaction).toBe(true);
+      seen.push(b.prepare('SELECT count(*) FROM t').pluck().get() as number);
+      return removeSome.run(limit).changes;
+    });
+    expect(a.prepare('SELECT count(*) FROM t').pluck().get()).toBe(0);
+    // The other connection saw each earlier slice committed: 1234, then 734, then 234 rows left.
+    expect(seen).toEqual([1234, 734, 234]);
   });
 });

@@ -55,15 +55,25 @@ const SLICE_ROWS = 500;
 const SLICE_PAUSE_MS = 2;
 
 /**
- * Writes (or deletes) many rows idempotently (INSERT OR IGNORE, DELETE: a write cut short is completed by doing it
- * again) in transactions of `SLICE_ROWS`, pausing between them, so that a large write (a job's patient set: one row
- * per patient) never holds the write lock, nor the thread, for long: a kick-off or a status update waits a slice at
- * most.
+ * Writes many rows idempotently (INSERT OR IGNORE: a write cut short is completed by doing it again) in transactions
+ * of `SLICE_ROWS`, pausing between them, so that a large write (a job's patient set: one row per patient) never holds
+ * the write lock, nor the thread, for long: a kick-off or a status update waits a slice at most.
  */
 export async function inSlices<T>(db: Database.Database, rows: T[], write: (slice: T[]) => void): Promise<void> {
   for (let i = 0; i < rows.length; i += SLICE_ROWS) {
     if (i > 0) await sleep(SLICE_PAUSE_MS);
     const slice = rows.slice(i, i + SLICE_ROWS);
     await writeTransaction(db, () => write(slice));
+  }
+}
+
+/**
+ * Deletes rows as `inSlices` writes them: `remove(limit)` deletes at most `limit` rows and says how many it did;
+ * it runs in transactions of its own, with pauses between, until it deletes fewer than a slice.
+ */
+export async function deleteInSlices(db: Database.Database, remove: (limit: number) => number): Promise<void> {
+  for (let first = true; ; first = false) {
+    if (!first) await sleep(SLICE_PAUSE_MS);
+    if ((await writeTransaction(db, () => remove(SLICE_ROWS))) < SLICE_ROWS) return;
   }
 }
