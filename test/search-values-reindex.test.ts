@@ -9,6 +9,7 @@ import { prepareResource, storedJson } from '../src/fhir/prepare.js';
 import type { FhirResource } from '../src/fhir/resource.js';
 import { POSTGRES_MIGRATIONS } from '../src/store/postgres/migrations.js';
 import { openPostgresStore } from '../src/store/postgres/index.js';
+import type { Store } from '../src/store/ports.js';
 import { SQLITE_MIGRATIONS } from '../src/store/sqlite/migrations.js';
 import { openSqliteStore } from '../src/store/sqlite/index.js';
 import { freshSchema, TEST_DATABASE_URL } from './helpers/postgres.js';
@@ -38,6 +39,16 @@ const filter = (text: string): MemberFilter => {
   if ('error' in parsed) throw new Error(parsed.error);
   return parsed.filter;
 };
+
+/** The criteria over `resources` find the patients they should once the index is filled (deleted ones left out). */
+async function expectIndexed(store: Pick<Store, 'cohorts'>): Promise<void> {
+  const match = (text: string) => store.cohorts.matchPatients('t', [resolveCriterion(filter(text), Date.UTC(2024, 4, 8))], 10);
+  expect(await match('Patient?gender=female')).toEqual(['p1']);
+  expect(await match('Patient?family=mul')).toEqual(['p1']);
+  expect(await match('Encounter?status=finished&date=ge2024-05-01')).toEqual(['p1']);
+  expect(await match('Encounter?date=ge2024-05-02')).toEqual(['p2']);
+  expect(await match('Condition?code=http://snomed.info/sct|38341003')).toEqual(['p2']);
+}
 
 const resources: FhirResource[] = [
   { resourceType: 'Patient', id: 'p1', gender: 'female', name: [{ family: 'Müller' }] },
@@ -75,12 +86,7 @@ describe('the SQLite search-value index of a database from an earlier release', 
 
     const store = openSqliteStore(file);
     try {
-      const match = (text: string) => store.cohorts.matchPatients('t', [resolveCriterion(filter(text), Date.UTC(2024, 4, 8))], 10);
-      expect(await match('Patient?gender=female')).toEqual(['p1']);
-      expect(await match('Patient?family=mul')).toEqual(['p1']);
-      expect(await match('Encounter?status=finished&date=ge2024-05-01')).toEqual(['p1']);
-      expect(await match('Encounter?date=ge2024-05-02')).toEqual(['p2']);
-      expect(await match('Condition?code=http://snomed.info/sct|38341003')).toEqual(['p2']);
+      await expectIndexed(store);
       // The rows are those a write makes.
       const reader = new Database(file, { readonly: true });
       const rows = reader.prepare("SELECT type, id, param, patient_id, sys, val, lo, hi FROM search_values WHERE tenant = 't' ORDER BY type, id, param, k").raw().all();
@@ -164,12 +170,7 @@ describe('the PostgreSQL search-value index of a database from an earlier releas
     }
     const store = await openPostgresStore(TEST_DATABASE_URL, { schema: schema.name, poolSize: 2 });
     try {
-      const match = (text: string) => store.cohorts.matchPatients('t', [resolveCriterion(filter(text), Date.UTC(2024, 4, 8))], 10);
-      expect(await match('Patient?gender=female')).toEqual(['p1']);
-      expect(await match('Patient?family=mul')).toEqual(['p1']);
-      expect(await match('Encounter?status=finished&date=ge2024-05-01')).toEqual(['p1']);
-      expect(await match('Encounter?date=ge2024-05-02')).toEqual(['p2']);
-      expect(await match('Condition?code=http://snomed.info/sct|38341003')).toEqual(['p2']);
+      await expectIndexed(store);
     } finally {
       await store.close();
       await schema.drop();
