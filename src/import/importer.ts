@@ -7,7 +7,7 @@ import type { ResourceStore } from '../store/ports.js';
 import type { PreparedResource } from '../fhir/resource.js';
 import { startThread } from '../threads/start-thread.js';
 import { type ParseEvent, parseFiles, planTasks, TaskAssembler, type TaskEvent } from './parse.js';
-import { unpackResources, type WireResource } from './wire.js';
+import { unpackResources, type WireBatch } from './wire.js';
 
 export interface Rejection {
   file: string;
@@ -108,7 +108,7 @@ class ParseThread {
     if ('error' in m) throw m.error;
     if ('done' in m) return undefined;
     this.worker.postMessage('ack');
-    for (const event of m.events) if (event.kind === 'resources') unpackResources(event.items as WireResource[]);
+    for (const event of m.events) if (event.kind === 'resources') event.items = unpackResources(event.items as unknown as WireBatch);
     return m;
   }
 
