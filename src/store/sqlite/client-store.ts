@@ -17,11 +17,12 @@ export class SqliteClientStore implements ClientStore {
   }
 
   async registerClient(c: RegisteredClient): Promise<void> {
-    this.db
-      .prepare(
-        `INSERT INTO clients (client_id, tenant, name, jwks, jwks_url, scope, disabled, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(c.clientId, c.tenant, c.name, c.jwks ? JSON.stringify(c.jwks) : null, c.jwksUrl, c.scope, c.disabled ? 1 : 0, c.createdAt);
+    const insert = this.db.prepare(
+      `INSERT INTO clients (client_id, tenant, name, jwks, jwks_url, scope, disabled, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    await writeTransaction(this.db, () =>
+      insert.run(c.clientId, c.tenant, c.name, c.jwks ? JSON.stringify(c.jwks) : null, c.jwksUrl, c.scope, c.disabled ? 1 : 0, c.createdAt),
+    );
   }
 
   async getClient(clientId: string): Promise<RegisteredClient | undefined> {

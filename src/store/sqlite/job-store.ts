@@ -124,25 +124,23 @@ export class SqliteJobStore implements JobStore {
   }
 
   async renewLease(jobId: string, seq: number, lease: Lease): Promise<boolean> {
-    const r = this.db
-      .prepare("UPDATE chunks SET lease_until = ? WHERE job_id = ? AND seq = ? AND status = 'running' AND lease_owner = ?")
-      .run(lease.until, jobId, seq, lease.owner);
-    return r.changes > 0;
+    const update = this.db.prepare("UPDATE chunks SET lease_until = ? WHERE job_id = ? AND seq = ? AND status = 'running' AND lease_owner = ?");
+    return writeTransaction(this.db, () => update.run(lease.until, jobId, seq, lease.owner).changes > 0);
   }
 
   async reclaimExpired(now: number): Promise<ChunkRef[]> {
-    const rows = this.db
-      .prepare(
-        `UPDATE chunks SET status = 'pending', lease_until = NULL, lease_owner = NULL
-         WHERE status = 'running' AND lease_until < ? AND job_id IN (SELECT id FROM jobs WHERE status = 'in-progress')
-         RETURNING job_id, seq`,
-      )
-      .all(now) as { job_id: string; seq: number }[];
+    const reclaim = this.db.prepare(
+      `UPDATE chunks SET status = 'pending', lease_until = NULL, lease_owner = NULL
+       WHERE status = 'running' AND lease_until < ? AND job_id IN (SELECT id FROM jobs WHERE status = 'in-progress')
+       RETURNING job_id, seq`,
+    );
+    const rows = await writeTransaction(this.db, () => reclaim.all(now) as { job_id: string; seq: number }[]);
     return rows.map((r) => ({ jobId: r.job_id, seq: r.seq }));
   }
 
   async releaseAllLeases(): Promise<number> {
-    return this.db.prepare("UPDATE chunks SET status = 'pending', lease_until = NULL, lease_owner = NULL WHERE status = 'running'").run().changes;
+    const release = this.db.prepare("UPDATE chunks SET status = 'pending', lease_until = NULL, lease_owner = NULL WHERE status = 'running'");
+    return writeTransaction(this.db, () => release.run().changes);
   }
 
   async pendingChunks(): Promise<ChunkRef[]> {
@@ -184,16 +182,13 @@ export class SqliteJobStore implements JobStore {
   }
 
   async failChunk(jobId: string, seq: number, error: string, retry: boolean): Promise<void> {
-    this.db
-      .prepare('UPDATE chunks SET status = ?, error = ?, lease_until = NULL, lease_owner = NULL WHERE job_id = ? AND seq = ?')
-      .run(retry ? 'pending' : 'failed', error, jobId, seq);
+    const update = this.db.prepare('UPDATE chunks SET status = ?, error = ?, lease_until = NULL, lease_owner = NULL WHERE job_id = ? AND seq = ?');
+    await writeTransaction(this.db, () => update.run(retry ? 'pending' : 'failed', error, jobId, seq));
   }
 
   async finishJob(jobId: string, status: 'completed' | 'failed', at: number, error?: string): Promise<boolean> {
-    const r = this.db
-      .prepare("UPDATE jobs SET status = ?, completed_at = ?, error = ? WHERE id = ? AND status = 'in-progress'")
-      .run(status, at, error ?? null, jobId);
-    return r.changes > 0;
+    const update = this.db.prepare("UPDATE jobs SET status = ?, completed_at = ?, error = ? WHERE id = ? AND status = 'in-progress'");
+    return writeTransaction(this.db, () => update.run(status, at, error ?? null, jobId).changes > 0);
   }
 
   async deleteJob(jobId: string): Promise<ExportFile[]> {
@@ -229,13 +224,11 @@ export class SqliteJobStore implements JobStore {
   }
 
   async takeTurn(task: string, now: number, intervalMs: number): Promise<boolean> {
-    const row = this.db
-      .prepare(
-        `INSERT INTO turns (task, next_at) VALUES (?, ?)
-         ON CONFLICT (task) DO UPDATE SET next_at = excluded.next_at WHERE turns.next_at <= ?
-         RETURNING task`,
-      )
-      .get(task, now + intervalMs, now);
-    return row !== undefined;
+    const take = this.db.prepare(
+      `INSERT INTO turns (task, next_at) VALUES (?, ?)
+       ON CONFLICT (task) DO UPDATE SET next_at = excluded.next_at WHERE turns.next_at <= ?
+       RETURNING task`,
+    );
+    return writeTransaction(this.db, () => take.get(task, now + intervalMs, now) !== undefined);
   }
 }

@@ -192,7 +192,7 @@ export class SqliteResourceStore implements ResourceStore {
   }
 
   async ensureTenant(tenant: string): Promise<void> {
-    this.statements.ensureTenant.run(tenant);
+    await writeTransaction(this.db, () => this.statements.ensureTenant.run(tenant));
   }
 
   async listTenants(): Promise<string[]> {

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { ConsoleSession, SessionStore } from '../ports.js';
+import { writeTransaction } from './write-transaction.js';
 
 interface SessionRow {
   id: string;
@@ -14,7 +15,8 @@ export class SqliteSessionStore implements SessionStore {
   constructor(private readonly db: Database.Database) {}
 
   async createSession(s: ConsoleSession): Promise<void> {
-    this.db.prepare('INSERT INTO console_sessions (id, csrf_token, created_at, expires_at) VALUES (?, ?, ?, ?)').run(s.id, s.csrfToken, s.createdAt, s.expiresAt);
+    const insert = this.db.prepare('INSERT INTO console_sessions (id, csrf_token, created_at, expires_at) VALUES (?, ?, ?, ?)');
+    await writeTransaction(this.db, () => insert.run(s.id, s.csrfToken, s.createdAt, s.expiresAt));
   }
 
   async getSession(id: string, now: number): Promise<ConsoleSession | undefined> {
@@ -23,10 +25,12 @@ export class SqliteSessionStore implements SessionStore {
   }
 
   async deleteSession(id: string): Promise<boolean> {
-    return this.db.prepare('DELETE FROM console_sessions WHERE id = ?').run(id).changes > 0;
+    const remove = this.db.prepare('DELETE FROM console_sessions WHERE id = ?');
+    return writeTransaction(this.db, () => remove.run(id).changes > 0);
   }
 
   async deleteExpiredSessions(now: number): Promise<number> {
-    return this.db.prepare('DELETE FROM console_sessions WHERE expires_at <= ?').run(now).changes;
+    const remove = this.db.prepare('DELETE FROM console_sessions WHERE expires_at <= ?');
+    return writeTransaction(this.db, () => remove.run(now).changes);
   }
 }

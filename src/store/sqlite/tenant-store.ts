@@ -7,7 +7,8 @@ export class SqliteTenantStore implements TenantStore {
   constructor(private readonly db: Database.Database) {}
 
   async createTenant(id: string, name: string, createdAt: number): Promise<boolean> {
-    return this.db.prepare('INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING').run(id, name, createdAt).changes > 0;
+    const insert = this.db.prepare('INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING');
+    return writeTransaction(this.db, () => insert.run(id, name, createdAt).changes > 0);
   }
 
   async getTenant(id: string): Promise<TenantRecord | undefined> {

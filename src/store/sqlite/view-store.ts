@@ -55,6 +55,7 @@ export class SqliteViewStore implements ViewStore {
   }
 
   async removeView(tenant: string, name: string): Promise<boolean> {
-    return this.db.prepare('DELETE FROM view_definitions WHERE tenant = ? AND name = ?').run(tenant, name).changes > 0;
+    const remove = this.db.prepare('DELETE FROM view_definitions WHERE tenant = ? AND name = ?');
+    return writeTransaction(this.db, () => remove.run(tenant, name).changes > 0);
   }
 }
