@@ -3,6 +3,7 @@ import { isValidTenantId, TENANT_ID_RULE } from '../fhir/ids.js';
 import type { ClientStore, RegisteredClient } from '../store/ports.js';
 import { JwksError, validatePublicJwks } from './jwks.js';
 import { validateRegistrationScope } from './scopes.js';
+import type { ClientView } from '../manage/views.js';
 
 /**
  * The client registry (the vendor's "code Console"): registration input validation and the JSON view of a client,
@@ -81,17 +82,6 @@ export async function registerClient(clients: ClientStore, input: ClientRegistra
   return client;
 }
 
-/** How the CLI and the admin API show a client. */
-export interface ClientView {
-  client_id: string;
-  tenant: string;
-  name: string;
-  scope: string;
-  jwks_url: string | null;
-  jwks: RegisteredClient['jwks'];
-  disabled: boolean;
-  created_at: string;
-}
 
 export const clientView = (c: RegisteredClient): ClientView => ({
   client_id: c.clientId,
@@ -103,3 +93,5 @@ export const clientView = (c: RegisteredClient): ClientView => ({
   disabled: c.disabled,
   created_at: new Date(c.createdAt).toISOString(),
 });
+
+export type { ClientView } from '../manage/views.js';

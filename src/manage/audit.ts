@@ -2,7 +2,7 @@ import { invalid } from '../fhir/errors.js';
 import type { AuditEvent, AuditOutcome, AuditQuery } from '../store/ports.js';
 import { AUDIT_MAX_PAGE } from '../store/rows.js';
 import type { AuditTrail } from './audit-trail.js';
-import type { AuditEventView } from './views.js';
+import type { AuditEventView, ClientActivity } from './views.js';
 
 /**
  * Reading the audit trail (`flatfhir audit list`, `/admin/audit`): the query from user input, the JSON view of a
@@ -75,7 +75,7 @@ export function auditQuery(input: AuditQueryInput): AuditQuery {
   return q;
 }
 
-export type { AuditEventView } from './views.js';
+export type { AuditEventView, ClientActivity } from './views.js';
 
 export const auditEventView = (e: AuditEvent): AuditEventView => ({
   id: e.id,
@@ -159,11 +159,6 @@ export function auditBundle(events: AuditEvent[], total: number, self: string, n
   };
 }
 
-export interface ClientActivity {
-  last_token_issued: string | null;
-  last_export: { time: string; job_id: string | null; request: string | null } | null;
-  failed_authentications_last_hour: number;
-}
 
 /** A client's activity from the audit trail: its last token, its last accepted export, its failed token requests in the last hour. */
 export async function clientActivity(audit: Pick<AuditTrail, 'list' | 'count'>, clientId: string, now: number): Promise<ClientActivity> {

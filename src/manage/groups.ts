@@ -7,38 +7,9 @@ import type { FhirResource } from '../fhir/resource.js';
 import { COHORT_ORIGIN_TAG } from './bulk-cohort.js';
 import type { ManageDeps } from './deps.js';
 import { checkTenantId } from './tenants.js';
+import type { GroupView, MemberView } from './views.js';
 
-/** A member as `group show` lists it. */
-export interface MemberView {
-  patient: string;
-  period_start: string | null;
-  inactive: boolean;
-}
 
-/** How the CLI and the admin API show a group. */
-export interface GroupView {
-  id: string;
-  tenant: string;
-  name: string;
-  /** static: listed members; dynamic: member-filter criteria evaluated at each export's kick-off. */
-  kind: 'static' | 'dynamic';
-  identifier: { system?: string; value: string }[];
-  /** The Group resource's version (each member change makes one) and when it was written. */
-  version: number;
-  last_updated: string;
-  /** Static: entries listed; dynamic: patients matching now (or in the job given with `as_of`). */
-  member_count: number;
-  criteria?: string[];
-  /** Whether the criteria use relative dates (their members move with the kick-off time). */
-  relative?: boolean;
-  /** Whether a client created it through the Bulk Cohort API (`POST [base]/Group`; its meta.tag says so). */
-  bulk_cohort_api: boolean;
-  /** In `show` only: static members with their period and flag; dynamic members evaluated now or as of a job. */
-  members?: MemberView[];
-  /** Dynamic groups in `show`: the instant the members were evaluated at, or the job they were recorded by. */
-  evaluated_at?: string;
-  as_of_job?: string;
-}
 
 export interface GroupCreate {
   tenant: string;
@@ -317,3 +288,5 @@ export function groupService(deps: ManageDeps): GroupService {
     },
   };
 }
+
+export type { GroupView, MemberView } from './views.js';

@@ -3,8 +3,9 @@ import { invalid, notFound } from '../fhir/errors.js';
 import { objectPrefix, purgeDeletedJob } from '../export/runner.js';
 import type { ExportParams } from '../export/kickoff.js';
 import type { ObjectStorage } from '../storage/ports.js';
-import type { ExportChunk, ExportFile, ExportJob, JobStatus, JobStore } from '../store/ports.js';
+import type { ExportChunk, ExportJob, JobStatus, JobStore } from '../store/ports.js';
 import type { AuditTrail } from './audit-trail.js';
+import type { JobDetailView, JobSummaryView } from './views.js';
 
 /**
  * Export jobs for an operator (`flatfhir jobs …`, `/admin/jobs`): every tenant's and client's jobs, their detail,
@@ -19,30 +20,6 @@ export interface AdminActor {
   request: string;
 }
 
-export interface JobSummaryView {
-  id: string;
-  tenant: string;
-  client_id: string;
-  kind: ExportJob['kind'];
-  state: JobStatus;
-  request: string;
-  created_at: string;
-  completed_at: string | null;
-  expires_at: string;
-  progress: { done: number; total: number };
-  error: string | null;
-}
-
-export interface JobDetailView extends JobSummaryView {
-  transaction_time: string;
-  parameters: Record<string, unknown>;
-  timings: { created_at: string; completed_at: string | null; duration_ms: number | null; expires_at: string };
-  chunks: Partial<Record<ExportChunk['status'], number>>;
-  files: { id: string; kind: ExportFile['kind']; type: string; count: number; bytes: number }[];
-  totals: { files: number; resources: number; bytes: number };
-  /** Chunks that failed (for now or for good), with their last error. */
-  errors: { seq: number; type: string; state: ExportChunk['status']; attempts: number; error: string }[];
-}
 
 const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
 
@@ -212,3 +189,5 @@ export function createJobsAdmin(deps: { jobs: JobStore; storage?: ObjectStorage 
     },
   };
 }
+
+export type { JobDetailView, JobSummaryView } from './views.js';

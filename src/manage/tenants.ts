@@ -3,23 +3,9 @@ import { FhirError, invalid, notFound } from '../fhir/errors.js';
 import { isValidTenantId, TENANT_ID_RULE } from '../fhir/ids.js';
 import type { TenantRecord } from '../store/ports.js';
 import type { ManageDeps } from './deps.js';
+import type { TenantCounts, TenantView } from './views.js';
 
-export interface TenantCounts {
-  /** Live resources per type. */
-  resources: Record<string, number>;
-  groups: number;
-  clients: number;
-  jobs: number;
-}
 
-/** How the CLI and the admin API show a tenant. */
-export interface TenantView {
-  id: string;
-  name: string;
-  created_at: string | null;
-  /** In `show` only. */
-  counts?: TenantCounts;
-}
 
 export interface TenantRemoval {
   id: string;
@@ -106,3 +92,5 @@ export function tenantService(deps: ManageDeps): TenantService {
     },
   };
 }
+
+export type { TenantCounts, TenantView } from './views.js';

@@ -1,24 +1,11 @@
+import type { ClientActivity as Activity, ClientView } from '../../../src/manage/views.js';
 import { useState } from 'preact/hooks';
 import { api, enc, get, query } from '../api.js';
 import { Confirm, ErrorBox, fmtNumber, fmtTime, Notice, Select, TextArea, TextField, useActions, useResource } from '../components.js';
 import { download, generateKeyPair, jwksFromPaste, type KeyAlg } from '../keys.js';
 
-interface ClientView {
-  client_id: string;
-  tenant: string;
-  name: string;
-  scope: string;
-  jwks_url: string | null;
-  disabled: boolean;
-  created_at: string;
-  activity?: Activity;
-}
-
-interface Activity {
-  last_token_issued: string | null;
-  last_export: { time: string; job_id: string | null; request: string | null } | null;
-  failed_authentications_last_hour: number;
-}
+/** A client as `GET /admin/clients/:id` shows it: with its activity from the audit trail. */
+type ClientWithActivity = ClientView & { activity?: Activity };
 
 type KeySource = 'generate' | 'jwks_url' | 'paste';
 
@@ -26,7 +13,7 @@ type KeySource = 'generate' | 'jwks_url' | 'paste';
 const COHORT_SCOPE = 'system/Group.cd';
 
 function ClientActivity({ id }: { id: string }) {
-  const { data: client } = useResource<ClientView>(`/admin/clients/${enc(id)}`);
+  const { data: client } = useResource<ClientWithActivity>(`/admin/clients/${enc(id)}`);
   const data = client?.activity;
   if (!data) return <td colSpan={3} class="muted">—</td>;
   return (
@@ -39,7 +26,7 @@ function ClientActivity({ id }: { id: string }) {
 }
 
 export function ClientsPage({ tenant }: { tenant: string }) {
-  const { data, error, reload } = useResource<{ clients: ClientView[] }>(`/admin/clients${query({ tenant })}`);
+  const { data, error, reload } = useResource<{ clients: ClientWithActivity[] }>(`/admin/clients${query({ tenant })}`);
   const types = useResource<{ types: string[] }>('/admin/export-types');
   const [name, setName] = useState('');
   const [source, setSource] = useState<KeySource>('generate');
@@ -50,7 +37,7 @@ export function ClientsPage({ tenant }: { tenant: string }) {
   const [access, setAccess] = useState<'rs' | 'read'>('rs');
   const [cohorts, setCohorts] = useState(false);
   const actions = useActions();
-  const [removing, setRemoving] = useState<ClientView>();
+  const [removing, setRemoving] = useState<ClientWithActivity>();
   const [busy, setBusy] = useState(false);
 
   const toggle = (t: string) => {
@@ -80,7 +67,7 @@ export function ClientsPage({ tenant }: { tenant: string }) {
       } else {
         body['jwks'] = await jwksFromPaste(pasted);
       }
-      const client = await api<ClientView>('POST', '/admin/clients', body);
+      const client = await api<ClientWithActivity>('POST', '/admin/clients', body);
       if (privateJwk) {
         const fhirBaseUrl = `${location.origin}/r4/${client.tenant}`;
         const smart = await get<{ token_endpoint?: string }>(`/r4/${enc(client.tenant)}/.well-known/smart-configuration`).catch(() => undefined);
@@ -99,7 +86,7 @@ export function ClientsPage({ tenant }: { tenant: string }) {
     setBusy(false);
   };
 
-  const act = (c: ClientView, action: 'disable' | 'enable') =>
+  const act = (c: ClientWithActivity, action: 'disable' | 'enable') =>
     actions.run(async () => {
       await api('POST', `/admin/clients/${enc(c.client_id)}/${action}`);
       reload();

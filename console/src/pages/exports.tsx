@@ -1,37 +1,17 @@
+import type { JobDetailView, JobSummaryView } from '../../../src/manage/views.js';
 import { useState } from 'preact/hooks';
 import { api, enc, errorText, get, query } from '../api.js';
 import { Confirm, ErrorBox, fmtBytes, fmtNumber, fmtTime, Notice, Select, useActions, useInterval, useResource } from '../components.js';
 
-interface JobSummary {
-  id: string;
-  tenant: string;
-  client_id: string;
-  kind: string;
-  state: 'in-progress' | 'completed' | 'failed' | 'deleted';
-  request: string;
-  created_at: string;
-  completed_at: string | null;
-  progress: { done: number; total: number };
-  error: string | null;
-}
-
-interface JobDetail extends JobSummary {
-  parameters: Record<string, unknown>;
-  timings: { duration_ms: number | null };
-  files: { id: string; kind: 'output' | 'error' | 'deleted'; type: string; count: number; bytes: number }[];
-  totals: { files: number; resources: number; bytes: number };
-  errors: { seq: number; type: string; state: string; attempts: number; error: string }[];
-}
-
-const percent = (j: JobSummary): number =>
+const percent = (j: JobSummaryView): number =>
   j.state === 'completed' ? 100 : j.progress.total > 0 ? Math.min(100, Math.floor((100 * j.progress.done) / j.progress.total)) : 0;
 
-function StateBadge({ state }: { state: JobSummary['state'] }) {
+function StateBadge({ state }: { state: JobSummaryView['state'] }) {
   const cls = state === 'completed' ? 'ok' : state === 'in-progress' ? 'run' : 'bad';
   return <span class={`badge ${cls}`}>{state}</span>;
 }
 
-function perType(files: JobDetail['files']): { type: string; files: number; resources: number; bytes: number }[] {
+function perType(files: JobDetailView['files']): { type: string; files: number; resources: number; bytes: number }[] {
   const m = new Map<string, { type: string; files: number; resources: number; bytes: number }>();
   for (const f of files.filter((x) => x.kind === 'output')) {
     const row = m.get(f.type) ?? { type: f.type, files: 0, resources: 0, bytes: 0 };
@@ -44,7 +24,7 @@ function perType(files: JobDetail['files']): { type: string; files: number; reso
 }
 
 function JobPanel({ id, onClose }: { id: string; onClose: () => void }) {
-  const { data, error, reload } = useResource<JobDetail>(`/admin/jobs/${enc(id)}`);
+  const { data, error, reload } = useResource<JobDetailView>(`/admin/jobs/${enc(id)}`);
   const [manifest, setManifest] = useState<string>();
   const [manifestError, setManifestError] = useState<string>();
   useInterval(reload, 1000, data?.state === 'in-progress');
@@ -127,9 +107,9 @@ function JobPanel({ id, onClose }: { id: string; onClose: () => void }) {
 
 export function ExportsPage({ tenant }: { tenant: string }) {
   const [state, setState] = useState('');
-  const { data, error, reload } = useResource<{ jobs: JobSummary[] }>(`/admin/jobs${query({ tenant, state, limit: 100 })}`);
+  const { data, error, reload } = useResource<{ jobs: JobSummaryView[] }>(`/admin/jobs${query({ tenant, state, limit: 100 })}`);
   const [selected, setSelected] = useState<string>();
-  const [cancelling, setCancelling] = useState<JobSummary>();
+  const [cancelling, setCancelling] = useState<JobSummaryView>();
   const actions = useActions();
   const running = data?.jobs.some((j) => j.state === 'in-progress') ?? false;
   // Live progress: the list is polled every second while a job runs (every 5 s otherwise, to see new ones).

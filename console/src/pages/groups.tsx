@@ -1,31 +1,7 @@
+import type { GroupView } from '../../../src/manage/views.js';
 import { useState } from 'preact/hooks';
 import { api, enc, query } from '../api.js';
 import { Confirm, ErrorBox, fmtNumber, fmtTime, Notice, splitIds, TextArea, TextField, useActions, useResource } from '../components.js';
-
-interface GroupSummary {
-  id: string;
-  tenant: string;
-  name: string;
-  kind: 'static' | 'dynamic';
-  version: number;
-  last_updated: string;
-  member_count: number;
-  criteria?: string[];
-  relative?: boolean;
-  /** Created by a client through the Bulk Cohort API (POST [base]/Group). */
-  bulk_cohort_api?: boolean;
-}
-
-interface Member {
-  patient: string;
-  period_start: string | null;
-  inactive: boolean;
-}
-
-interface GroupDetail extends GroupSummary {
-  members?: Member[];
-  evaluated_at?: string;
-}
 
 /** An admin change of the group, from the audit trail. */
 interface HistoryEntry {
@@ -49,7 +25,7 @@ type Mode = 'ids' | 'search' | 'dynamic';
 
 function GroupPanel({ tenant, id, limit, onChanged, onClose }: { tenant: string; id: string; limit: number | undefined; onChanged: () => void; onClose: () => void }) {
   const base = `/admin/tenants/${enc(tenant)}/groups/${enc(id)}`;
-  const { data, error, reload } = useResource<GroupDetail>(base);
+  const { data, error, reload } = useResource<GroupView>(base);
   const history = useResource<{ events: HistoryEntry[] }>(`/admin/audit${query({ tenant, action: 'admin.group', limit: 200 })}`);
   // What clients did through the Bulk Cohort API (group.create, group.delete): their records name the group `Group/{id}`.
   const clientHistory = useResource<{ events: HistoryEntry[] }>(`/admin/audit${query({ tenant, action: 'group', limit: 200 })}`);
@@ -177,7 +153,7 @@ function GroupPanel({ tenant, id, limit, onChanged, onClose }: { tenant: string;
 }
 
 export function GroupsPage({ tenant }: { tenant: string }) {
-  const { data, error, reload } = useResource<{ groups: GroupSummary[] }>(tenant ? `/admin/tenants/${enc(tenant)}/groups` : undefined);
+  const { data, error, reload } = useResource<{ groups: GroupView[] }>(tenant ? `/admin/tenants/${enc(tenant)}/groups` : undefined);
   const settings = useResource<{ maxGroupMembers?: number }>('/admin/export-types');
   const limit = settings.data?.maxGroupMembers;
   const [mode, setMode] = useState<Mode>('ids');
@@ -187,7 +163,7 @@ export function GroupsPage({ tenant }: { tenant: string }) {
   const [criteria, setCriteria] = useState('');
   const [preview, setPreview] = useState<Preview>();
   const [selected, setSelected] = useState<string>();
-  const [removing, setRemoving] = useState<GroupSummary>();
+  const [removing, setRemoving] = useState<GroupView>();
   const actions = useActions();
 
   const criteriaList = (): string[] =>
@@ -208,7 +184,7 @@ export function GroupsPage({ tenant }: { tenant: string }) {
     e.preventDefault();
     if (!tenant) return actions.fail('Choose a tenant first.');
     await actions.run(async () => {
-      const g = await api<GroupSummary>('POST', `/admin/tenants/${enc(tenant)}/groups`, body());
+      const g = await api<GroupView>('POST', `/admin/tenants/${enc(tenant)}/groups`, body());
       setName('');
       setIds('');
       setCriteria('');

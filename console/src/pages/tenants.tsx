@@ -1,26 +1,21 @@
+import type { TenantView } from '../../../src/manage/views.js';
 import { useEffect, useState } from 'preact/hooks';
 import { api, enc, get } from '../api.js';
 import { Confirm, ErrorBox, fmtNumber, Notice, TextField, useActions, useResource } from '../components.js';
 
-export interface Tenant {
-  id: string;
-  name?: string;
-  counts?: { resources?: Record<string, number>; groups?: number; clients?: number; jobs?: number };
-}
-
-const totalResources = (t: Tenant): number => Object.values(t.counts?.resources ?? {}).reduce((n, c) => n + c, 0);
+const totalResources = (t: TenantView): number => Object.values(t.counts?.resources ?? {}).reduce((n, c) => n + c, 0);
 
 export function TenantsPage({ onChanged }: { onChanged: () => void }) {
-  const list = useResource<{ tenants: Tenant[] }>('/admin/tenants');
+  const list = useResource<{ tenants: TenantView[] }>('/admin/tenants');
   const { error, reload } = list;
   // The list has no counts; each tenant's own answer does.
-  const [data, setData] = useState<{ tenants: Tenant[] }>();
+  const [data, setData] = useState<{ tenants: TenantView[] }>();
   useEffect(() => {
     const tenants = list.data?.tenants;
     if (!tenants) return;
     let live = true;
     setData({ tenants });
-    void Promise.all(tenants.map((t) => (t.counts ? Promise.resolve(t) : get<Tenant>(`/admin/tenants/${enc(t.id)}`).catch(() => t)))).then(
+    void Promise.all(tenants.map((t) => (t.counts ? Promise.resolve(t) : get<TenantView>(`/admin/tenants/${enc(t.id)}`).catch(() => t)))).then(
       (full) => live && setData({ tenants: full }),
     );
     return () => {
@@ -30,7 +25,7 @@ export function TenantsPage({ onChanged }: { onChanged: () => void }) {
   const [id, setId] = useState('');
   const [name, setName] = useState('');
   const actions = useActions();
-  const [removing, setRemoving] = useState<Tenant>();
+  const [removing, setRemoving] = useState<TenantView>();
 
   const create = async (e: Event) => {
     e.preventDefault();
