@@ -54,8 +54,12 @@ const PARSE_THREAD_HEAP_MB = 1024;
  */
 const PARSE_THREAD_YOUNG_MB = 48;
 const MAX_PARSE_THREADS = 3;
-/** Resources per message of the parser: small, so that few are in flight however large a write is. */
-const PARSE_BATCH = 1000;
+/**
+ * Resources per message of the parser: small, so that few are in flight however large a write is, and so that the
+ * parser's young generation holds little of a batch when it is collected (measured on 239,000 Synthea resources:
+ * 250 a message took about 8% less CPU than 1,000, 500 more).
+ */
+const PARSE_BATCH = 250;
 /** A write ends when the JSON of its resources reaches this many characters, whatever the batch size. */
 const MAX_BATCH_CHARS = 16 * 1024 * 1024;
 
