@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import cliProgress from 'cli-progress';
 import { EXPORT_TYPES } from '../fhir/resource-types.js';
-import { importPaths } from '../import/importer.js';
+import { DEFAULT_BATCH_SIZE, importPaths } from '../import/importer.js';
 import { commandConfig, openStoreFor, storeOptions } from './shared.js';
 
 const number = new Intl.NumberFormat('en-US');
@@ -25,7 +25,7 @@ export function importCommand(): Command {
   const cmd = new Command('import')
     .description('Import NDJSON files (.ndjson, .ndjson.gz), FHIR Bundles (.json) and directories of them into a tenant')
     .requiredOption('-t, --tenant <tenant>', 'the tenant to import into, created when new (1 to 64 letters, digits, "-" and ".")')
-    .option('--batch-size <n>', 'resources per atomic batch (a batch also ends with each file)', '2000')
+    .option('--batch-size <n>', 'resources per atomic batch (a batch also ends with each file)', String(DEFAULT_BATCH_SIZE))
     .argument('<paths...>', 'files or directories')
     .addHelpText('after', '\nExample:\n  npx flatfhir import --tenant my-tenant test/fixtures/synthea-100/')
     .action(async (paths: string[], opts: { tenant: string; batchSize: string }) => {

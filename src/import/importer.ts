@@ -30,7 +30,7 @@ export interface ImportOptions {
   resources: ResourceStore;
   tenant: string;
   paths: string[];
-  /** Resources per atomic write (default 2,000); a write also ends at a file's end, at a delete and at 16 MB. */
+  /** Resources per atomic write (default `DEFAULT_BATCH_SIZE`); a write also ends at a file's end, at a delete and at 16 MB. */
   batchSize?: number;
   maxGroupMembers: number;
   maxReported?: number;
@@ -54,6 +54,12 @@ const PARSE_THREAD_HEAP_MB = 1024;
  */
 const PARSE_THREAD_YOUNG_MB = 48;
 const MAX_PARSE_THREADS = 3;
+/**
+ * Resources per atomic write. Larger writes are no faster (measured: 1,000 and 2,000 import 239,000 Synthea
+ * resources at the same rate), and the resources waiting for a write are what the importing process holds most of:
+ * its peak RSS was 265–300 MB at 1,000 against 315–340 MB at 2,000.
+ */
+export const DEFAULT_BATCH_SIZE = 1000;
 /**
  * Resources per message of the parser: small, so that few are in flight however large a write is, and so that the
  * parser's young generation holds little of a batch when it is collected (measured on 239,000 Synthea resources:
@@ -165,7 +171,7 @@ async function* parseInThreads(
  * malformed, with file and line.
  */
 export async function importPaths(options: ImportOptions): Promise<ImportResult> {
-  const batchSize = options.batchSize ?? 2000;
+  const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
   const maxReported = options.maxReported ?? 1000;
   const result: ImportResult = { counts: {}, accepted: 0, rejected: [], rejectedCount: 0, files: 0 };
   if (!isValidTenantId(options.tenant)) throw new Error(`${JSON.stringify(options.tenant)} is not a valid tenant id: ${TENANT_ID_RULE}.`);
