@@ -15,8 +15,16 @@ import { SqliteResourceStore } from './resource-store.js';
 import { SqliteTenantStore } from './tenant-store.js';
 import { BUSY_TIMEOUT_MS } from './write-transaction.js';
 
+/**
+ * The size the write-ahead log file is cut back to when SQLite starts it over (after a checkpoint has copied all of
+ * it). Without a limit the file keeps the largest size it ever reached (an import's few hundred MB) for as long as
+ * a connection is open, and its size would no longer say how much of it is still to be copied.
+ */
+export const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
+
 function configure(db: Database.Database, cacheKb: number): void {
   db.pragma('journal_mode = WAL');
+  db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
   db.pragma('synchronous = NORMAL');
   db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   db.pragma(`cache_size = -${cacheKb}`);

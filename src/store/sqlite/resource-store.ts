@@ -32,7 +32,11 @@ const ROWS_PER_INSERT = 64;
 const WAL_AUTOCHECKPOINT = 1000;
 /** During a bulk load the log is checkpointed on a thread of its own this often (ms)… */
 const BULK_CHECKPOINT_MS = 50;
-/** …and by the writer itself when that thread falls behind so far that the log outgrows this. */
+/**
+ * …and by the writer itself when that thread falls behind so far that the log outgrows this. The log's file is cut
+ * back whenever SQLite starts it over (`journal_size_limit`, set where the store is opened), so its size is what
+ * was written since the last complete checkpoint, not the largest it ever was.
+ */
 const BULK_WAL_LIMIT = 256 * 1024 * 1024;
 
 const valuesList = (rows: number, row: string): string => Array.from({ length: rows }, () => row).join(', ');
