@@ -82,7 +82,6 @@ export async function registerClient(clients: ClientStore, input: ClientRegistra
   return client;
 }
 
-
 export const clientView = (c: RegisteredClient): ClientView => ({
   client_id: c.clientId,
   tenant: c.tenant,

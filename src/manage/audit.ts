@@ -159,7 +159,6 @@ export function auditBundle(events: AuditEvent[], total: number, self: string, n
   };
 }
 
-
 /** A client's activity from the audit trail: its last token, its last accepted export, its failed token requests in the last hour. */
 export async function clientActivity(audit: Pick<AuditTrail, 'list' | 'count'>, clientId: string, now: number): Promise<ClientActivity> {
   const [token, kickoff, failures] = await Promise.all([

@@ -9,8 +9,6 @@ import type { ManageDeps } from './deps.js';
 import { checkTenantId } from './tenants.js';
 import type { GroupView, MemberView } from './views.js';
 
-
-
 export interface GroupCreate {
   tenant: string;
   name: string;

@@ -20,7 +20,6 @@ export interface AdminActor {
   request: string;
 }
 
-
 const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
 
 export const jobSummaryView = (j: ExportJob): JobSummaryView => ({

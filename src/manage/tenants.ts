@@ -5,8 +5,6 @@ import type { TenantRecord } from '../store/ports.js';
 import type { ManageDeps } from './deps.js';
 import type { TenantCounts, TenantView } from './views.js';
 
-
-
 export interface TenantRemoval {
   id: string;
   removed: true;
