@@ -17,19 +17,9 @@ import {
   type TestClient,
   tokenForm,
 } from './helpers/auth.js';
+import type { ClientView } from '../src/manage/views.js';
 
 const T = 'tenant-admin';
-
-interface ClientJson {
-  client_id: string;
-  tenant: string;
-  name: string;
-  scope: string;
-  jwks_url: string | null;
-  jwks: { keys: Record<string, unknown>[] } | null;
-  disabled: boolean;
-  created_at: string;
-}
 
 let server: AuthTestServer;
 
@@ -87,7 +77,7 @@ describe('admin API', () => {
     const key = await generateClientKey('ES384');
     const created = await postJson('/admin/clients', { tenant: T, scope: 'system/*.rs', name: 'Admin app', jwks: { keys: [key.publicJwk] } });
     expect(created.status).toBe(201);
-    const client = (await created.json()) as ClientJson;
+    const client = (await created.json()) as ClientView;
     expect(client.client_id).toMatch(/^[0-9a-f-]{36}$/);
     expect(client).toMatchObject({ tenant: T, name: 'Admin app', scope: 'system/*.rs', jwks_url: null, disabled: false });
     expect(created.headers.get('location')).toBe(`/admin/clients/${client.client_id}`);
@@ -96,23 +86,23 @@ describe('admin API', () => {
     const tokenUrl = server.tokenUrl(T);
     await getAccessToken(tokenUrl, tc);
 
-    const list = (await (await admin(`/admin/clients?tenant=${T}`)).json()) as { clients: ClientJson[] };
+    const list = (await (await admin(`/admin/clients?tenant=${T}`)).json()) as { clients: ClientView[] };
     expect(list.clients.map((c) => c.client_id)).toContain(client.client_id);
-    const otherTenant = (await (await admin('/admin/clients?tenant=elsewhere')).json()) as { clients: ClientJson[] };
+    const otherTenant = (await (await admin('/admin/clients?tenant=elsewhere')).json()) as { clients: ClientView[] };
     expect(otherTenant.clients).toEqual([]);
 
     const shown = await admin(`/admin/clients/${client.client_id}`);
     expect(shown.status).toBe(200);
-    expect(((await shown.json()) as ClientJson).client_id).toBe(client.client_id);
+    expect(((await shown.json()) as ClientView).client_id).toBe(client.client_id);
 
     const disabled = await admin(`/admin/clients/${client.client_id}/disable`, { method: 'POST' });
     expect(disabled.status).toBe(200);
-    expect(((await disabled.json()) as ClientJson).disabled).toBe(true);
+    expect(((await disabled.json()) as ClientView).disabled).toBe(true);
     const refused = await postForm(tokenUrl, tokenForm(await signAssertion(tc, tokenUrl)));
     expect(refused.status).toBe(401);
 
     const enabled = await admin(`/admin/clients/${client.client_id}/enable`, { method: 'POST' });
-    expect(((await enabled.json()) as ClientJson).disabled).toBe(false);
+    expect(((await enabled.json()) as ClientView).disabled).toBe(false);
     await getAccessToken(tokenUrl, tc);
 
     const removed = await admin(`/admin/clients/${client.client_id}`, { method: 'DELETE' });
@@ -127,7 +117,7 @@ describe('admin API', () => {
   it('registers a client with a JWKS URL', async () => {
     const res = await postJson('/admin/clients', { tenant: T, scope: 'system/Patient.read', jwks_url: 'https://app.example.org/.well-known/jwks.json' });
     expect(res.status).toBe(201);
-    const c = (await res.json()) as ClientJson;
+    const c = (await res.json()) as ClientView;
     expect(c.jwks_url).toBe('https://app.example.org/.well-known/jwks.json');
     expect(c.jwks).toBeNull();
   });
@@ -201,16 +191,16 @@ describe('flatfhir client (CLI)', () => {
     await writeFile(file, JSON.stringify({ keys: [key.publicJwk] }));
     const { out, opened } = await run(['--data', dir, 'register', '--tenant', T, '--jwks-file', file, '--scope', 'system/*.rs', '--name', 'CLI app']);
     expect(opened).toEqual([{ data: dir }]);
-    const c = JSON.parse(out) as ClientJson;
+    const c = JSON.parse(out) as ClientView;
     expect(c.client_id).toMatch(/^[0-9a-f-]{36}$/);
     expect(c).toMatchObject({ tenant: T, name: 'CLI app', scope: 'system/*.rs', disabled: false });
 
-    const listed = JSON.parse((await run(['list', '--json', '--data', dir])).out) as ClientJson[];
+    const listed = JSON.parse((await run(['list', '--json', '--data', dir])).out) as ClientView[];
     expect(listed.map((x) => x.client_id)).toEqual([c.client_id]);
     await expect(run(['list', '--tenant', 'other', '--data', dir])).rejects.toThrow(/no tenant other/);
-    expect((JSON.parse((await run(['show', c.client_id, '--data', dir])).out) as ClientJson).name).toBe('CLI app');
-    expect((JSON.parse((await run(['disable', c.client_id, '--data', dir])).out) as ClientJson).disabled).toBe(true);
-    expect((JSON.parse((await run(['enable', c.client_id, '--data', dir])).out) as ClientJson).disabled).toBe(false);
+    expect((JSON.parse((await run(['show', c.client_id, '--data', dir])).out) as ClientView).name).toBe('CLI app');
+    expect((JSON.parse((await run(['disable', c.client_id, '--data', dir])).out) as ClientView).disabled).toBe(true);
+    expect((JSON.parse((await run(['enable', c.client_id, '--data', dir])).out) as ClientView).disabled).toBe(false);
     expect(JSON.parse((await run(['remove', c.client_id, '--data', dir])).out)).toEqual({ client_id: c.client_id, removed: true });
     await expect(run(['show', c.client_id, '--data', dir])).rejects.toThrow(/No client/);
     await expect(run(['remove', c.client_id, '--data', dir])).rejects.toThrow(/No client/);
@@ -232,7 +222,7 @@ describe('flatfhir client (CLI)', () => {
     } finally {
       spy.mockRestore();
     }
-    const c = JSON.parse(printed) as ClientJson;
+    const c = JSON.parse(printed) as ClientView;
     expect(c.jwks_url).toBe('https://app.example.org/jwks.json');
     expect(c.scope).toBe('system/Observation.rs');
   });
@@ -242,7 +232,7 @@ describe('flatfhir client (CLI)', () => {
     const file = join(dir, 'one-key.json');
     await writeFile(file, JSON.stringify(key.publicJwk));
     const { out } = await run(['register', '--tenant', T, '--jwks-file', file, '--scope', 'system/*.read'], true);
-    const c = JSON.parse(out) as ClientJson;
+    const c = JSON.parse(out) as ClientView;
     const accessToken = await getAccessToken(server.tokenUrl(T), { clientId: c.client_id, privateKey: key.privateKey, kid: key.kid, alg: 'ES384' }, 'system/*.read');
     expect(accessToken.split('.')).toHaveLength(3);
   });
