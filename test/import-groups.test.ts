@@ -105,7 +105,10 @@ describe('search values of an import', () => {
       await importPaths({ resources: store.resources, tenant: 'here', paths: [FIXTURES], maxGroupMembers: 1000, thread: false });
       const db = new Database(file, { readonly: true });
       const rows = (tenant: string): unknown[] =>
-        db.prepare('SELECT type, id, param, patient_id, k, sys, val, lo, hi FROM search_values WHERE tenant = ? ORDER BY type, id, param, patient_id, k').raw().all(tenant);
+        [
+          ...db.prepare('SELECT type, param, val, patient_id, id, sys FROM search_tokens WHERE tenant = ? ORDER BY type, param, val, patient_id, id, sys').raw().all(tenant),
+          ...db.prepare('SELECT type, param, lo, hi, patient_id, id FROM search_dates WHERE tenant = ? ORDER BY type, param, lo, hi, patient_id, id').raw().all(tenant),
+        ];
       const threads = rows('threads');
       expect(threads.length).toBeGreaterThan(100_000);
       expect(threads).toEqual(rows('here'));

@@ -178,6 +178,17 @@ describe.each(adapters)('management store contract: $name', (adapter) => {
     expect(await match(['Condition?code=38341003'])).toEqual(['p1', 'p3']);
     expect(await match(['Encounter?date=ge-7d&status=finished', 'Condition?code=http://snomed.info/sct|38341003'])).toEqual(['p1', 'p3']);
     expect(await match(['Encounter?date=ge-7d', 'Condition?code=38341003'], 1)).toEqual(['p1']);
+    // Every kind of condition besides the one the evaluation starts from: a code, a reference, a date range, a system
+    // alone, no system, a prefix, a part of a string.
+    expect(await match(['Encounter?class=IMP&date=lt-7d'])).toEqual(['p2']);
+    expect(await match(['Encounter?service-provider=Organization/org1&date=ge-7d&status=finished'])).toEqual(['p1', 'p3']);
+    expect(await match(['Encounter?reason-code=http://snomed.info/sct|&status=finished'])).toEqual(['p1', 'p2']);
+    expect(await match(['Encounter?status=finished&class=|IMP'])).toEqual([]);
+    expect(await match(['Encounter?status=finished&reason-code=|44054006'])).toEqual([]);
+    expect(await match(['Patient?gender=female&family=mu'])).toEqual(['p1']);
+    expect(await match(['Patient?family=s&name:contains=mit'])).toEqual(['p3']);
+    expect(await match(['Patient?gender=female&name:contains=ll'])).toEqual(['p1']);
+    expect(await match(['Patient?gender=male,female&family=m,s'])).toEqual(['p1', 'p2', 'p3']);
 
     // A change replaces a resource's values; a deletion removes them.
     await store.resources.writeBatch(t, [encounter('e1', 'p1', 'cancelled', at - 2 * DAY, '44054006')]);

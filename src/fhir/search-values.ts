@@ -32,6 +32,14 @@ export interface SearchValue {
 
 export type IndexedParamType = 'token' | 'string' | 'reference' | 'date';
 
+/**
+ * The version of what is extracted: raise it with any change to the parameters below or to how their values are
+ * read, so that a store whose rows were extracted otherwise extracts them again when it opens (the embedded store
+ * removes a resource's rows by extracting them again from the JSON it replaces, so its rows must be what this code
+ * extracts).
+ */
+export const SEARCH_VALUES_VERSION = 1;
+
 /** The parameters indexed, per resource type. A dynamic group's criteria may use these and no others. */
 export const INDEXED_PARAMS: Readonly<Record<string, readonly string[]>> = {
   Patient: ['gender', 'birthdate', 'identifier', 'family', 'given', 'name', 'address-city', 'address-state', 'address-postalcode', 'death-date', 'general-practitioner', 'organization'],

@@ -243,5 +243,8 @@ export interface TenantRow {
 
 export const toTenant = (r: TenantRow): TenantRecord => ({ id: r.id, name: r.name, createdAt: r.created_at });
 
-/** Tables whose rows belong to a tenant through a `tenant` column (both adapters remove a tenant from these). */
-export const TENANT_TABLES = ['resources', 'resource_history', 'compartment', 'refs', 'search_values', 'view_definitions', 'async_requests'];
+/**
+ * Tables whose rows belong to a tenant through a `tenant` column (both adapters remove a tenant from these, and
+ * from their search-index tables, which differ).
+ */
+export const TENANT_TABLES = ['resources', 'resource_history', 'compartment', 'refs', 'view_definitions', 'async_requests'];

@@ -13,6 +13,7 @@ export class PostgresCohortStore implements CohortStore {
       param: (v) => p.add(v, typeof v === 'number' ? 'bigint' : 'text'),
       contains: (h, n) => `strpos(${h}, ${n}) > 0`,
       notDeleted: 'NOT r.deleted',
+      index: 'one-table',
     });
     return (await query<{ patient_id: string }>(this.pool, { text, values: p.values })).map((r) => r.patient_id);
   }

@@ -45,7 +45,7 @@ export class PostgresTenantStore implements TenantStore {
         client.release();
         return false;
       }
-      for (const table of TENANT_TABLES) await client.query(`DELETE FROM ${table} WHERE tenant = $1`, [id]);
+      for (const table of [...TENANT_TABLES, 'search_values']) await client.query(`DELETE FROM ${table} WHERE tenant = $1`, [id]);
       await client.query('DELETE FROM used_jti WHERE client_id IN (SELECT client_id FROM clients WHERE tenant = $1)', [id]);
       await client.query('DELETE FROM clients WHERE tenant = $1', [id]);
       for (const table of ['job_patients', 'chunks', 'files']) {

@@ -15,6 +15,7 @@ export class SqliteCohortStore implements CohortStore {
       },
       contains: (h, n) => `instr(${h}, ${n}) > 0`,
       notDeleted: 'r.deleted = 0',
+      index: 'by-value',
     });
     return this.db.prepare(text).pluck().all(...values) as string[];
   }

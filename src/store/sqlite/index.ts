@@ -12,6 +12,7 @@ import { SqliteAsyncRequestStore } from './async-request-store.js';
 import { SqliteSessionStore } from './session-store.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 import { SqliteResourceStore } from './resource-store.js';
+import { ensureSearchValuesCurrent } from './search-index.js';
 import { SqliteTenantStore } from './tenant-store.js';
 import { BUSY_TIMEOUT_MS } from './write-transaction.js';
 
@@ -64,6 +65,7 @@ export function openSqliteStore(file: string, options: { now?: () => number; key
   const db = new Database(file);
   configure(db, options.writerCacheKb ?? 32_768);
   migrateSqlite(db);
+  ensureSearchValuesCurrent(db);
   const openReader = (): Database.Database => {
     const reader = new Database(file, { readonly: true });
     reader.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { indexMissingSearchValues } from './search-reindex.js';
+import { rebuildSearchValues } from './search-index.js';
 
 /**
  * Versioned schema of the SQLite store; each entry runs once, in order, inside a transaction: its SQL, then its
@@ -311,9 +311,43 @@ export const SQLITE_MIGRATIONS: { version: number; name: string; sql: string; ru
   {
     version: 12,
     name: 'search values of the resources stored before the search-value index',
+    // Filled the index for what an earlier release stored without it; migration 13 extracts every resource's rows
+    // again, so there is nothing left to do here.
     sql: '',
+  },
+  {
+    version: 13,
+    name: 'search values clustered by value only, tokens and dates apart',
+    // Each value is one row in one B-tree: tokens, strings and references by (param, value, patient, resource),
+    // dates by (param, range, patient, resource). There is no by-resource key: a resource's rows are found by
+    // extracting them again from the version they were written from, so they are extracted again here, from the
+    // stored resources, with the code that will remove them (see SEARCH_VALUES_VERSION).
+    sql: `
+      DROP TABLE search_values;
+      CREATE TABLE search_tokens (
+        tenant TEXT NOT NULL,
+        type TEXT NOT NULL,
+        param TEXT NOT NULL,
+        val TEXT NOT NULL,
+        patient_id TEXT NOT NULL,
+        id TEXT NOT NULL,
+        sys TEXT NOT NULL,
+        PRIMARY KEY (tenant, type, param, val, patient_id, id, sys)
+      ) STRICT, WITHOUT ROWID;
+      CREATE TABLE search_dates (
+        tenant TEXT NOT NULL,
+        type TEXT NOT NULL,
+        param TEXT NOT NULL,
+        lo INTEGER NOT NULL,
+        hi INTEGER NOT NULL,
+        patient_id TEXT NOT NULL,
+        id TEXT NOT NULL,
+        PRIMARY KEY (tenant, type, param, lo, hi, patient_id, id)
+      ) STRICT, WITHOUT ROWID;
+      CREATE TABLE search_index (version INTEGER NOT NULL) STRICT;
+    `,
     run: (db) => {
-      indexMissingSearchValues(db);
+      rebuildSearchValues(db);
     },
   },
 ];

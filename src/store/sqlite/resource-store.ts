@@ -11,6 +11,7 @@ import type {
   StoredResource,
   WriteCounts,
 } from '../ports.js';
+import { DATE_WIDTH, TOKEN_WIDTH, removeSearchRows, searchRows } from './search-index.js';
 import { writeTransaction } from './write-transaction.js';
 
 type Row = [type: string, id: string, version: number, lastUpdated: number, deleted: number, json: string | null];
@@ -166,10 +167,13 @@ export class SqliteResourceStore implements ResourceStore {
       clearCompartment: db.prepare('DELETE FROM compartment INDEXED BY compartment_by_resource WHERE tenant = ? AND type = ? AND id = ?'),
       addCompartment: db.prepare('INSERT OR IGNORE INTO compartment (tenant, type, patient_id, id, n) VALUES (?, ?, ?, ?, ?)'),
       clearRefs: db.prepare('DELETE FROM refs WHERE tenant = ? AND src_type = ? AND src_id = ?'),
-      clearSearch: db.prepare('DELETE FROM search_values WHERE tenant = ? AND type = ? AND id = ?'),
-      addSearch: db.prepare('INSERT INTO search_values (tenant, type, id, k, param, patient_id, sys, val, lo, hi) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)'),
-      addSearches: db.prepare(
-        `INSERT INTO search_values (tenant, type, id, k, param, patient_id, sys, val, lo, hi) VALUES ${valuesList(ROWS_PER_INSERT, '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')}`,
+      addToken: db.prepare('INSERT OR IGNORE INTO search_tokens (tenant, type, param, val, patient_id, id, sys) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+      addTokens: db.prepare(
+        `INSERT OR IGNORE INTO search_tokens (tenant, type, param, val, patient_id, id, sys) VALUES ${valuesList(ROWS_PER_INSERT, '(?, ?, ?, ?, ?, ?, ?)')}`,
+      ),
+      addDate: db.prepare('INSERT OR IGNORE INTO search_dates (tenant, type, param, lo, hi, patient_id, id) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+      addDates: db.prepare(
+        `INSERT OR IGNORE INTO search_dates (tenant, type, param, lo, hi, patient_id, id) VALUES ${valuesList(ROWS_PER_INSERT, '(?, ?, ?, ?, ?, ?, ?)')}`,
       ),
       addRef: db.prepare('INSERT OR IGNORE INTO refs (tenant, src_type, src_id, tgt_type, tgt_id, at) VALUES (?, ?, ?, ?, ?, ?)'),
       // A new row gets version 1; a key already present is left alone here and handled row by row.
@@ -269,15 +273,13 @@ export class SqliteResourceStore implements ResourceStore {
       }
       const compartments: unknown[] = [];
       const refs: unknown[] = [];
-      const searches: unknown[] = [];
+      const tokens: unknown[] = [];
+      const dates: unknown[] = [];
       const sideRows = (item: PreparedResource): void => {
         const n = item.patients.length;
         for (const patient of item.patients) compartments.push(tenant, item.type, patient, item.id, n);
         for (const ref of item.refs) refs.push(tenant, item.type, item.id, ref.type, ref.id, item.recordedAt);
-        let k = 0;
-        for (const v of item.searchValues ?? []) {
-          for (const patient of item.patients) searches.push(tenant, item.type, item.id, k++, v.param, patient, v.sys, v.val, v.lo, v.hi);
-        }
+        searchRows(tenant, item, tokens, dates);
       };
       const params: unknown[] = [];
       for (let start = 0; start < batch.length; start += ROWS_PER_INSERT) {
@@ -307,7 +309,8 @@ export class SqliteResourceStore implements ResourceStore {
       }
       this.insertGrouped(this.statements.addCompartments, this.statements.addCompartment, compartments, 5);
       this.insertGrouped(this.statements.addRefs, this.statements.addRef, refs, 6);
-      this.insertGrouped(this.statements.addSearches, this.statements.addSearch, searches, 10);
+      this.insertGrouped(this.statements.addTokens, this.statements.addToken, tokens, TOKEN_WIDTH);
+      this.insertGrouped(this.statements.addDates, this.statements.addDate, dates, DATE_WIDTH);
       return counts;
     };
     return writeTransaction(this.db, run);
@@ -346,7 +349,7 @@ export class SqliteResourceStore implements ResourceStore {
       s.update.run(version, at, 0, item.contentHash, storedJson(item, version, at), tenant, item.type, item.id);
       s.clearCompartment.run(tenant, item.type, item.id);
       s.clearRefs.run(tenant, item.type, item.id);
-      s.clearSearch.run(tenant, item.type, item.id);
+      removeSearchRows(this.db, tenant, existing.json);
       counts.updated++;
     } else {
       s.insert.run(tenant, item.type, item.id, 1, at, item.contentHash, storedJson(item, 1, at));
@@ -359,10 +362,11 @@ export class SqliteResourceStore implements ResourceStore {
     const n = item.patients.length;
     for (const patient of item.patients) s.addCompartment.run(tenant, item.type, patient, item.id, n);
     for (const ref of item.refs) s.addRef.run(tenant, item.type, item.id, ref.type, ref.id, item.recordedAt);
-    let k = 0;
-    for (const v of item.searchValues ?? []) {
-      for (const patient of item.patients) s.addSearch.run(tenant, item.type, item.id, k++, v.param, patient, v.sys, v.val, v.lo, v.hi);
-    }
+    const tokens: unknown[] = [];
+    const dates: unknown[] = [];
+    searchRows(tenant, item, tokens, dates);
+    this.insertGrouped(s.addTokens, s.addToken, tokens, TOKEN_WIDTH);
+    this.insertGrouped(s.addDates, s.addDate, dates, DATE_WIDTH);
   }
 
   async deleteResource(tenant: string, type: string, id: string): Promise<boolean> {
@@ -377,7 +381,7 @@ export class SqliteResourceStore implements ResourceStore {
       s.update.run(existing.version + 1, at, 1, '', null, tenant, type, id);
       // A deleted resource no longer pulls in what it referenced; its compartment rows stay for `deleted` scans.
       s.clearRefs.run(tenant, type, id);
-      s.clearSearch.run(tenant, type, id);
+      removeSearchRows(this.db, tenant, existing.json);
       return true;
     });
   }

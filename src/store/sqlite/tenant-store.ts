@@ -34,7 +34,7 @@ export class SqliteTenantStore implements TenantStore {
     const db = this.db;
     return writeTransaction(db, (): boolean => {
       if (db.prepare('DELETE FROM tenants WHERE id = ?').run(id).changes === 0) return false;
-      for (const table of TENANT_TABLES) db.prepare(`DELETE FROM ${table} WHERE tenant = ?`).run(id);
+      for (const table of [...TENANT_TABLES, 'search_tokens', 'search_dates']) db.prepare(`DELETE FROM ${table} WHERE tenant = ?`).run(id);
       db.prepare('DELETE FROM used_jti WHERE client_id IN (SELECT client_id FROM clients WHERE tenant = ?)').run(id);
       db.prepare('DELETE FROM clients WHERE tenant = ?').run(id);
       for (const table of ['job_patients', 'chunks', 'files']) {
