@@ -110,6 +110,21 @@ export function prepareStored(json: string | null): PreparedResource | undefined
   return prepareResource(resource);
 }
 
+/**
+ * Of a stored version (its JSON), what its search-index rows were made of: its compartment patients and search
+ * values, as `prepareResource` found them when it was written, without the rest of that work.
+ */
+export function storedSearchValues(json: string): Pick<PreparedResource, 'type' | 'id' | 'patients' | 'searchValues'> | undefined {
+  let parsed: FhirResource;
+  try {
+    parsed = JSON.parse(json) as FhirResource;
+  } catch {
+    return undefined;
+  }
+  const resource = withoutServerMeta(parsed);
+  return { type: resource.resourceType, id: resource.id, patients: patientCompartment(resource, compartmentPaths()), searchValues: extractSearchValues(resource) };
+}
+
 /** The exact JSON text stored and exported: the resource with `meta.versionId` and `meta.lastUpdated` set. */
 export function storedJson(resource: FhirResource | PreparedResource, versionId: number, lastUpdated: number): string {
   if ('template' in resource && Array.isArray(resource.template)) {

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { prepareStored } from '../../fhir/prepare.js';
+import { storedSearchValues } from '../../fhir/prepare.js';
 import type { PreparedResource } from '../../fhir/resource.js';
 import { INDEXED_PARAMS, SEARCH_VALUES_VERSION } from '../../fhir/search-values.js';
 
@@ -15,7 +15,7 @@ export const DATE_WIDTH = 7;
  * Appends the search-index rows of a resource: one per value and compartment patient, a token, string or reference
  * value to `tokens`, a date range to `dates` (flat parameter lists, `TOKEN_WIDTH` and `DATE_WIDTH` a row).
  */
-export function searchRows(tenant: string, item: PreparedResource, tokens: unknown[], dates: unknown[]): void {
+export function searchRows(tenant: string, item: Pick<PreparedResource, 'type' | 'id' | 'patients' | 'searchValues'>, tokens: unknown[], dates: unknown[]): void {
   for (const v of item.searchValues ?? []) {
     for (const patient of item.patients) {
       if (v.val !== null) tokens.push(tenant, item.type, v.param, v.val, patient, item.id, v.sys ?? '');
@@ -32,8 +32,8 @@ export function searchRows(tenant: string, item: PreparedResource, tokens: unkno
  */
 export function removeSearchRows(db: Database.Database, tenant: string, json: string | null): void {
   if (json === null) return;
-  const prepared = prepareStored(json);
-  if (!prepared?.searchValues) return;
+  const prepared = storedSearchValues(json);
+  if (!prepared?.searchValues?.length) return;
   const tokens: unknown[] = [];
   const dates: unknown[] = [];
   searchRows(tenant, prepared, tokens, dates);
@@ -80,8 +80,8 @@ export function rebuildSearchValues(db: Database.Database): number {
   for (;;) {
     const rows = next.all(...types, ...after) as { tenant: string; type: string; id: string; json: string | null }[];
     for (const row of rows) {
-      const item = prepareStored(row.json);
-      if (!item?.searchValues) continue;
+      const item = row.json === null ? undefined : storedSearchValues(row.json);
+      if (!item?.searchValues?.length) continue;
       const tokens: unknown[] = [];
       const dates: unknown[] = [];
       searchRows(row.tenant, item, tokens, dates);
