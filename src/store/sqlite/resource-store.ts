@@ -349,7 +349,7 @@ export class SqliteResourceStore implements ResourceStore {
       s.update.run(version, at, 0, item.contentHash, storedJson(item, version, at), tenant, item.type, item.id);
       s.clearCompartment.run(tenant, item.type, item.id);
       s.clearRefs.run(tenant, item.type, item.id);
-      removeSearchRows(this.db, tenant, existing.json);
+      removeSearchRows(this.db, tenant, item.type, existing.json);
       counts.updated++;
     } else {
       s.insert.run(tenant, item.type, item.id, 1, at, item.contentHash, storedJson(item, 1, at));
@@ -381,7 +381,7 @@ export class SqliteResourceStore implements ResourceStore {
       s.update.run(existing.version + 1, at, 1, '', null, tenant, type, id);
       // A deleted resource no longer pulls in what it referenced; its compartment rows stay for `deleted` scans.
       s.clearRefs.run(tenant, type, id);
-      removeSearchRows(this.db, tenant, existing.json);
+      removeSearchRows(this.db, tenant, type, existing.json);
       return true;
     });
   }

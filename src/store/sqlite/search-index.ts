@@ -30,8 +30,8 @@ export function searchRows(tenant: string, item: Pick<PreparedResource, 'type' |
  * which halves what a write costs), so this is how a resource's rows are found; `SEARCH_VALUES_VERSION` keeps the
  * rows what the extraction gives.
  */
-export function removeSearchRows(db: Database.Database, tenant: string, json: string | null): void {
-  if (json === null) return;
+export function removeSearchRows(db: Database.Database, tenant: string, type: string, json: string | null): void {
+  if (json === null || !INDEXED_PARAMS[type]) return;
   const prepared = storedSearchValues(json);
   if (!prepared?.searchValues?.length) return;
   const tokens: unknown[] = [];
