@@ -71,7 +71,7 @@ export async function waitForJob(statusUrl: string, token: string, timeoutMs = 6
     first ??= response;
     if (response.status !== 202) return { response, polls, first };
     await response.arrayBuffer();
-    if (Date.now() > deadline) throw new Error(`export did not finish within ${timeoutMs} ms`);
+    if (Date.now() > deadline) throw new Error(`export did not finish within ${timeoutMs} ms (X-Progress: ${response.headers.get('x-progress') ?? 'none'})`);
     await new Promise((r) => setTimeout(r, 200));
   }
 }
