@@ -27,8 +27,8 @@ export function searchRows(tenant: string, item: Pick<PreparedResource, 'type' |
 /**
  * Removes the search-index rows of a stored version (its JSON): they are extracted again from it, as they were
  * when it was written. The tables have no by-resource key (each row is written into one B-tree, clustered by value,
- * which halves what a write costs), so this is how a resource's rows are found; `SEARCH_VALUES_VERSION` keeps the
- * rows what the extraction gives.
+ * which about halves what the index costs a write), so this is how a resource's rows are found;
+ * `SEARCH_VALUES_VERSION` keeps the rows what the extraction gives.
  */
 export function removeSearchRows(db: Database.Database, tenant: string, type: string, json: string | null): void {
   if (json === null || !INDEXED_PARAMS[type]) return;
