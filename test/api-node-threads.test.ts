@@ -51,4 +51,7 @@ it('opens the chunk threads’ connections only where chunks run, before the thr
   expect(api).toBeGreaterThan(0);
   expect(withWorkers - api).toBeGreaterThanOrEqual(4);
   expect(await settled(workerName)).toBe(withWorkers);
+  // The queue's connections are named apart, after the node's name.
+  expect(await connections(`${workerName}-queue`)).toBeGreaterThan(0);
+  expect(await connections(`${apiName}-queue`)).toBeGreaterThan(0);
 }, 60_000);

@@ -22,6 +22,11 @@ export interface PgBossQueueOptions {
   /** Connections of pg-boss's own pool. */
   poolSize?: number;
   /**
+   * The `application_name` of those connections (default `flatfhir-queue`), so that they are told apart from the
+   * store's in `pg_stat_activity`. An `application_name` in `connectionString` would take its place: leave it out.
+   */
+  applicationName?: string;
+  /**
    * Seconds an item may stay fetched before pg-boss offers it again (a few times the chunk lease); expiry is
    * checked this often too.
    */
@@ -43,7 +48,7 @@ export async function openPgBossQueue(options: PgBossQueueOptions): Promise<JobQ
     schedule: false,
     // Maintenance expires items of vanished consumers (see EXPIRE_SECONDS) and archives old ones.
     maintenanceIntervalSeconds: Math.min(60, expireSeconds),
-    application_name: 'flatfhir-queue',
+    application_name: options.applicationName ?? 'flatfhir-queue',
   });
   boss.on('error', (e: unknown) => options.onError?.(e));
   await boss.start();
