@@ -13,6 +13,7 @@ import { loadConfig } from '../src/config/index.js';
 import { createChunkPool } from '../src/export/chunk-pool.js';
 import { createExportCounters } from '../src/export/events.js';
 import { createExportWorker } from '../src/export/worker.js';
+import type { JobQueue } from '../src/queue/ports.js';
 import { openPostgresStore } from '../src/store/postgres/index.js';
 import { openSqliteStore } from '../src/store/sqlite/index.js';
 import { createTestClient, getAccessToken } from './helpers/auth.js';
@@ -193,3 +194,61 @@ describe('database and thread faults', () => {
   }, 120_000);
 });
 
+
+describe('queue faults', () => {
+  let server: TestServer;
+
+  beforeAll(async () => {
+    server = await startServer({ export: { chunkResources: 500, threads: 0 } });
+    await writeCohort(server.runtime.store.resources, TENANT, 1500);
+  }, 120_000);
+
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it('queues the chunks of a planned job when the queue refuses them at first, and exports each resource once', async () => {
+    // A worker of its own in place of the server's, whose queue refuses the first two sends: the planned chunks'.
+    await server.runtime.worker.stop();
+    const queue = server.runtime.queue;
+    let refusals = 2;
+    const refusing: JobQueue = {
+      durable: queue.durable,
+      async send(items) {
+        if (refusals > 0) {
+          refusals--;
+          throw new Error('the queue is unreachable');
+        }
+        await queue.send(items);
+      },
+      consume: (handler, options) => queue.consume(handler, options),
+      depth: () => queue.depth(),
+      close: () => queue.close(),
+    };
+    const counters = createExportCounters();
+    const worker = createExportWorker({
+      jobs: server.runtime.store.jobs,
+      resources: server.runtime.store.resources,
+      storage: server.runtime.storage,
+      queue: refusing,
+      log: server.runtime.log,
+      events: counters,
+      settings: server.runtime.config.export,
+    });
+    await worker.start();
+    try {
+      const { token } = await server.client(TENANT);
+      const { byType, errors } = await runExport(server, token, `${server.base(TENANT)}/Group/cohort/$export?_type=Patient,Condition`);
+      expect(refusals).toBe(0);
+      expect(errors).toEqual([]);
+      expect(new Set(byType.get('Patient')?.map((r) => r['id'])).size).toBe(1500);
+      expect(byType.get('Patient')).toHaveLength(1500);
+      expect(byType.get('Condition')).toHaveLength(1500);
+      expect(counters.counts.jobsCompleted).toBe(1);
+      expect(counters.counts.chunkAttemptsFailed).toBe(0);
+    } finally {
+      await worker.stop();
+      await server.runtime.worker.start();
+    }
+  }, 120_000);
+});

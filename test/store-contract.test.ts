@@ -859,6 +859,10 @@ describe.each(adapters)('store contract: $name', (adapter) => {
       // Done counts what was written; the total trades the chunk's estimate (10) for its count (5).
       expect(await jobs.getJob(job.id)).toMatchObject({ doneResources: 5, totalResources: 25 });
 
+      // A failure after a chunk's result was recorded leaves it done: pending again, it would be exported twice.
+      await jobs.failChunk(job.id, 1, 'late', true);
+      await jobs.failChunk(job.id, 1, 'late', false);
+      expect((await jobs.listChunks(job.id))[1]).toMatchObject({ seq: 1, status: 'done', count: 5, error: null });
       await jobs.failChunk(job.id, 2, 'boom', true);
       expect((await jobs.listChunks(job.id))[2]).toMatchObject({ status: 'pending', error: 'boom', leaseUntil: null, attempts: 3 });
       expect(await jobs.claimChunk(job.id, 2, A, 13_000)).toMatchObject({ chunk: { seq: 2, attempts: 4 } });

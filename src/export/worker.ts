@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { JobQueue, QueueConsumer, QueueItem } from '../queue/ports.js';
 import type { ObjectStorage } from '../storage/ports.js';
@@ -164,6 +165,10 @@ export function longestFirst(seqs: number[], chunks: PlannedChunk[]): number[] {
     .map((x) => x.seq);
 }
 
+/** Tries at queueing chunks the store holds as pending, and the pause before the second (doubling after). */
+const SEND_ATTEMPTS = 6;
+const SEND_RETRY_MS = 250;
+
 /**
  * The export worker: takes chunks from the queue (any chunk of any job; the first chunk of a job plans the
  * rest), claims each in the store under a lease kept alive by a heartbeat, runs it, and records its files; the
@@ -179,6 +184,23 @@ export function createExportWorker(deps: ExportWorkerDeps): ExportWorker {
   let consumer: QueueConsumer | undefined;
   let timers: NodeJS.Timeout[] = [];
   const lease = (): Lease => ({ owner, until: now() + leaseMs });
+
+  /**
+   * Queues chunks the store already holds as pending, trying again for a few seconds when the queue refuses them
+   * (a lost connection, say): nothing else would queue them until the next start.
+   */
+  async function queueChunks(items: QueueItem[], log: Logger): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await deps.queue.send(items);
+        return;
+      } catch (e) {
+        if (attempt >= SEND_ATTEMPTS) throw e;
+        log.warn({ err: e, attempt, chunks: items.length }, 'queueing export chunks failed; trying again');
+        await sleep(SEND_RETRY_MS * 2 ** (attempt - 1));
+      }
+    }
+  }
 
   const runHere = (job: ExportJob, chunk: ExportChunk, lost: () => boolean): Promise<{ files: ChunkFile[]; count: number }> =>
     runChunk(
@@ -227,7 +249,10 @@ export function createExportWorker(deps: ExportWorkerDeps): ExportWorker {
     if (!planned) return;
     log.info({ chunks: chunks.length, estimate: total, patients: outcome.patients }, 'export job planned');
     if (planned.jobCompleted) finished(job, log);
-    await deps.queue.send(longestFirst(planned.seqs, chunks).map((seq) => ({ jobId: job.id, seq })));
+    await queueChunks(
+      longestFirst(planned.seqs, chunks).map((seq) => ({ jobId: job.id, seq })),
+      log,
+    );
   }
 
   function finished(job: ExportJob, log: Logger): void {
@@ -243,7 +268,7 @@ export function createExportWorker(deps: ExportWorkerDeps): ExportWorker {
     if (retry) {
       log.warn({ err: e, seq: chunk.seq, attempt: chunk.attempts }, 'export chunk failed; will retry');
       await deps.jobs.failChunk(job.id, chunk.seq, failureMessage(reason, what), true);
-      await deps.queue.send([{ jobId: job.id, seq: chunk.seq }]);
+      await queueChunks([{ jobId: job.id, seq: chunk.seq }], log);
       return;
     }
     log.error({ err: e, seq: chunk.seq, reason }, 'export chunk failed for good; the job fails');
@@ -310,7 +335,7 @@ export function createExportWorker(deps: ExportWorkerDeps): ExportWorker {
     const expired = await deps.jobs.reclaimExpired(now());
     if (expired.length === 0) return;
     deps.log.warn({ chunks: expired.length, jobIds: [...new Set(expired.map((c) => c.jobId))] }, 'export chunk leases lapsed; chunks queued again');
-    await deps.queue.send(expired);
+    await queueChunks(expired, deps.log);
   }
 
   async function sweep(): Promise<number> {
@@ -341,7 +366,7 @@ export function createExportWorker(deps: ExportWorkerDeps): ExportWorker {
       // The in-process queue starts empty, and a durable one may have lost an item sent just before a crash:
       // every pending chunk is queued (again); a repeated delivery is a no-op.
       const pending = await deps.jobs.pendingChunks();
-      if (pending.length > 0) await deps.queue.send(pending);
+      if (pending.length > 0) await queueChunks(pending, deps.log);
       consumer = deps.queue.consume(handle, {
         concurrency: deps.settings.concurrency,
         onError: (e, item) => deps.log.error({ err: e, ...(item ? { jobId: item.jobId, seq: item.seq } : {}) }, 'export queue item failed'),

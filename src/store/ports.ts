@@ -288,7 +288,10 @@ export interface JobStore {
     count: number,
     at: number,
   ): Promise<{ recorded: boolean; jobCompleted: boolean }>;
-  /** Records a chunk's failure: pending again (`retry`) or failed for good; its lease is released. */
+  /**
+   * Records a chunk's failure: pending again (`retry`) or failed for good; its lease is released. A chunk already
+   * done (a step after its result was recorded failed) is left alone: done again, it would be exported twice.
+   */
   failChunk(jobId: string, seq: number, error: string, retry: boolean): Promise<void>;
   /** Sets status (and completedAt/error) when the job is still in progress; returns whether it changed. */
   finishJob(jobId: string, status: 'completed' | 'failed', at: number, error?: string): Promise<boolean>;

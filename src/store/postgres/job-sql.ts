@@ -177,7 +177,7 @@ export const addDone = (jobId: string, count: number, estimate: number): Sql => 
 });
 
 export const failChunk = (jobId: string, seq: number, error: string, retry: boolean): Sql => ({
-  text: 'UPDATE chunks SET status = $3, error = $4, lease_until = NULL, lease_owner = NULL WHERE job_id = $1 AND seq = $2',
+  text: "UPDATE chunks SET status = $3, error = $4, lease_until = NULL, lease_owner = NULL WHERE job_id = $1 AND seq = $2 AND status != 'done'",
   values: [jobId, seq, retry ? 'pending' : 'failed', error],
 });
 

@@ -182,7 +182,7 @@ export class SqliteJobStore implements JobStore {
   }
 
   async failChunk(jobId: string, seq: number, error: string, retry: boolean): Promise<void> {
-    const update = this.db.prepare('UPDATE chunks SET status = ?, error = ?, lease_until = NULL, lease_owner = NULL WHERE job_id = ? AND seq = ?');
+    const update = this.db.prepare("UPDATE chunks SET status = ?, error = ?, lease_until = NULL, lease_owner = NULL WHERE job_id = ? AND seq = ? AND status != 'done'");
     await writeTransaction(this.db, () => update.run(retry ? 'pending' : 'failed', error, jobId, seq));
   }
 
