@@ -114,6 +114,11 @@ export interface ExportWorkerDeps {
    * lease left running belongs to a previous run of it and is reclaimed at once.
    */
   soleWorker?: boolean;
+  /**
+   * How often pending chunks that nothing carries are looked for (default 30 s): chunks still pending while the
+   * queue holds nothing, on two looks in a row, are queued again (a send that failed for longer than its retries).
+   */
+  orphanCheckMs?: number;
 }
 
 export interface ExportWorker {
@@ -168,6 +173,8 @@ export function longestFirst(seqs: number[], chunks: PlannedChunk[]): number[] {
 /** Tries at queueing chunks the store holds as pending, and the pause before the second (doubling after). */
 const SEND_ATTEMPTS = 6;
 const SEND_RETRY_MS = 250;
+/** How often pending chunks that no queue item carries are looked for (see `orphanCheckMs`). */
+const ORPHAN_CHECK_MS = 30_000;
 
 /**
  * The export worker: takes chunks from the queue (any chunk of any job; the first chunk of a job plans the
@@ -330,6 +337,25 @@ export function createExportWorker(deps: ExportWorkerDeps): ExportWorker {
     }
   }
 
+  /**
+   * Queues again the pending chunks that nothing carries: the queue holds nothing, yet they were pending at the
+   * last look as well (chunks handed to a consumer are claimed within moments). A repeated delivery is a no-op.
+   */
+  let pendingBefore = new Set<string>();
+  async function requeueOrphans(): Promise<void> {
+    if ((await deps.queue.depth()) > 0) {
+      pendingBefore = new Set();
+      return;
+    }
+    const pending = await deps.jobs.pendingChunks();
+    const key = (c: QueueItem): string => `${c.jobId}/${c.seq}`;
+    const orphans = pending.filter((c) => pendingBefore.has(key(c)));
+    pendingBefore = new Set(pending.map(key));
+    if (orphans.length === 0) return;
+    deps.log.warn({ chunks: orphans.length, jobIds: [...new Set(orphans.map((c) => c.jobId))] }, 'pending export chunks that no queue item carried; queued again');
+    await queueChunks(orphans, deps.log);
+  }
+
   /** Puts chunks whose lease lapsed back on the queue (each by exactly one process). */
   async function reclaim(): Promise<void> {
     const expired = await deps.jobs.reclaimExpired(now());
@@ -381,6 +407,7 @@ export function createExportWorker(deps: ExportWorkerDeps): ExportWorker {
         run();
       };
       every(heartbeatMs, reclaim, 'reclaiming lapsed export chunk leases');
+      every(deps.orphanCheckMs ?? ORPHAN_CHECK_MS, requeueOrphans, 'queueing pending export chunks again');
       // One sweeper at a time, whichever process: the store hands out one turn per interval.
       const sweepMs = deps.settings.sweepIntervalSeconds * 1000;
       every(Math.min(sweepMs, 60_000), async () => (await deps.jobs.takeTurn(SWEEP_TASK, now(), sweepMs)) && sweep(), 'sweeping expired exports');
