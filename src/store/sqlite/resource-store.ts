@@ -11,7 +11,8 @@ import type {
   StoredResource,
   WriteCounts,
 } from '../ports.js';
-import { DATE_WIDTH, TOKEN_WIDTH, removeSearchRows, searchRows } from './search-index.js';
+import { insertGrouped, ROWS_PER_INSERT, valuesList } from './grouped-insert.js';
+import { insertSearchRows, removeSearchRows, type SearchIndexStatements, searchIndexStatements, searchRows } from './search-index.js';
 import { writeTransaction } from './write-transaction.js';
 
 type Row = [type: string, id: string, version: number, lastUpdated: number, deleted: number, json: string | null];
@@ -22,13 +23,6 @@ const BATCH_ROWS = 500;
  * export than 128, at the same speed).
  */
 const JSON_BATCH_ROWS = 128;
-/**
- * Rows per multi-row INSERT of a batch write. A statement execution costs about as much as the B-tree work of a
- * row, so new resources and their compartment and reference rows go in groups (7 × 64 parameters, far below
- * SQLite's limit).
- */
-const ROWS_PER_INSERT = 64;
-
 /** SQLite's default: the writer checkpoints the write-ahead log when a commit leaves it above this many pages. */
 const WAL_AUTOCHECKPOINT = 1000;
 /** During a bulk load the log is checkpointed on a thread of its own this often (ms)… */
@@ -39,8 +33,6 @@ const BULK_CHECKPOINT_MS = 50;
  * was written since the last complete checkpoint, not the largest it ever was.
  */
 const BULK_WAL_LIMIT = 256 * 1024 * 1024;
-
-const valuesList = (rows: number, row: string): string => Array.from({ length: rows }, () => row).join(', ');
 
 function toStored(row: Row): StoredResource {
   return { type: row[0], id: row[1], versionId: row[2], lastUpdated: row[3], deleted: row[4] === 1, json: row[5] };
@@ -143,6 +135,7 @@ function referencedSql(req: ReferencedScanRequest, table: 'resources' | 'resourc
 
 export class SqliteResourceStore implements ResourceStore {
   private readonly statements;
+  private readonly search: SearchIndexStatements;
   /** Bulk loads under way, and the thread checkpointing the log meanwhile. */
   private bulkLoads = 0;
   private checkpointer: { thread: Worker; exited: Promise<void> } | undefined;
@@ -154,6 +147,7 @@ export class SqliteResourceStore implements ResourceStore {
     /** The database file (':memory:' has no log to checkpoint). */
     private readonly file = ':memory:',
   ) {
+    this.search = searchIndexStatements(db);
     this.statements = {
       ensureTenant: db.prepare('INSERT INTO tenants (id) VALUES (?) ON CONFLICT (id) DO NOTHING'),
       listTenants: db.prepare('SELECT id FROM tenants ORDER BY id').pluck(),
@@ -167,14 +161,6 @@ export class SqliteResourceStore implements ResourceStore {
       clearCompartment: db.prepare('DELETE FROM compartment INDEXED BY compartment_by_resource WHERE tenant = ? AND type = ? AND id = ?'),
       addCompartment: db.prepare('INSERT OR IGNORE INTO compartment (tenant, type, patient_id, id, n) VALUES (?, ?, ?, ?, ?)'),
       clearRefs: db.prepare('DELETE FROM refs WHERE tenant = ? AND src_type = ? AND src_id = ?'),
-      addToken: db.prepare('INSERT OR IGNORE INTO search_tokens (tenant, type, param, val, patient_id, id, sys) VALUES (?, ?, ?, ?, ?, ?, ?)'),
-      addTokens: db.prepare(
-        `INSERT OR IGNORE INTO search_tokens (tenant, type, param, val, patient_id, id, sys) VALUES ${valuesList(ROWS_PER_INSERT, '(?, ?, ?, ?, ?, ?, ?)')}`,
-      ),
-      addDate: db.prepare('INSERT OR IGNORE INTO search_dates (tenant, type, param, lo, hi, patient_id, id) VALUES (?, ?, ?, ?, ?, ?, ?)'),
-      addDates: db.prepare(
-        `INSERT OR IGNORE INTO search_dates (tenant, type, param, lo, hi, patient_id, id) VALUES ${valuesList(ROWS_PER_INSERT, '(?, ?, ?, ?, ?, ?, ?)')}`,
-      ),
       addRef: db.prepare('INSERT OR IGNORE INTO refs (tenant, src_type, src_id, tgt_type, tgt_id, at) VALUES (?, ?, ?, ?, ?, ?)'),
       // A new row gets version 1; a key already present is left alone here and handled row by row.
       insertNew: db.prepare(
@@ -307,21 +293,12 @@ export class SqliteResourceStore implements ResourceStore {
           }
         }
       }
-      this.insertGrouped(this.statements.addCompartments, this.statements.addCompartment, compartments, 5);
-      this.insertGrouped(this.statements.addRefs, this.statements.addRef, refs, 6);
-      this.insertGrouped(this.statements.addTokens, this.statements.addToken, tokens, TOKEN_WIDTH);
-      this.insertGrouped(this.statements.addDates, this.statements.addDate, dates, DATE_WIDTH);
+      insertGrouped(this.statements.addCompartments, this.statements.addCompartment, compartments, 5);
+      insertGrouped(this.statements.addRefs, this.statements.addRef, refs, 6);
+      insertSearchRows(this.search, tokens, dates);
       return counts;
     };
     return writeTransaction(this.db, run);
-  }
-
-  /** Runs `grouped` over `ROWS_PER_INSERT` rows at a time and `single` over the rest (`width` parameters a row). */
-  private insertGrouped(grouped: Database.Statement, single: Database.Statement, params: unknown[], width: number): void {
-    const step = ROWS_PER_INSERT * width;
-    let i = 0;
-    for (; i + step <= params.length; i += step) grouped.run(params.slice(i, i + step));
-    for (; i < params.length; i += width) single.run(params.slice(i, i + width));
   }
 
   /**
@@ -349,7 +326,7 @@ export class SqliteResourceStore implements ResourceStore {
       s.update.run(version, at, 0, item.contentHash, storedJson(item, version, at), tenant, item.type, item.id);
       s.clearCompartment.run(tenant, item.type, item.id);
       s.clearRefs.run(tenant, item.type, item.id);
-      removeSearchRows(this.db, tenant, item.type, existing.json);
+      removeSearchRows(this.search, tenant, item.type, existing.json);
       counts.updated++;
     } else {
       s.insert.run(tenant, item.type, item.id, 1, at, item.contentHash, storedJson(item, 1, at));
@@ -365,8 +342,7 @@ export class SqliteResourceStore implements ResourceStore {
     const tokens: unknown[] = [];
     const dates: unknown[] = [];
     searchRows(tenant, item, tokens, dates);
-    this.insertGrouped(s.addTokens, s.addToken, tokens, TOKEN_WIDTH);
-    this.insertGrouped(s.addDates, s.addDate, dates, DATE_WIDTH);
+    insertSearchRows(this.search, tokens, dates);
   }
 
   async deleteResource(tenant: string, type: string, id: string): Promise<boolean> {
@@ -381,7 +357,7 @@ export class SqliteResourceStore implements ResourceStore {
       s.update.run(existing.version + 1, at, 1, '', null, tenant, type, id);
       // A deleted resource no longer pulls in what it referenced; its compartment rows stay for `deleted` scans.
       s.clearRefs.run(tenant, type, id);
-      removeSearchRows(this.db, tenant, type, existing.json);
+      removeSearchRows(this.search, tenant, type, existing.json);
       return true;
     });
   }

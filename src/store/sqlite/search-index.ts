@@ -2,14 +2,15 @@ import type Database from 'better-sqlite3';
 import { storedSearchValues } from '../../fhir/prepare.js';
 import type { PreparedResource } from '../../fhir/resource.js';
 import { INDEXED_PARAMS, SEARCH_VALUES_VERSION } from '../../fhir/search-values.js';
+import { insertGrouped, ROWS_PER_INSERT, valuesList } from './grouped-insert.js';
 
 /** Resources read per step (their JSON is parsed): memory stays flat however large the store. */
 const STEP = 1000;
 
 /** Parameters of a `search_tokens` row: tenant, type, param, val, patient_id, id, sys ('' for none). */
-export const TOKEN_WIDTH = 7;
+const TOKEN_WIDTH = 7;
 /** Parameters of a `search_dates` row: tenant, type, param, lo, hi, patient_id, id. */
-export const DATE_WIDTH = 7;
+const DATE_WIDTH = 7;
 
 /**
  * Appends the search-index rows of a resource: one per value and compartment patient, a token, string or reference
@@ -24,42 +25,51 @@ export function searchRows(tenant: string, item: Pick<PreparedResource, 'type' |
   }
 }
 
+/** The statements that write and remove search-index rows (one set per connection). */
+export interface SearchIndexStatements {
+  addToken: Database.Statement;
+  addTokens: Database.Statement;
+  addDate: Database.Statement;
+  addDates: Database.Statement;
+  deleteToken: Database.Statement;
+  deleteDate: Database.Statement;
+}
+
+export function searchIndexStatements(db: Database.Database): SearchIndexStatements {
+  const tokens = 'INSERT OR IGNORE INTO search_tokens (tenant, type, param, val, patient_id, id, sys) VALUES';
+  const dates = 'INSERT OR IGNORE INTO search_dates (tenant, type, param, lo, hi, patient_id, id) VALUES';
+  const row = '(?, ?, ?, ?, ?, ?, ?)';
+  return {
+    addToken: db.prepare(`${tokens} ${row}`),
+    addTokens: db.prepare(`${tokens} ${valuesList(ROWS_PER_INSERT, row)}`),
+    addDate: db.prepare(`${dates} ${row}`),
+    addDates: db.prepare(`${dates} ${valuesList(ROWS_PER_INSERT, row)}`),
+    deleteToken: db.prepare('DELETE FROM search_tokens WHERE tenant = ? AND type = ? AND param = ? AND val = ? AND patient_id = ? AND id = ? AND sys = ?'),
+    deleteDate: db.prepare('DELETE FROM search_dates WHERE tenant = ? AND type = ? AND param = ? AND lo = ? AND hi = ? AND patient_id = ? AND id = ?'),
+  };
+}
+
+/** Writes rows `searchRows` collected, `ROWS_PER_INSERT` at a time. */
+export function insertSearchRows(s: SearchIndexStatements, tokens: unknown[], dates: unknown[]): void {
+  insertGrouped(s.addTokens, s.addToken, tokens, TOKEN_WIDTH);
+  insertGrouped(s.addDates, s.addDate, dates, DATE_WIDTH);
+}
+
 /**
  * Removes the search-index rows of a stored version (its JSON): they are extracted again from it, as they were
  * when it was written. The tables have no by-resource key (each row is written into one B-tree, clustered by value,
  * which about halves what the index costs a write), so this is how a resource's rows are found;
  * `SEARCH_VALUES_VERSION` keeps the rows what the extraction gives.
  */
-export function removeSearchRows(db: Database.Database, tenant: string, type: string, json: string | null): void {
+export function removeSearchRows(s: SearchIndexStatements, tenant: string, type: string, json: string | null): void {
   if (json === null || !INDEXED_PARAMS[type]) return;
-  const prepared = storedSearchValues(json);
-  if (!prepared?.searchValues?.length) return;
+  const stored = storedSearchValues(json);
+  if (!stored?.searchValues?.length) return;
   const tokens: unknown[] = [];
   const dates: unknown[] = [];
-  searchRows(tenant, prepared, tokens, dates);
-  const s = statements(db);
+  searchRows(tenant, stored, tokens, dates);
   for (let i = 0; i < tokens.length; i += TOKEN_WIDTH) s.deleteToken.run(tokens.slice(i, i + TOKEN_WIDTH));
   for (let i = 0; i < dates.length; i += DATE_WIDTH) s.deleteDate.run(dates.slice(i, i + DATE_WIDTH));
-}
-
-const prepared = new WeakMap<Database.Database, ReturnType<typeof prepare>>();
-
-function prepare(db: Database.Database) {
-  return {
-    addToken: db.prepare('INSERT OR IGNORE INTO search_tokens (tenant, type, param, val, patient_id, id, sys) VALUES (?, ?, ?, ?, ?, ?, ?)'),
-    addDate: db.prepare('INSERT OR IGNORE INTO search_dates (tenant, type, param, lo, hi, patient_id, id) VALUES (?, ?, ?, ?, ?, ?, ?)'),
-    deleteToken: db.prepare('DELETE FROM search_tokens WHERE tenant = ? AND type = ? AND param = ? AND val = ? AND patient_id = ? AND id = ? AND sys = ?'),
-    deleteDate: db.prepare('DELETE FROM search_dates WHERE tenant = ? AND type = ? AND param = ? AND lo = ? AND hi = ? AND patient_id = ? AND id = ?'),
-  };
-}
-
-function statements(db: Database.Database): ReturnType<typeof prepare> {
-  let s = prepared.get(db);
-  if (!s) {
-    s = prepare(db);
-    prepared.set(db, s);
-  }
-  return s;
 }
 
 /**
@@ -74,21 +84,21 @@ export function rebuildSearchValues(db: Database.Database): number {
      WHERE deleted = 0 AND type IN (${types.map(() => '?').join(', ')}) AND (tenant, type, id) > (?, ?, ?)
      ORDER BY tenant, type, id LIMIT ${STEP}`,
   );
-  const s = statements(db);
+  const s = searchIndexStatements(db);
   let indexed = 0;
   let after: [string, string, string] = ['', '', ''];
   for (;;) {
     const rows = next.all(...types, ...after) as { tenant: string; type: string; id: string; json: string | null }[];
+    const tokens: unknown[] = [];
+    const dates: unknown[] = [];
     for (const row of rows) {
       const item = row.json === null ? undefined : storedSearchValues(row.json);
       if (!item?.searchValues?.length) continue;
-      const tokens: unknown[] = [];
-      const dates: unknown[] = [];
+      const before = tokens.length + dates.length;
       searchRows(row.tenant, item, tokens, dates);
-      for (let i = 0; i < tokens.length; i += TOKEN_WIDTH) s.addToken.run(tokens.slice(i, i + TOKEN_WIDTH));
-      for (let i = 0; i < dates.length; i += DATE_WIDTH) s.addDate.run(dates.slice(i, i + DATE_WIDTH));
-      if (tokens.length + dates.length > 0) indexed++;
+      if (tokens.length + dates.length > before) indexed++;
     }
+    insertSearchRows(s, tokens, dates);
     const last = rows[rows.length - 1];
     if (!last || rows.length < STEP) break;
     after = [last.tenant, last.type, last.id];
