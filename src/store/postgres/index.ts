@@ -72,6 +72,10 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
   // An idle pooled connection that dies (server restart, network) is dropped by the pool; without a listener
   // its 'error' event would crash the process. Queries on a broken connection still reject normally.
   pool.on('error', () => undefined);
+  // The same for a connection that dies while checked out (a transaction, a scan): the pool listens only on idle
+  // ones, and pg emits the error on the client as well as failing what runs on it. The pool discards the client
+  // when it is released (it is no longer queryable).
+  pool.on('connect', (client) => client.on('error', () => undefined));
   try {
     await migratePostgres(pool, schema);
     // A kick-off runs its statements one after another; a second connection serves a status poll meanwhile.
